@@ -1,0 +1,5 @@
+import sys
+
+from hacc.cli import main
+
+sys.exit(main())

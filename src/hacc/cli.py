@@ -1,0 +1,148 @@
+"""The command line. The only module that prints; heavy imports happen inside each command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from hacc import __version__
+from hacc.errors import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, HaccError, UsageError
+
+MODES = ("keepalived-haproxy", "kube-vip", "external")
+
+DESCRIPTION = """\
+hacc compiles one declarative spec of a MicroK8s high-availability cluster into every
+artifact its nodes, its load balancing and its GitOps pipeline need."""
+
+EPILOG = """\
+exit codes: 0 success (warnings allowed), 1 problems found, 2 usage error, 3 internal error.
+Diagnostics read FILE:LINE:COL: error[HACCnnn]: message; docs/diagnostics.md explains each code."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hacc", description=DESCRIPTION, epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"hacc {__version__}")
+    p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    init = sub.add_parser("init", help="write a commented starter spec",
+                          description="Write a commented starter spec that validates clean.")
+    init.add_argument("path", nargs="?", default="ha-cluster.yaml", metavar="PATH",
+                      help="where to write it; '-' for standard output (default: ha-cluster.yaml)")
+    init.add_argument("--mode", choices=MODES, default="keepalived-haproxy",
+                      help="the load-balancer mode (default: keepalived-haproxy)")
+    init.add_argument("--name", default="my-cluster", help="the cluster name (default: my-cluster)")
+    init.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    init.add_argument("--schema-url", default=None, metavar="URL",
+                      help="where the editor finds the schema (for the modeline); "
+                      "for example a file written by `hacc schema -o`")
+
+    val = sub.add_parser("validate", help="check specs: schema and semantic rules",
+                         description="Check specs against the schema and hacc's semantic rules; "
+                         "report every problem at once.", epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    val.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
+    val.add_argument("--format", choices=("text", "json"), default="text",
+                     help="text diagnostics on stderr (default), or a JSON report on stdout")
+    val.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+    sch = sub.add_parser("schema", help="print the spec's JSON Schema",
+                         description="Print the JSON Schema (draft-07) of the spec.")
+    sch.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = _parser().parse_args(args_list)
+        if args.command is None:
+            _parser().print_help(sys.stderr)
+            return 2
+        command = {"init": _init, "validate": _validate, "schema": _schema}[args.command]
+        return command(args)
+    except HaccError as e:
+        print(f"hacc: {e}" if not str(e).startswith("hacc") else str(e), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("hacc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        print(f"hacc: internal error: {type(e).__name__}: {e} (this is a bug in hacc; "
+              "rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from hacc.compiler.frontend import analyze
+    from hacc.diagnostics import promote_warnings, render_json, render_text
+
+    diags = []
+    for spec in args.specs:
+        diags.extend(analyze(spec).diagnostics)
+    if args.strict:
+        diags = promote_warnings(diags)
+    errors = sum(d.is_error for d in diags)
+    if args.format == "json":
+        sys.stdout.write(render_json(diags))
+    else:
+        sys.stderr.write(render_text(diags))
+        warnings = len(diags) - errors
+        n = len(args.specs)
+        summary = (f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+                   f"in {n} spec{'s' * (n != 1)}") if diags else f"{n} spec{'s' * (n != 1)} valid"
+        print(summary, file=sys.stderr)
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from hacc.schemas import schema_text
+
+    text = schema_text()
+    if args.output:
+        _write_new(args.output, text, force=True)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    import re
+
+    from hacc.starter import SCHEMA_URL, starter_spec
+
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", args.name):
+        raise UsageError(f"hacc init: --name {args.name!r} is not a DNS-1123 label")
+    shown = "ha-cluster.yaml" if args.path == "-" else os.path.basename(args.path)
+    text = starter_spec(args.mode, args.name, shown, args.schema_url or SCHEMA_URL)
+    if args.path == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    _write_new(args.path, text, force=args.force)
+    print(f"create {args.path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_new(path: str, text: str, *, force: bool) -> None:
+    if os.path.exists(path) and not force:
+        raise HaccError(f"hacc: {path} exists; pass --force to overwrite it")
+    tmp = f"{path}.hacc-tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise HaccError(f"hacc: cannot write {path}: {e.strerror or e}") from e

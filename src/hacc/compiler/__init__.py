@@ -1,0 +1,1 @@
+"""The spec pipeline: load -> validate -> check -> model."""

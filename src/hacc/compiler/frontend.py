@@ -1,0 +1,43 @@
+"""load -> validate -> check -> model, for one spec file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hacc.compiler.loader import Document, load_file
+from hacc.compiler.model import Cluster
+from hacc.diagnostics import Diagnostic, sort_key
+
+
+@dataclass
+class Analysis:
+    file: str
+    document: Document | None = None
+    cluster: Cluster | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.cluster is not None and not any(d.is_error for d in self.diagnostics)
+
+
+def analyze(path: str | Path) -> Analysis:
+    """Every problem of one spec, sorted by position; the model when the spec is usable."""
+    name = str(path)
+    result = Analysis(name)
+    doc, problems = load_file(path, name)
+    result.document = doc
+    if doc is not None:
+        from hacc.compiler.validate import validate
+
+        problems = validate(doc)
+        if not problems:
+            from hacc.compiler.checks import check
+            from hacc.compiler.model import build_model
+
+            cluster = build_model(doc.data, name)
+            problems = check(cluster, doc)
+            result.cluster = cluster
+    result.diagnostics = sorted(set(problems), key=sort_key)
+    return result

@@ -1,0 +1,252 @@
+"""Read a spec file into plain data plus the line:column of every key and value.
+
+The YAML node tree is walked by hand instead of trusting a constructor, so that every
+problem is found at once and located: duplicate keys, alias bombs, values JSON Schema
+cannot describe. The result holds only dict, list, str, int, float, bool and None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hacc.diagnostics import ERROR, Diagnostic
+
+Path_ = tuple[str | int, ...]
+
+# A real spec has a few hundred values; this bounds what aliases may expand to.
+MAX_EXPANDED_NODES = 20_000
+
+_T = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"}
+_MERGE = _T + "merge"
+
+
+@dataclass
+class Document:
+    """A loaded spec: plain data and where each part of it stands in the file."""
+
+    file: str
+    data: Any
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """1-based (line, column) of the value at `path` (or its key), else the nearest ancestor."""
+        p = tuple(path)
+        if key and p in self.keys:
+            return self.keys[p]
+        while p:
+            if p in self.values:
+                return self.values[p]
+            p = p[:-1]
+        return self.values.get((), (1, 1))
+
+    def diag(self, path: Path_, severity: str, code: str, message: str, *, key: bool = False) -> Diagnostic:
+        line, col = self.locate(path, key=key)
+        return Diagnostic(self.file, line, col, severity, code, message)
+
+
+def _error(file: str, line: int, col: int, code: str, message: str) -> Diagnostic:
+    return Diagnostic(file, line, col, ERROR, code, message)
+
+
+def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    line = before.count("\n") + 1
+    return line, offset - (before.rfind("\n") + 1) + 1
+
+
+def load_file(path: str | Path, display: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
+    name = display if display is not None else str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except IsADirectoryError:
+        return None, [_error(name, 1, 1, "HACC001", "cannot read the spec: it is a directory")]
+    except FileNotFoundError:
+        return None, [_error(name, 1, 1, "HACC001", "cannot read the spec: no such file")]
+    except OSError as e:
+        return None, [_error(name, 1, 1, "HACC001", f"cannot read the spec: {e.strerror or e}")]
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, name: str) -> tuple[Document | None, list[Diagnostic]]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = raw[: e.start].decode("utf-8", errors="replace")
+        line, col = _offset_to_line_col(good, len(good))
+        return None, [_error(name, line, col, "HACC002", f"invalid UTF-8: byte 0x{raw[e.start]:02x} cannot start or continue a character")]
+    text = text.removeprefix("\ufeff")
+    return load_text(text, name)
+
+
+def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
+
+    yaml = YAML(typ="rt")
+    try:
+        root = yaml.compose(text)
+    except ReaderError as e:
+        line, col = _offset_to_line_col(text, e.position)
+        code = ord(e.character) if isinstance(e.character, str) else int(e.character)
+        return None, [_error(name, line, col, "HACC004", f"character U+{code:04X} is not allowed in YAML; "
+                             "use an escape in a double-quoted string")]
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = (e.problem or e.context or "invalid YAML").strip()
+        if "found another document" in problem:
+            return None, [_error(name, line, col, "HACC006", "a spec file holds one YAML document; found another one here")]
+        context = f" ({e.context.strip()})" if e.context and e.problem else ""
+        return None, [_error(name, line, col, "HACC004", problem + context)]
+    except RecursionError:
+        return None, [_error(name, 1, 1, "HACC004", "the document is nested too deeply")]
+    except YAMLError as e:
+        return None, [_error(name, 1, 1, "HACC004", str(e).strip().splitlines()[0])]
+    if root is None:
+        return None, [_error(name, 1, 1, "HACC003", "the spec is empty")]
+
+    walker = _Walker(name, yaml)
+    size_problem = walker.check_size(root)
+    if size_problem:
+        return None, [size_problem]
+    doc = Document(name, None)
+    doc.data = walker.convert(root, (), doc)
+    if walker.problems:
+        return None, walker.problems
+    if not isinstance(doc.data, dict):
+        line, col = doc.locate(())
+        kind = type(doc.data).__name__ if doc.data is not None else "null"
+        kind = {"list": "a list", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}.get(kind, kind)
+        return None, [_error(name, line, col, "HACC008", f"the spec must be a mapping with apiVersion, kind, metadata and spec, not {kind}")]
+    return doc, []
+
+
+class _Walker:
+    def __init__(self, name: str, yaml: Any) -> None:
+        self.name = name
+        self.yaml = yaml
+        self.problems: list[Diagnostic] = []
+
+    def _at(self, node: Any, code: str, message: str) -> None:
+        m = node.start_mark
+        self.problems.append(_error(self.name, m.line + 1, m.column + 1, code, message))
+
+    def check_size(self, root: Any) -> Diagnostic | None:
+        """Expanded size of the tree, counting every alias as a copy; linear thanks to the memo."""
+        from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+        memo: dict[int, int] = {}
+        active: set[int] = set()
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            nid = id(node)
+            if done:
+                active.discard(nid)
+                total = 1
+                for child in _children(node, MappingNode, SequenceNode):
+                    total += memo[id(child)]
+                memo[nid] = total
+                if total > MAX_EXPANDED_NODES:
+                    m = node.start_mark
+                    return _error(self.name, m.line + 1, m.column + 1, "HACC007",
+                                  f"aliases expand this value to more than {MAX_EXPANDED_NODES} nodes")
+                continue
+            if nid in memo:
+                continue
+            if nid in active:
+                m = node.start_mark
+                return _error(self.name, m.line + 1, m.column + 1, "HACC007", "an alias refers to a value that contains it")
+            active.add(nid)
+            stack.append((node, True))
+            for child in _children(node, MappingNode, SequenceNode):
+                if id(child) in active:
+                    m = child.start_mark
+                    return _error(self.name, m.line + 1, m.column + 1, "HACC007", "an alias refers to a value that contains it")
+                if id(child) not in memo:
+                    stack.append((child, False))
+        return None
+
+    def convert(self, node: Any, path: Path_, doc: Document) -> Any:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+        m = node.start_mark
+        doc.values.setdefault(path, (m.line + 1, m.column + 1))
+        tag = str(node.tag)
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, tag)
+        if isinstance(node, SequenceNode):
+            if tag != _T + "seq":
+                self._at(node, "HACC009", f"the tag {tag} is not supported; remove it")
+            return [self.convert(item, (*path, i), doc) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            if tag != _T + "map":
+                self._at(node, "HACC009", f"the tag {tag} is not supported; remove it")
+            return self._mapping(node, path, doc, MappingNode, ScalarNode, SequenceNode)
+        self._at(node, "HACC009", "unsupported YAML node")
+        return None
+
+    def _mapping(self, node: Any, path: Path_, doc: Document, MappingNode: Any, ScalarNode: Any, SequenceNode: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merges: list[Any] = []
+        for knode, vnode in node.value:
+            if str(knode.tag) == _MERGE:
+                sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
+                for src in sources:
+                    if isinstance(src, MappingNode):
+                        merges.append(src)
+                    else:
+                        self._at(src, "HACC009", "a merge key (<<) takes a mapping or a list of mappings")
+                continue
+            if not isinstance(knode, ScalarNode) or str(knode.tag) != _T + "str":
+                self._at(knode, "HACC009", "mapping keys must be strings; quote the key")
+                continue
+            key = knode.value
+            if key in out:
+                km = knode.start_mark
+                first = doc.keys[(*path, key)]
+                self.problems.append(_error(self.name, km.line + 1, km.column + 1, "HACC005",
+                                            f"duplicate key {key!r} (first defined at line {first[0]})"))
+                continue
+            km = knode.start_mark
+            doc.keys.setdefault((*path, key), (km.line + 1, km.column + 1))
+            out[key] = self.convert(vnode, (*path, key), doc)
+        # Explicit keys win over merged ones; earlier merge sources win over later ones.
+        for src in merges:
+            merged = self._mapping(src, path, doc, MappingNode, ScalarNode, SequenceNode)
+            for k, v in merged.items():
+                out.setdefault(k, v)
+        return out
+
+    def _scalar(self, node: Any, tag: str) -> Any:
+        if tag not in _SCALAR_TAGS:
+            what = "a date or time" if tag == _T + "timestamp" else f"the tag {tag}"
+            self._at(node, "HACC009", f"{what} is not supported; quote the value to make it a string")
+            return None
+        if tag == _T + "str":
+            return str(node.value)
+        value = self.yaml.constructor.construct_object(node, deep=True)
+        if isinstance(value, bool) or value is None:
+            return value
+        if tag == _T + "int":
+            return int(value)
+        f = float(value)
+        if math.isnan(f):
+            self._at(node, "HACC009", "NaN is not a usable number")
+        return f
+
+
+def _children(node: Any, MappingNode: Any, SequenceNode: Any) -> Iterator[Any]:
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            yield k
+            yield v
+    elif isinstance(node, SequenceNode):
+        yield from node.value

@@ -1,0 +1,259 @@
+"""The cluster model: frozen, with every default resolved. Targets read only this."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hacc.compiler.loader import Path_
+from hacc.schemas import load_schema
+
+CONTROL_PLANE = "control-plane"
+WORKER = "worker"
+
+KEEPALIVED_HAPROXY = "keepalived-haproxy"
+KUBE_VIP = "kube-vip"
+EXTERNAL = "external"
+VIP_MODES = (KEEPALIVED_HAPROXY, KUBE_VIP)
+
+APISERVER_PORT = 16443
+CLUSTER_AGENT_PORT = 25000
+DEFAULT_PORTS = {KEEPALIVED_HAPROXY: 8443, KUBE_VIP: APISERVER_PORT, EXTERNAL: APISERVER_PORT}
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    address: str
+    interface: str
+    role: str
+    index: int
+    failure_domain: int
+    path: Path_
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.role == CONTROL_PLANE
+
+
+@dataclass(frozen=True)
+class Addon:
+    name: str
+    args: tuple[str, ...]
+    disable: bool
+
+
+@dataclass(frozen=True)
+class Keepalived:
+    virtual_router_id: int
+    advert_interval: float
+    vrrp_version: int
+    check_interval: int
+    check_fall: int
+    check_rise: int
+
+
+@dataclass(frozen=True)
+class HAProxy:
+    balance: str
+    check_path: str
+    check_interval: str
+    check_fall: int
+    check_rise: int
+    timeout_connect: str
+    timeout_client: str
+    timeout_server: str
+    timeout_tunnel: str
+    retries: int
+    stats_port: int
+
+
+@dataclass(frozen=True)
+class KubeVip:
+    version: str
+    image: str
+    lease_duration: int
+    renew_deadline: int
+    retry_period: int
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    address: str | None
+    dns_name: str | None
+    port: int
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    kind: str  # env | file | sops
+    ref: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class GitOps:
+    repo_url: str
+    branch: str
+    path: str
+
+
+Flags = tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    source: str
+    channel: str
+    addons: tuple[Addon, ...]
+    apiserver_args: Flags
+    kubelet_args: Flags
+    interface: str
+    subnet: str | None
+    endpoint: Endpoint
+    extra_sans: tuple[str, ...]
+    mode: str
+    keepalived: Keepalived
+    haproxy: HAProxy
+    kube_vip: KubeVip
+    external_health_check: str
+    control_plane: tuple[Node, ...]
+    workers: tuple[Node, ...]
+    worker_endpoint: str
+    join_token: SecretRef
+    gitops: GitOps | None
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return self.control_plane + self.workers
+
+    @property
+    def first(self) -> Node:
+        return self.control_plane[0]
+
+    @property
+    def track(self) -> tuple[int, int] | None:
+        """(major, minor) of the channel's track, or None for `latest`."""
+        m = re.match(r"^(\d+)\.(\d+)", self.channel)
+        return (int(m.group(1)), int(m.group(2))) if m else None
+
+    @property
+    def sans(self) -> tuple[str, ...]:
+        """Every extra SAN for the apiserver certificate, endpoint first, without repeats."""
+        names = [self.endpoint.address, self.endpoint.dns_name, *self.extra_sans]
+        return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        merged = dict(root["definitions"][name])
+        merged.update({k: v for k, v in schema.items() if k != "$ref"})
+        schema = merged
+    return schema
+
+
+def apply_defaults(data: Any, schema: dict[str, Any] | None = None, root: dict[str, Any] | None = None) -> Any:
+    """A copy of `data` with every schema `default` filled in, recursively."""
+    root = root or load_schema()
+    schema = _resolve(schema if schema is not None else root, root)
+    if isinstance(data, dict):
+        out = {}
+        props = schema.get("properties", {})
+        for key, sub in props.items():
+            sub = _resolve(sub, root)
+            if key not in data and "default" in sub:
+                out[key] = apply_defaults(copy.deepcopy(sub["default"]), sub, root)
+        for key, value in data.items():
+            out[key] = apply_defaults(value, props[key], root) if key in props else value
+        return out
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [apply_defaults(item, schema["items"], root) for item in data]
+    return data
+
+
+def _flag_value(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _flags(overlay: dict[str, Any]) -> Flags:
+    return tuple((k, _flag_value(v)) for k, v in overlay.items())
+
+
+def _addon(a: Any) -> Addon:
+    if isinstance(a, str):
+        return Addon(a, (), False)
+    return Addon(a["name"], tuple(a.get("args", ())), bool(a.get("disable", False)))
+
+
+def _secret(ref: dict[str, Any]) -> SecretRef:
+    if "env" in ref:
+        return SecretRef("env", ref["env"])
+    if "file" in ref:
+        return SecretRef("file", ref["file"])
+    return SecretRef("sops", ref["sops"], ref["key"])
+
+
+def build_model(raw: dict[str, Any], source: str) -> Cluster:
+    """The model of a schema-valid spec."""
+    d = apply_defaults(raw)
+    spec = d["spec"]
+    mk = spec["microk8s"]
+    net = spec["network"]
+    cp = spec["controlPlane"]
+    lb = cp["loadBalancer"]
+    mode = lb["mode"]
+    ep = cp["endpoint"]
+    ka = lb["keepalived"]
+    hp = lb["haproxy"]
+    hc = hp["healthCheck"]
+    to = hp["timeouts"]
+    kv = lb["kubeVip"]
+    wk = spec["workers"]
+    iface = net["interface"]
+
+    advert = float(ka["advertInterval"])
+    version = ka.get("vrrpVersion", 2 if advert.is_integer() else 3)
+
+    def node(n: dict[str, Any], role: str, i: int, path: Path_) -> Node:
+        return Node(n["name"], n["address"], n.get("interface", iface), role, i,
+                    int(n.get("failureDomain", 1)), path)
+
+    control = tuple(node(n, CONTROL_PLANE, i, ("spec", "controlPlane", "nodes", i))
+                    for i, n in enumerate(cp["nodes"]))
+    workers = tuple(node(n, WORKER, i, ("spec", "workers", "nodes", i))
+                    for i, n in enumerate(wk["nodes"]))
+    gitops = spec.get("gitops")
+    return Cluster(
+        name=d["metadata"]["name"],
+        source=source,
+        channel=mk["channel"],
+        addons=tuple(_addon(a) for a in mk["addons"]),
+        apiserver_args=_flags(mk["apiserverArgs"]),
+        kubelet_args=_flags(mk["kubeletArgs"]),
+        interface=iface,
+        subnet=net.get("subnet"),
+        endpoint=Endpoint(ep.get("address"), ep.get("dnsName"), int(ep.get("port", DEFAULT_PORTS[mode]))),
+        extra_sans=tuple(cp["extraSANs"]),
+        mode=mode,
+        keepalived=Keepalived(ka["virtualRouterId"], advert, int(version), ka["checkInterval"],
+                              ka["checkFall"], ka["checkRise"]),
+        haproxy=HAProxy(hp["balance"], hc["path"], hc["interval"], hc["fall"], hc["rise"],
+                        to["connect"], to["client"], to["server"], to["tunnel"], hp["retries"],
+                        hp["statsPort"]),
+        kube_vip=KubeVip(kv["version"], kv["image"], kv["leaseDuration"], kv["renewDeadline"],
+                         kv["retryPeriod"]),
+        external_health_check=lb["external"]["healthCheck"],
+        control_plane=control,
+        workers=workers,
+        worker_endpoint=wk["apiserverEndpoint"],
+        join_token=_secret(spec["secrets"]["joinToken"]),
+        gitops=GitOps(gitops["repoURL"], gitops["branch"], gitops["path"]) if gitops else None,
+    )

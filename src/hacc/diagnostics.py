@@ -1,0 +1,54 @@
+"""Located diagnostics: one immutable record, printed in one format."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """A problem at FILE:LINE:COL (1-based), with a stable code."""
+
+    file: str
+    line: int
+    column: int
+    severity: str
+    code: str
+    message: str
+
+    def format(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str, str]:
+    return (d.file, d.line, d.column, d.code, d.message)
+
+
+def promote_warnings(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """`--strict`: every warning becomes an error."""
+    out = []
+    for d in diags:
+        if d.severity == WARNING:
+            d = Diagnostic(d.file, d.line, d.column, ERROR, d.code, d.message)
+        out.append(d)
+    return out
+
+
+def render_text(diags: Iterable[Diagnostic]) -> str:
+    return "".join(d.format() + "\n" for d in diags)
+
+
+def render_json(diags: Iterable[Diagnostic]) -> str:
+    items = [asdict(d) for d in diags]
+    errors = sum(1 for d in items if d["severity"] == ERROR)
+    doc = {"diagnostics": items, "errors": errors, "warnings": len(items) - errors}
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,1 @@
+"""Artifact targets: each a pure function from the cluster model to files."""
