@@ -27,36 +27,69 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="hacc", description=DESCRIPTION, epilog=EPILOG,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(
+        prog="hacc",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version=f"hacc {__version__}")
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    init = sub.add_parser("init", help="write a commented starter spec",
-                          description="Write a commented starter spec that validates clean.")
-    init.add_argument("path", nargs="?", default="ha-cluster.yaml", metavar="PATH",
-                      help="where to write it; '-' for standard output (default: ha-cluster.yaml)")
-    init.add_argument("--mode", choices=MODES, default="keepalived-haproxy",
-                      help="the load-balancer mode (default: keepalived-haproxy)")
+    init = sub.add_parser(
+        "init",
+        help="write a commented starter spec",
+        description="Write a commented starter spec that validates clean.",
+    )
+    init.add_argument(
+        "path",
+        nargs="?",
+        default="ha-cluster.yaml",
+        metavar="PATH",
+        help="where to write it; '-' for standard output (default: ha-cluster.yaml)",
+    )
+    init.add_argument(
+        "--mode",
+        choices=MODES,
+        default="keepalived-haproxy",
+        help="the load-balancer mode (default: keepalived-haproxy)",
+    )
     init.add_argument("--name", default="my-cluster", help="the cluster name (default: my-cluster)")
     init.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
-    init.add_argument("--schema-url", default=None, metavar="URL",
-                      help="where the editor finds the schema (for the modeline); "
-                      "for example a file written by `hacc schema -o`")
+    init.add_argument(
+        "--schema-url",
+        default=None,
+        metavar="URL",
+        help="where the editor finds the schema (for the modeline); "
+        "for example a file written by `hacc schema -o`",
+    )
 
-    val = sub.add_parser("validate", help="check specs: schema and semantic rules",
-                         description="Check specs against the schema and hacc's semantic rules; "
-                         "report every problem at once.", epilog=EPILOG,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    val = sub.add_parser(
+        "validate",
+        help="check specs: schema and semantic rules",
+        description="Check specs against the schema and hacc's semantic rules; "
+        "report every problem at once.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     val.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
-    val.add_argument("--format", choices=("text", "json"), default="text",
-                     help="text diagnostics on stderr (default), or a JSON report on stdout")
+    val.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text diagnostics on stderr (default), or a JSON report on stdout",
+    )
     val.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
-    sch = sub.add_parser("schema", help="print the spec's JSON Schema",
-                         description="Print the JSON Schema (draft-07) of the spec.")
-    sch.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    sch = sub.add_parser(
+        "schema",
+        help="print the spec's JSON Schema",
+        description="Print the JSON Schema (draft-07) of the spec.",
+    )
+    sch.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
+    )
     return p
 
 
@@ -79,8 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if debug:
             raise
-        print(f"hacc: internal error: {type(e).__name__}: {e} (this is a bug in hacc; "
-              "rerun with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"hacc: internal error: {type(e).__name__}: {e} (this is a bug in hacc; "
+            "rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 
@@ -100,8 +136,14 @@ def _validate(args: argparse.Namespace) -> int:
         sys.stderr.write(render_text(diags))
         warnings = len(diags) - errors
         n = len(args.specs)
-        summary = (f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
-                   f"in {n} spec{'s' * (n != 1)}") if diags else f"{n} spec{'s' * (n != 1)} valid"
+        summary = (
+            (
+                f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+                f"in {n} spec{'s' * (n != 1)}"
+            )
+            if diags
+            else f"{n} spec{'s' * (n != 1)} valid"
+        )
         print(summary, file=sys.stderr)
     return EXIT_PROBLEMS if errors else EXIT_OK
 

@@ -22,7 +22,9 @@ class Diagnostic:
     message: str
 
     def format(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"
+        return (
+            f"{self.file}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"
+        )
 
     @property
     def is_error(self) -> bool:
@@ -35,12 +37,12 @@ def sort_key(d: Diagnostic) -> tuple[str, int, int, str, str]:
 
 def promote_warnings(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     """`--strict`: every warning becomes an error."""
-    out = []
-    for d in diags:
-        if d.severity == WARNING:
-            d = Diagnostic(d.file, d.line, d.column, ERROR, d.code, d.message)
-        out.append(d)
-    return out
+    return [
+        Diagnostic(d.file, d.line, d.column, ERROR, d.code, d.message)
+        if d.severity == WARNING
+        else d
+        for d in diags
+    ]
 
 
 def render_text(diags: Iterable[Diagnostic]) -> str:

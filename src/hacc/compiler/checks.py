@@ -37,9 +37,17 @@ MICROK8S_PORTS = {
 
 # Flags whose removal stops the apiserver on MicroK8s.
 ESSENTIAL_FLAGS = {
-    "--cert-dir", "--client-ca-file", "--tls-cert-file", "--tls-private-key-file", "--secure-port",
-    "--etcd-servers", "--service-account-key-file", "--service-account-signing-key-file",
-    "--service-account-issuer", "--kubelet-client-certificate", "--kubelet-client-key",
+    "--cert-dir",
+    "--client-ca-file",
+    "--tls-cert-file",
+    "--tls-private-key-file",
+    "--secure-port",
+    "--etcd-servers",
+    "--service-account-key-file",
+    "--service-account-signing-key-file",
+    "--service-account-issuer",
+    "--kubelet-client-certificate",
+    "--kubelet-client-key",
 }
 
 Rule = Callable[[Cluster, Document], Iterator[Diagnostic]]
@@ -68,11 +76,22 @@ def control_plane_size(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     n = len(c.control_plane)
     path = (*CP, "nodes")
     if n == 1:
-        yield _warn(doc, path, "HACC201", "one control-plane node is not highly available: MicroK8s "
-                    "turns on HA with three; the VIP has nothing to fail over to", key=True)
+        yield _warn(
+            doc,
+            path,
+            "HACC201",
+            "one control-plane node is not highly available: MicroK8s "
+            "turns on HA with three; the VIP has nothing to fail over to",
+            key=True,
+        )
     elif n == 2:
-        yield _err(doc, path, "HACC202", "two control-plane nodes lose dqlite quorum when either "
-                   "fails; use three or more", key=True)
+        yield _err(
+            doc,
+            path,
+            "HACC202",
+            "two control-plane nodes lose dqlite quorum when either fails; use three or more",
+            key=True,
+        )
 
 
 @rule
@@ -81,54 +100,92 @@ def unique_nodes(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     addresses: dict[str, Path_] = {}
     for node in c.nodes:
         if node.name in names:
-            yield _err(doc, (*node.path, "name"), "HACC203",
-                       f"node name {node.name!r} is already used at line {doc.locate(names[node.name])[0]}")
+            yield _err(
+                doc,
+                (*node.path, "name"),
+                "HACC203",
+                f"node name {node.name!r} is already used at line {doc.locate(names[node.name])[0]}",
+            )
         else:
             names[node.name] = (*node.path, "name")
         if node.address in addresses:
-            yield _err(doc, (*node.path, "address"), "HACC204",
-                       f"address {node.address} is already used by the node at line "
-                       f"{doc.locate(addresses[node.address])[0]}")
+            yield _err(
+                doc,
+                (*node.path, "address"),
+                "HACC204",
+                f"address {node.address} is already used by the node at line "
+                f"{doc.locate(addresses[node.address])[0]}",
+            )
         else:
             addresses[node.address] = (*node.path, "address")
     vip = c.endpoint.address
     if vip and vip in addresses:
         what = "VIP" if c.mode in VIP_MODES else "load balancer address"
-        yield _err(doc, (*ENDPOINT, "address"), "HACC205",
-                   f"the {what} {vip} is also the address of the node at line {doc.locate(addresses[vip])[0]}")
+        yield _err(
+            doc,
+            (*ENDPOINT, "address"),
+            "HACC205",
+            f"the {what} {vip} is also the address of the node at line {doc.locate(addresses[vip])[0]}",
+        )
 
 
 @rule
 def endpoint_complete(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     if c.mode in VIP_MODES and not c.endpoint.address:
-        yield _err(doc, ENDPOINT, "HACC215", f"mode {c.mode!r} needs the VIP in "
-                   "spec.controlPlane.endpoint.address", key=True)
+        yield _err(
+            doc,
+            ENDPOINT,
+            "HACC215",
+            f"mode {c.mode!r} needs the VIP in spec.controlPlane.endpoint.address",
+            key=True,
+        )
     if c.mode == EXTERNAL and not (c.endpoint.address or c.endpoint.dns_name):
-        yield _err(doc, ENDPOINT, "HACC215", "mode 'external' needs the load balancer's address or "
-                   "dnsName in spec.controlPlane.endpoint", key=True)
+        yield _err(
+            doc,
+            ENDPOINT,
+            "HACC215",
+            "mode 'external' needs the load balancer's address or "
+            "dnsName in spec.controlPlane.endpoint",
+            key=True,
+        )
 
 
 @rule
 def layer2_subnet(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     if c.subnet is None:
         if c.mode in VIP_MODES:
-            yield _err(doc, ("spec", "network", "subnet"), "HACC216",
-                       f"mode {c.mode!r} announces the VIP on layer 2; set spec.network.subnet", key=True)
+            yield _err(
+                doc,
+                ("spec", "network", "subnet"),
+                "HACC216",
+                f"mode {c.mode!r} announces the VIP on layer 2; set spec.network.subnet",
+                key=True,
+            )
         return
     net = ipaddress.IPv4Network(c.subnet, strict=False)
     subnet_path = ("spec", "network", "subnet")
     if str(net) != c.subnet:
-        yield _err(doc, subnet_path, "HACC104",
-                   f"spec.network.subnet: {c.subnet} has host bits set; did you mean {net}?")
-    checked: list[tuple[str, Path_, str]] = [(n.address, (*n.path, "address"), f"node {n.name}")
-                                             for n in c.control_plane]
+        yield _err(
+            doc,
+            subnet_path,
+            "HACC104",
+            f"spec.network.subnet: {c.subnet} has host bits set; did you mean {net}?",
+        )
+    checked: list[tuple[str, Path_, str]] = [
+        (n.address, (*n.path, "address"), f"node {n.name}") for n in c.control_plane
+    ]
     if c.endpoint.address and c.mode in VIP_MODES:
         checked.insert(0, (c.endpoint.address, (*ENDPOINT, "address"), "the VIP"))
     for address, path, what in checked:
         ip = ipaddress.IPv4Address(address)
         if c.mode in VIP_MODES and ip not in net:
-            yield _err(doc, path, "HACC206", f"{what} ({address}) is outside spec.network.subnet "
-                       f"{net}; the VIP and the control-plane nodes must share one layer-2 subnet")
+            yield _err(
+                doc,
+                path,
+                "HACC206",
+                f"{what} ({address}) is outside spec.network.subnet "
+                f"{net}; the VIP and the control-plane nodes must share one layer-2 subnet",
+            )
         elif net.prefixlen < 31 and ip in (net.network_address, net.broadcast_address):
             kind = "network" if ip == net.network_address else "broadcast"
             yield _err(doc, path, "HACC219", f"{what} ({address}) is the {kind} address of {net}")
@@ -139,29 +196,53 @@ def client_port(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     path = (*ENDPOINT, "port")
     port = c.endpoint.port
     if c.mode == KUBE_VIP and port != APISERVER_PORT:
-        yield _err(doc, path, "HACC217", f"kube-vip only moves the VIP; clients reach the apiserver "
-                   f"on {APISERVER_PORT}, so port {port} would have nothing listening")
+        yield _err(
+            doc,
+            path,
+            "HACC217",
+            f"kube-vip only moves the VIP; clients reach the apiserver "
+            f"on {APISERVER_PORT}, so port {port} would have nothing listening",
+        )
     if c.mode != KEEPALIVED_HAPROXY:
         return
     if port in MICROK8S_PORTS:
-        yield _err(doc, path, "HACC207", f"HAProxy cannot listen on {port} on the control-plane "
-                   f"nodes: {MICROK8S_PORTS[port]} holds it; use another port such as 8443")
+        yield _err(
+            doc,
+            path,
+            "HACC207",
+            f"HAProxy cannot listen on {port} on the control-plane "
+            f"nodes: {MICROK8S_PORTS[port]} holds it; use another port such as 8443",
+        )
     stats = c.haproxy.stats_port
     stats_path = (*LB, "haproxy", "statsPort")
     if stats in MICROK8S_PORTS:
-        yield _err(doc, stats_path, "HACC207", f"the HAProxy stats port {stats} is held by "
-                   f"{MICROK8S_PORTS[stats]}")
+        yield _err(
+            doc,
+            stats_path,
+            "HACC207",
+            f"the HAProxy stats port {stats} is held by {MICROK8S_PORTS[stats]}",
+        )
     elif stats == port:
-        yield _err(doc, stats_path, "HACC207", f"the HAProxy stats port {stats} is also the client port")
+        yield _err(
+            doc, stats_path, "HACC207", f"the HAProxy stats port {stats} is also the client port"
+        )
 
 
 @rule
 def vrrp_version(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     ka = c.keepalived
-    if c.mode == KEEPALIVED_HAPROXY and ka.vrrp_version == 2 and not ka.advert_interval.is_integer():
-        yield _err(doc, (*LB, "keepalived", "advertInterval"), "HACC208",
-                   f"advertInterval {ka.advert_interval:g} is not a whole number of seconds, which "
-                   "VRRPv2 cannot carry; remove vrrpVersion (hacc then uses 3) or set it to 3")
+    if (
+        c.mode == KEEPALIVED_HAPROXY
+        and ka.vrrp_version == 2
+        and not ka.advert_interval.is_integer()
+    ):
+        yield _err(
+            doc,
+            (*LB, "keepalived", "advertInterval"),
+            "HACC208",
+            f"advertInterval {ka.advert_interval:g} is not a whole number of seconds, which "
+            "VRRPv2 cannot carry; remove vrrpVersion (hacc then uses 3) or set it to 3",
+        )
 
 
 @rule
@@ -169,11 +250,21 @@ def channel(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     path = ("spec", "microk8s", "channel")
     track = c.track
     if track is None:
-        yield _warn(doc, path, "HACC210", f"{c.channel} is unpinned: nodes installed on different "
-                    "days may run different Kubernetes versions; pin a track such as 1.32/stable")
+        yield _warn(
+            doc,
+            path,
+            "HACC210",
+            f"{c.channel} is unpinned: nodes installed on different "
+            "days may run different Kubernetes versions; pin a track such as 1.32/stable",
+        )
     elif track < (1, 27):
-        yield _err(doc, path, "HACC209", f"{c.channel} predates launch configurations (MicroK8s "
-                   "1.27); use a track of 1.27 or newer")
+        yield _err(
+            doc,
+            path,
+            "HACC209",
+            f"{c.channel} predates launch configurations (MicroK8s "
+            "1.27); use a track of 1.27 or newer",
+        )
 
 
 @rule
@@ -181,34 +272,72 @@ def apiserver_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     for flag, value in c.apiserver_args:
         path = (*APISERVER_ARGS, flag)
         if flag == "--tls-san":
-            yield _err(doc, path, "HACC211", "kube-apiserver has no --tls-san flag (that is k3s/RKE2) "
-                       "and kubelite would not start; list SANs in spec.controlPlane.extraSANs", key=True)
+            yield _err(
+                doc,
+                path,
+                "HACC211",
+                "kube-apiserver has no --tls-san flag (that is k3s/RKE2) "
+                "and kubelite would not start; list SANs in spec.controlPlane.extraSANs",
+                key=True,
+            )
         elif value is None and flag in ESSENTIAL_FLAGS:
-            yield _err(doc, path, "HACC212", f"removing {flag} stops the apiserver: MicroK8s needs it",
-                       key=True)
+            yield _err(
+                doc,
+                path,
+                "HACC212",
+                f"removing {flag} stops the apiserver: MicroK8s needs it",
+                key=True,
+            )
         elif flag == "--secure-port":
-            yield _err(doc, path, "HACC212", "--secure-port moves the apiserver off 16443, where the "
-                       "load balancer, the health checks and the worker proxies expect it", key=True)
+            yield _err(
+                doc,
+                path,
+                "HACC212",
+                "--secure-port moves the apiserver off 16443, where the "
+                "load balancer, the health checks and the worker proxies expect it",
+                key=True,
+            )
         elif flag == "--advertise-address":
-            yield _err(doc, path, "HACC212", "one --advertise-address for every control-plane node "
-                       "makes them all advertise the same address; MicroK8s picks each node's own",
-                       key=True)
+            yield _err(
+                doc,
+                path,
+                "HACC212",
+                "one --advertise-address for every control-plane node "
+                "makes them all advertise the same address; MicroK8s picks each node's own",
+                key=True,
+            )
         elif flag == "--bind-address":
             if value in ("0.0.0.0", "::"):
-                yield _warn(doc, path, "HACC221", "--bind-address stops MicroK8s from regenerating "
-                            "the server certificate when addresses change; it is already 0.0.0.0 "
-                            "by default", key=True)
+                yield _warn(
+                    doc,
+                    path,
+                    "HACC221",
+                    "--bind-address stops MicroK8s from regenerating "
+                    "the server certificate when addresses change; it is already 0.0.0.0 "
+                    "by default",
+                    key=True,
+                )
             else:
-                yield _err(doc, path, "HACC212", f"--bind-address {value} exists on one node at most; "
-                           "the other apiservers could not start", key=True)
+                yield _err(
+                    doc,
+                    path,
+                    "HACC212",
+                    f"--bind-address {value} exists on one node at most; "
+                    "the other apiservers could not start",
+                    key=True,
+                )
 
 
 @rule
 def worker_endpoint(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     if c.worker_endpoint == "vip" and c.mode not in VIP_MODES:
-        yield _err(doc, ("spec", "workers", "apiserverEndpoint"), "HACC214",
-                   "apiserverEndpoint 'vip' needs a VIP mode (keepalived-haproxy or kube-vip); in "
-                   "'external' mode use 'local-proxy'")
+        yield _err(
+            doc,
+            ("spec", "workers", "apiserverEndpoint"),
+            "HACC214",
+            "apiserverEndpoint 'vip' needs a VIP mode (keepalived-haproxy or kube-vip); in "
+            "'external' mode use 'local-proxy'",
+        )
 
 
 @rule
@@ -218,9 +347,13 @@ def kube_vip_interface(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     first = c.control_plane[0].interface
     for node in c.control_plane[1:]:
         if node.interface != first:
-            yield _err(doc, (*node.path, "interface"), "HACC220",
-                       f"node {node.name} uses interface {node.interface}, but kube-vip's one "
-                       f"DaemonSet announces the VIP on {first} (the first control-plane node's)")
+            yield _err(
+                doc,
+                (*node.path, "interface"),
+                "HACC220",
+                f"node {node.name} uses interface {node.interface}, but kube-vip's one "
+                f"DaemonSet announces the VIP on {first} (the first control-plane node's)",
+            )
 
 
 @rule
@@ -229,10 +362,19 @@ def anonymous_access(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     rbac_addon = any(a.name == "rbac" and not a.disable for a in c.addons)
     if modes is not None:
         if "AlwaysAllow" in modes.split(","):
-            yield _warn(doc, (*APISERVER_ARGS, "--authorization-mode"), "HACC218",
-                        "AlwaysAllow lets anyone who reaches the API endpoint control the cluster")
+            yield _warn(
+                doc,
+                (*APISERVER_ARGS, "--authorization-mode"),
+                "HACC218",
+                "AlwaysAllow lets anyone who reaches the API endpoint control the cluster",
+            )
         return
     if not rbac_addon:
-        yield _warn(doc, ("spec", "microk8s"), "HACC218",
-                    "MicroK8s authorizes every request by default (AlwaysAllow) and the endpoint "
-                    "exposes it; add the 'rbac' addon or set --authorization-mode: RBAC,Node", key=True)
+        yield _warn(
+            doc,
+            ("spec", "microk8s"),
+            "HACC218",
+            "MicroK8s authorizes every request by default (AlwaysAllow) and the endpoint "
+            "exposes it; add the 'rbac' addon or set --authorization-mode: RBAC,Node",
+            key=True,
+        )

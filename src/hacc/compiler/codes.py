@@ -21,149 +21,297 @@ class Code:
 
 _CODES = [
     # -- reading the file ------------------------------------------------------------------------
-    Code("HACC001", ERROR, "spec file cannot be read",
-         "The file does not exist, is a directory, or is not readable by this user.",
-         "Check the path and the file's permissions."),
-    Code("HACC002", ERROR, "spec file is not valid UTF-8",
-         "YAML specs are text in UTF-8; other encodings would silently change names and addresses.",
-         "Re-save the file as UTF-8; the diagnostic points at the first bad byte."),
-    Code("HACC003", ERROR, "spec file is empty",
-         "An empty document describes no cluster.",
-         "Start from `hacc init`."),
-    Code("HACC004", ERROR, "YAML syntax error",
-         "The file is not well-formed YAML, so nothing in it can be trusted.",
-         "Fix the syntax at the position shown (indentation, an unclosed quote or bracket, a tab)."),
-    Code("HACC005", ERROR, "duplicate key",
-         "YAML parsers disagree on which of two equal keys wins; hacc refuses to guess.",
-         "Keep one of the keys; the diagnostic points at the second one."),
-    Code("HACC006", ERROR, "more than one YAML document",
-         "One spec file describes exactly one cluster.",
-         "Split the documents into one file each and pass all of them to hacc."),
-    Code("HACC007", ERROR, "aliases expand too far",
-         "Anchors and aliases that expand to a huge tree (a 'billion laughs' document) would exhaust "
-         "memory; a real spec never needs more than a few thousand values.",
-         "Remove the nested aliases."),
-    Code("HACC008", ERROR, "the document is not a mapping",
-         "A spec is a mapping with `apiVersion`, `kind`, `metadata` and `spec`.",
-         "Start from `hacc init`."),
-    Code("HACC009", ERROR, "unsupported YAML value",
-         "Only strings, numbers, booleans, null, lists and mappings with string keys have one meaning "
-         "in JSON Schema; dates, binary values, custom tags and non-string keys do not.",
-         "Quote the value to make it a string, or remove the tag."),
+    Code(
+        "HACC001",
+        ERROR,
+        "spec file cannot be read",
+        "The file does not exist, is a directory, or is not readable by this user.",
+        "Check the path and the file's permissions.",
+    ),
+    Code(
+        "HACC002",
+        ERROR,
+        "spec file is not valid UTF-8",
+        "YAML specs are text in UTF-8; other encodings would silently change names and addresses.",
+        "Re-save the file as UTF-8; the diagnostic points at the first bad byte.",
+    ),
+    Code(
+        "HACC003",
+        ERROR,
+        "spec file is empty",
+        "An empty document describes no cluster.",
+        "Start from `hacc init`.",
+    ),
+    Code(
+        "HACC004",
+        ERROR,
+        "YAML syntax error",
+        "The file is not well-formed YAML, so nothing in it can be trusted.",
+        "Fix the syntax at the position shown (indentation, an unclosed quote or bracket, a tab).",
+    ),
+    Code(
+        "HACC005",
+        ERROR,
+        "duplicate key",
+        "YAML parsers disagree on which of two equal keys wins; hacc refuses to guess.",
+        "Keep one of the keys; the diagnostic points at the second one.",
+    ),
+    Code(
+        "HACC006",
+        ERROR,
+        "more than one YAML document",
+        "One spec file describes exactly one cluster.",
+        "Split the documents into one file each and pass all of them to hacc.",
+    ),
+    Code(
+        "HACC007",
+        ERROR,
+        "aliases expand too far",
+        "Anchors and aliases that expand to a huge tree (a 'billion laughs' document) would exhaust "
+        "memory; a real spec never needs more than a few thousand values.",
+        "Remove the nested aliases.",
+    ),
+    Code(
+        "HACC008",
+        ERROR,
+        "the document is not a mapping",
+        "A spec is a mapping with `apiVersion`, `kind`, `metadata` and `spec`.",
+        "Start from `hacc init`.",
+    ),
+    Code(
+        "HACC009",
+        ERROR,
+        "unsupported YAML value",
+        "Only strings, numbers, booleans, null, lists and mappings with string keys have one meaning "
+        "in JSON Schema; dates, binary values, custom tags and non-string keys do not.",
+        "Quote the value to make it a string, or remove the tag.",
+    ),
     # -- the schema ------------------------------------------------------------------------------
-    Code("HACC100", ERROR, "unknown key",
-         "Every mapping in the spec is closed: a misspelt key would otherwise be ignored silently.",
-         "Fix the spelling; `hacc schema` and the spec reference list the allowed keys."),
-    Code("HACC101", ERROR, "missing required key",
-         "The value is needed to compile the cluster and has no safe default.",
-         "Add the key shown in the message."),
-    Code("HACC102", ERROR, "wrong type",
-         "The value has the wrong type, for example a list where a mapping is expected.",
-         "Use the type named in the message; quote strings that YAML would read as numbers."),
-    Code("HACC103", ERROR, "value not allowed",
-         "The key accepts a fixed set of values.",
-         "Use one of the values listed in the message."),
-    Code("HACC104", ERROR, "value has the wrong format",
-         "Every string that reaches a generated file has a strict format, so no value can inject a "
-         "line, a quote or a path into a configuration file or script.",
-         "Use the format described in the message (a DNS-1123 name, an IPv4 address, a CIDR, a flag)."),
-    Code("HACC105", ERROR, "value out of range",
-         "The number, string length or list size is outside what the consumer accepts "
-         "(for example a VRRP virtual router id must be 1-255).",
-         "Use a value inside the range given in the message."),
-    Code("HACC106", ERROR, "value matches none of the allowed forms",
-         "The value must take exactly one of several forms (for example a secret reference is "
-         "`env`, `file` or `sops`).",
-         "Use one of the forms listed in the spec reference."),
+    Code(
+        "HACC100",
+        ERROR,
+        "unknown key",
+        "Every mapping in the spec is closed: a misspelt key would otherwise be ignored silently.",
+        "Fix the spelling; `hacc schema` and the spec reference list the allowed keys.",
+    ),
+    Code(
+        "HACC101",
+        ERROR,
+        "missing required key",
+        "The value is needed to compile the cluster and has no safe default.",
+        "Add the key shown in the message.",
+    ),
+    Code(
+        "HACC102",
+        ERROR,
+        "wrong type",
+        "The value has the wrong type, for example a list where a mapping is expected.",
+        "Use the type named in the message; quote strings that YAML would read as numbers.",
+    ),
+    Code(
+        "HACC103",
+        ERROR,
+        "value not allowed",
+        "The key accepts a fixed set of values.",
+        "Use one of the values listed in the message.",
+    ),
+    Code(
+        "HACC104",
+        ERROR,
+        "value has the wrong format",
+        "Every string that reaches a generated file has a strict format, so no value can inject a "
+        "line, a quote or a path into a configuration file or script.",
+        "Use the format described in the message (a DNS-1123 name, an IPv4 address, a CIDR, a flag).",
+    ),
+    Code(
+        "HACC105",
+        ERROR,
+        "value out of range",
+        "The number, string length or list size is outside what the consumer accepts "
+        "(for example a VRRP virtual router id must be 1-255).",
+        "Use a value inside the range given in the message.",
+    ),
+    Code(
+        "HACC106",
+        ERROR,
+        "value matches none of the allowed forms",
+        "The value must take exactly one of several forms (for example a secret reference is "
+        "`env`, `file` or `sops`).",
+        "Use one of the forms listed in the spec reference.",
+    ),
     # -- semantic checks -------------------------------------------------------------------------
-    Code("HACC201", WARNING, "a single control-plane node is not highly available",
-         "MicroK8s turns on HA (dqlite with three voters) only with three or more control-plane "
-         "nodes. With one, the load balancer has nothing to fail over to.",
-         "Add two more control-plane nodes, or accept a single point of failure."),
-    Code("HACC202", ERROR, "two control-plane nodes lose quorum on any failure",
-         "dqlite needs a majority of voters to accept writes. With two voters the loss of either one "
-         "freezes the cluster: two nodes are less available than one.",
-         "Use three (or more) control-plane nodes; extra nodes can be workers."),
-    Code("HACC203", ERROR, "duplicate node name",
-         "Node names become hostnames, Kubernetes node names and output folders.",
-         "Give every node a unique name."),
-    Code("HACC204", ERROR, "duplicate node address",
-         "Two nodes cannot share an address: joins, peers and backends address nodes by IP.",
-         "Give every node its own address."),
-    Code("HACC205", ERROR, "the endpoint address is a node address",
-         "The control-plane endpoint (VIP or load balancer) moves between nodes or lives outside "
-         "them; if it is also a node's own address, that node and the endpoint collide.",
-         "Pick an unused address for `controlPlane.endpoint.address`."),
-    Code("HACC206", ERROR, "address outside the subnet",
-         "In the `keepalived-haproxy` and `kube-vip` modes the VIP is announced on layer 2 (VRRP or "
-         "gratuitous ARP), so it and every control-plane node must share one subnet.",
-         "Fix the address or `spec.network.subnet`."),
-    Code("HACC207", ERROR, "client port clashes with a MicroK8s port",
-         "HAProxy runs on every control-plane node, where MicroK8s already listens on 16443 "
-         "(apiserver, bound to 0.0.0.0), 25000 (cluster-agent), 19001 (dqlite), 10250 (kubelet) and "
-         "others. Binding the same port fails at boot, and `haproxy -c` does not notice.",
-         "Use another port for `controlPlane.endpoint.port`, such as the default 8443."),
-    Code("HACC208", ERROR, "sub-second VRRP adverts need VRRP version 3",
-         "VRRPv2 carries the advert interval in whole seconds; keepalived rounds fractions, which "
-         "silently changes failover timing.",
-         "Remove `vrrpVersion` (hacc picks 3 for fractional intervals) or set it to 3."),
-    Code("HACC209", ERROR, "MicroK8s channel too old",
-         "hacc configures MicroK8s through launch configurations, which exist from MicroK8s 1.27.",
-         "Use a channel with a track of 1.27 or newer, such as `1.32/stable`."),
-    Code("HACC210", WARNING, "unpinned MicroK8s channel",
-         "`latest/...` moves to a new Kubernetes minor release without notice; nodes installed on "
-         "different days run different versions, and hacc cannot pick the launch-configuration "
-         "version for it.",
-         "Pin a track, such as `1.32/stable`."),
-    Code("HACC211", ERROR, "`--tls-san` is not a kube-apiserver flag",
-         "`--tls-san` belongs to k3s and RKE2. kube-apiserver has no such flag, so kubelite would "
-         "refuse to start. MicroK8s takes extra certificate SANs through the launch configuration's "
-         "`extraSANs` or `csr.conf.template`.",
-         "Remove the flag and list the names under `spec.controlPlane.extraSANs`."),
-    Code("HACC212", ERROR, "apiserver flag that breaks the cluster",
-         "`apiserverArgs` applies to every control-plane node. `--secure-port` moves the apiserver "
-         "off 16443, which every backend, health check and worker proxy expects. One "
-         "`--advertise-address` for all nodes makes them all advertise the same address, and a "
-         "specific `--bind-address` exists on one node only. Removing a flag MicroK8s needs "
-         "(certificates, datastore, port) stops the apiserver.",
-         "Remove the flag from `spec.microk8s.apiserverArgs`."),
-    Code("HACC213", ERROR, "IPv6 addresses are not supported",
-         "The MicroK8s join string is `<IP>:25000/<token>` and is split on `:`, so it takes only an "
-         "IPv4 literal; VRRP and the VIP would need a second address family too.",
-         "Use IPv4 addresses for nodes, the endpoint and the subnet."),
-    Code("HACC214", ERROR, "workers cannot use the VIP in this mode",
-         "`apiserverEndpoint: vip` points the worker's apiserver-proxy at the control-plane "
-         "endpoint; in `external` mode that is the cloud load balancer, which hacc does not run.",
-         "Use `apiserverEndpoint: local-proxy` (the MicroK8s default, which balances over all "
-         "control-plane nodes) or a VIP mode."),
-    Code("HACC215", ERROR, "the control-plane endpoint is incomplete",
-         "`keepalived-haproxy` and `kube-vip` need the VIP in `endpoint.address`; `external` needs "
-         "the load balancer's address or DNS name, or no certificate can name it.",
-         "Set `spec.controlPlane.endpoint.address` (and `dnsName` where clients use a name)."),
-    Code("HACC216", ERROR, "`spec.network.subnet` is required for a layer-2 VIP",
-         "hacc checks that the VIP and the nodes share a subnet, and keepalived and kube-vip need "
-         "to know the segment they announce on.",
-         "Set `spec.network.subnet`, for example `198.18.10.0/24`."),
-    Code("HACC217", ERROR, "kube-vip serves the apiserver port directly",
-         "kube-vip only moves the VIP; clients reach the apiserver that holds it on 16443. A "
-         "different client port would have nothing listening on it.",
-         "Remove `spec.controlPlane.endpoint.port` or set it to 16443."),
-    Code("HACC218", WARNING, "the apiserver allows anonymous full access",
-         "MicroK8s starts with `--authorization-mode=AlwaysAllow` and anonymous auth on; exposing "
-         "it on a VIP or load balancer gives anyone who can reach it full control of the cluster.",
-         "Add the `rbac` addon or set `--authorization-mode: RBAC,Node` in `apiserverArgs`."),
-    Code("HACC219", ERROR, "address is the subnet's network or broadcast address",
-         "Neither can be assigned to a host or announced as a VIP.",
-         "Pick a host address inside the subnet."),
-    Code("HACC220", ERROR, "kube-vip needs one interface on every control-plane node",
-         "kube-vip runs as one DaemonSet with one `vip_interface` for all nodes.",
-         "Use the same interface name on every control-plane node."),
-    Code("HACC221", WARNING, "apiserver flag with side effects",
-         "`--bind-address` (even 0.0.0.0) makes MicroK8s's apiservice-kicker stop regenerating the "
-         "server certificate when addresses change, and broke joins in the past "
-         "(canonical/microk8s#3785).",
-         "Remove the flag unless you need it; after address changes run "
-         "`microk8s refresh-certs --cert server.crt` yourself."),
+    Code(
+        "HACC201",
+        WARNING,
+        "a single control-plane node is not highly available",
+        "MicroK8s turns on HA (dqlite with three voters) only with three or more control-plane "
+        "nodes. With one, the load balancer has nothing to fail over to.",
+        "Add two more control-plane nodes, or accept a single point of failure.",
+    ),
+    Code(
+        "HACC202",
+        ERROR,
+        "two control-plane nodes lose quorum on any failure",
+        "dqlite needs a majority of voters to accept writes. With two voters the loss of either one "
+        "freezes the cluster: two nodes are less available than one.",
+        "Use three (or more) control-plane nodes; extra nodes can be workers.",
+    ),
+    Code(
+        "HACC203",
+        ERROR,
+        "duplicate node name",
+        "Node names become hostnames, Kubernetes node names and output folders.",
+        "Give every node a unique name.",
+    ),
+    Code(
+        "HACC204",
+        ERROR,
+        "duplicate node address",
+        "Two nodes cannot share an address: joins, peers and backends address nodes by IP.",
+        "Give every node its own address.",
+    ),
+    Code(
+        "HACC205",
+        ERROR,
+        "the endpoint address is a node address",
+        "The control-plane endpoint (VIP or load balancer) moves between nodes or lives outside "
+        "them; if it is also a node's own address, that node and the endpoint collide.",
+        "Pick an unused address for `controlPlane.endpoint.address`.",
+    ),
+    Code(
+        "HACC206",
+        ERROR,
+        "address outside the subnet",
+        "In the `keepalived-haproxy` and `kube-vip` modes the VIP is announced on layer 2 (VRRP or "
+        "gratuitous ARP), so it and every control-plane node must share one subnet.",
+        "Fix the address or `spec.network.subnet`.",
+    ),
+    Code(
+        "HACC207",
+        ERROR,
+        "client port clashes with a MicroK8s port",
+        "HAProxy runs on every control-plane node, where MicroK8s already listens on 16443 "
+        "(apiserver, bound to 0.0.0.0), 25000 (cluster-agent), 19001 (dqlite), 10250 (kubelet) and "
+        "others. Binding the same port fails at boot, and `haproxy -c` does not notice.",
+        "Use another port for `controlPlane.endpoint.port`, such as the default 8443.",
+    ),
+    Code(
+        "HACC208",
+        ERROR,
+        "sub-second VRRP adverts need VRRP version 3",
+        "VRRPv2 carries the advert interval in whole seconds; keepalived rounds fractions, which "
+        "silently changes failover timing.",
+        "Remove `vrrpVersion` (hacc picks 3 for fractional intervals) or set it to 3.",
+    ),
+    Code(
+        "HACC209",
+        ERROR,
+        "MicroK8s channel too old",
+        "hacc configures MicroK8s through launch configurations, which exist from MicroK8s 1.27.",
+        "Use a channel with a track of 1.27 or newer, such as `1.32/stable`.",
+    ),
+    Code(
+        "HACC210",
+        WARNING,
+        "unpinned MicroK8s channel",
+        "`latest/...` moves to a new Kubernetes minor release without notice; nodes installed on "
+        "different days run different versions, and hacc cannot pick the launch-configuration "
+        "version for it.",
+        "Pin a track, such as `1.32/stable`.",
+    ),
+    Code(
+        "HACC211",
+        ERROR,
+        "`--tls-san` is not a kube-apiserver flag",
+        "`--tls-san` belongs to k3s and RKE2. kube-apiserver has no such flag, so kubelite would "
+        "refuse to start. MicroK8s takes extra certificate SANs through the launch configuration's "
+        "`extraSANs` or `csr.conf.template`.",
+        "Remove the flag and list the names under `spec.controlPlane.extraSANs`.",
+    ),
+    Code(
+        "HACC212",
+        ERROR,
+        "apiserver flag that breaks the cluster",
+        "`apiserverArgs` applies to every control-plane node. `--secure-port` moves the apiserver "
+        "off 16443, which every backend, health check and worker proxy expects. One "
+        "`--advertise-address` for all nodes makes them all advertise the same address, and a "
+        "specific `--bind-address` exists on one node only. Removing a flag MicroK8s needs "
+        "(certificates, datastore, port) stops the apiserver.",
+        "Remove the flag from `spec.microk8s.apiserverArgs`.",
+    ),
+    Code(
+        "HACC213",
+        ERROR,
+        "IPv6 addresses are not supported",
+        "The MicroK8s join string is `<IP>:25000/<token>` and is split on `:`, so it takes only an "
+        "IPv4 literal; VRRP and the VIP would need a second address family too.",
+        "Use IPv4 addresses for nodes, the endpoint and the subnet.",
+    ),
+    Code(
+        "HACC214",
+        ERROR,
+        "workers cannot use the VIP in this mode",
+        "`apiserverEndpoint: vip` points the worker's apiserver-proxy at the control-plane "
+        "endpoint; in `external` mode that is the cloud load balancer, which hacc does not run.",
+        "Use `apiserverEndpoint: local-proxy` (the MicroK8s default, which balances over all "
+        "control-plane nodes) or a VIP mode.",
+    ),
+    Code(
+        "HACC215",
+        ERROR,
+        "the control-plane endpoint is incomplete",
+        "`keepalived-haproxy` and `kube-vip` need the VIP in `endpoint.address`; `external` needs "
+        "the load balancer's address or DNS name, or no certificate can name it.",
+        "Set `spec.controlPlane.endpoint.address` (and `dnsName` where clients use a name).",
+    ),
+    Code(
+        "HACC216",
+        ERROR,
+        "`spec.network.subnet` is required for a layer-2 VIP",
+        "hacc checks that the VIP and the nodes share a subnet, and keepalived and kube-vip need "
+        "to know the segment they announce on.",
+        "Set `spec.network.subnet`, for example `198.18.10.0/24`.",
+    ),
+    Code(
+        "HACC217",
+        ERROR,
+        "kube-vip serves the apiserver port directly",
+        "kube-vip only moves the VIP; clients reach the apiserver that holds it on 16443. A "
+        "different client port would have nothing listening on it.",
+        "Remove `spec.controlPlane.endpoint.port` or set it to 16443.",
+    ),
+    Code(
+        "HACC218",
+        WARNING,
+        "the apiserver allows anonymous full access",
+        "MicroK8s starts with `--authorization-mode=AlwaysAllow` and anonymous auth on; exposing "
+        "it on a VIP or load balancer gives anyone who can reach it full control of the cluster.",
+        "Add the `rbac` addon or set `--authorization-mode: RBAC,Node` in `apiserverArgs`.",
+    ),
+    Code(
+        "HACC219",
+        ERROR,
+        "address is the subnet's network or broadcast address",
+        "Neither can be assigned to a host or announced as a VIP.",
+        "Pick a host address inside the subnet.",
+    ),
+    Code(
+        "HACC220",
+        ERROR,
+        "kube-vip needs one interface on every control-plane node",
+        "kube-vip runs as one DaemonSet with one `vip_interface` for all nodes.",
+        "Use the same interface name on every control-plane node.",
+    ),
+    Code(
+        "HACC221",
+        WARNING,
+        "apiserver flag with side effects",
+        "`--bind-address` (even 0.0.0.0) makes MicroK8s's apiservice-kicker stop regenerating the "
+        "server certificate when addresses change, and broke joins in the past "
+        "(canonical/microk8s#3785).",
+        "Remove the flag unless you need it; after address changes run "
+        "`microk8s refresh-certs --cert server.crt` yourself.",
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

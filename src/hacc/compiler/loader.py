@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+
 from hacc.diagnostics import ERROR, Diagnostic
 
 Path_ = tuple[str | int, ...]
@@ -45,7 +50,9 @@ class Document:
             p = p[:-1]
         return self.values.get((), (1, 1))
 
-    def diag(self, path: Path_, severity: str, code: str, message: str, *, key: bool = False) -> Diagnostic:
+    def diag(
+        self, path: Path_, severity: str, code: str, message: str, *, key: bool = False
+    ) -> Diagnostic:
         line, col = self.locate(path, key=key)
         return Diagnostic(self.file, line, col, severity, code, message)
 
@@ -60,7 +67,9 @@ def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (before.rfind("\n") + 1) + 1
 
 
-def load_file(path: str | Path, display: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
+def load_file(
+    path: str | Path, display: str | None = None
+) -> tuple[Document | None, list[Diagnostic]]:
     name = display if display is not None else str(path)
     try:
         raw = Path(path).read_bytes()
@@ -79,30 +88,50 @@ def load_bytes(raw: bytes, name: str) -> tuple[Document | None, list[Diagnostic]
     except UnicodeDecodeError as e:
         good = raw[: e.start].decode("utf-8", errors="replace")
         line, col = _offset_to_line_col(good, len(good))
-        return None, [_error(name, line, col, "HACC002", f"invalid UTF-8: byte 0x{raw[e.start]:02x} cannot start or continue a character")]
+        return None, [
+            _error(
+                name,
+                line,
+                col,
+                "HACC002",
+                f"invalid UTF-8: byte 0x{raw[e.start]:02x} cannot start or continue a character",
+            )
+        ]
     text = text.removeprefix("\ufeff")
     return load_text(text, name)
 
 
 def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-    from ruamel.yaml.reader import ReaderError
-
     yaml = YAML(typ="rt")
     try:
         root = yaml.compose(text)
     except ReaderError as e:
         line, col = _offset_to_line_col(text, e.position)
         code = ord(e.character) if isinstance(e.character, str) else int(e.character)
-        return None, [_error(name, line, col, "HACC004", f"character U+{code:04X} is not allowed in YAML; "
-                             "use an escape in a double-quoted string")]
+        return None, [
+            _error(
+                name,
+                line,
+                col,
+                "HACC004",
+                f"character U+{code:04X} is not allowed in YAML; "
+                "use an escape in a double-quoted string",
+            )
+        ]
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = (e.problem or e.context or "invalid YAML").strip()
         if "found another document" in problem:
-            return None, [_error(name, line, col, "HACC006", "a spec file holds one YAML document; found another one here")]
+            return None, [
+                _error(
+                    name,
+                    line,
+                    col,
+                    "HACC006",
+                    "a spec file holds one YAML document; found another one here",
+                )
+            ]
         context = f" ({e.context.strip()})" if e.context and e.problem else ""
         return None, [_error(name, line, col, "HACC004", problem + context)]
     except RecursionError:
@@ -123,8 +152,22 @@ def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
     if not isinstance(doc.data, dict):
         line, col = doc.locate(())
         kind = type(doc.data).__name__ if doc.data is not None else "null"
-        kind = {"list": "a list", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}.get(kind, kind)
-        return None, [_error(name, line, col, "HACC008", f"the spec must be a mapping with apiVersion, kind, metadata and spec, not {kind}")]
+        kind = {
+            "list": "a list",
+            "str": "a string",
+            "int": "a number",
+            "float": "a number",
+            "bool": "a boolean",
+        }.get(kind, kind)
+        return None, [
+            _error(
+                name,
+                line,
+                col,
+                "HACC008",
+                f"the spec must be a mapping with apiVersion, kind, metadata and spec, not {kind}",
+            )
+        ]
     return doc, []
 
 
@@ -140,8 +183,6 @@ class _Walker:
 
     def check_size(self, root: Any) -> Diagnostic | None:
         """Expanded size of the tree, counting every alias as a copy; linear thanks to the memo."""
-        from ruamel.yaml.nodes import MappingNode, SequenceNode
-
         memo: dict[int, int] = {}
         active: set[int] = set()
         stack: list[tuple[Any, bool]] = [(root, False)]
@@ -151,32 +192,47 @@ class _Walker:
             if done:
                 active.discard(nid)
                 total = 1
-                for child in _children(node, MappingNode, SequenceNode):
+                for child in _children(node):
                     total += memo[id(child)]
                 memo[nid] = total
                 if total > MAX_EXPANDED_NODES:
                     m = node.start_mark
-                    return _error(self.name, m.line + 1, m.column + 1, "HACC007",
-                                  f"aliases expand this value to more than {MAX_EXPANDED_NODES} nodes")
+                    return _error(
+                        self.name,
+                        m.line + 1,
+                        m.column + 1,
+                        "HACC007",
+                        f"aliases expand this value to more than {MAX_EXPANDED_NODES} nodes",
+                    )
                 continue
             if nid in memo:
                 continue
             if nid in active:
                 m = node.start_mark
-                return _error(self.name, m.line + 1, m.column + 1, "HACC007", "an alias refers to a value that contains it")
+                return _error(
+                    self.name,
+                    m.line + 1,
+                    m.column + 1,
+                    "HACC007",
+                    "an alias refers to a value that contains it",
+                )
             active.add(nid)
             stack.append((node, True))
-            for child in _children(node, MappingNode, SequenceNode):
+            for child in _children(node):
                 if id(child) in active:
                     m = child.start_mark
-                    return _error(self.name, m.line + 1, m.column + 1, "HACC007", "an alias refers to a value that contains it")
+                    return _error(
+                        self.name,
+                        m.line + 1,
+                        m.column + 1,
+                        "HACC007",
+                        "an alias refers to a value that contains it",
+                    )
                 if id(child) not in memo:
                     stack.append((child, False))
         return None
 
     def convert(self, node: Any, path: Path_, doc: Document) -> Any:
-        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
         m = node.start_mark
         doc.values.setdefault(path, (m.line + 1, m.column + 1))
         tag = str(node.tag)
@@ -189,11 +245,11 @@ class _Walker:
         if isinstance(node, MappingNode):
             if tag != _T + "map":
                 self._at(node, "HACC009", f"the tag {tag} is not supported; remove it")
-            return self._mapping(node, path, doc, MappingNode, ScalarNode, SequenceNode)
+            return self._mapping(node, path, doc)
         self._at(node, "HACC009", "unsupported YAML node")
         return None
 
-    def _mapping(self, node: Any, path: Path_, doc: Document, MappingNode: Any, ScalarNode: Any, SequenceNode: Any) -> dict[str, Any]:
+    def _mapping(self, node: Any, path: Path_, doc: Document) -> dict[str, Any]:
         out: dict[str, Any] = {}
         merges: list[Any] = []
         for knode, vnode in node.value:
@@ -203,24 +259,34 @@ class _Walker:
                     if isinstance(src, MappingNode):
                         merges.append(src)
                     else:
-                        self._at(src, "HACC009", "a merge key (<<) takes a mapping or a list of mappings")
+                        self._at(
+                            src, "HACC009", "a merge key (<<) takes a mapping or a list of mappings"
+                        )
                 continue
             if not isinstance(knode, ScalarNode) or str(knode.tag) != _T + "str":
                 self._at(knode, "HACC009", "mapping keys must be strings; quote the key")
                 continue
             key = knode.value
+            key_path = (*path, key)
             if key in out:
                 km = knode.start_mark
-                first = doc.keys[(*path, key)]
-                self.problems.append(_error(self.name, km.line + 1, km.column + 1, "HACC005",
-                                            f"duplicate key {key!r} (first defined at line {first[0]})"))
+                first = doc.keys[key_path]
+                self.problems.append(
+                    _error(
+                        self.name,
+                        km.line + 1,
+                        km.column + 1,
+                        "HACC005",
+                        f"duplicate key {key!r} (first defined at line {first[0]})",
+                    )
+                )
                 continue
             km = knode.start_mark
-            doc.keys.setdefault((*path, key), (km.line + 1, km.column + 1))
-            out[key] = self.convert(vnode, (*path, key), doc)
+            doc.keys.setdefault(key_path, (km.line + 1, km.column + 1))
+            out[key] = self.convert(vnode, key_path, doc)
         # Explicit keys win over merged ones; earlier merge sources win over later ones.
         for src in merges:
-            merged = self._mapping(src, path, doc, MappingNode, ScalarNode, SequenceNode)
+            merged = self._mapping(src, path, doc)
             for k, v in merged.items():
                 out.setdefault(k, v)
         return out
@@ -228,7 +294,9 @@ class _Walker:
     def _scalar(self, node: Any, tag: str) -> Any:
         if tag not in _SCALAR_TAGS:
             what = "a date or time" if tag == _T + "timestamp" else f"the tag {tag}"
-            self._at(node, "HACC009", f"{what} is not supported; quote the value to make it a string")
+            self._at(
+                node, "HACC009", f"{what} is not supported; quote the value to make it a string"
+            )
             return None
         if tag == _T + "str":
             return str(node.value)
@@ -243,7 +311,7 @@ class _Walker:
         return f
 
 
-def _children(node: Any, MappingNode: Any, SequenceNode: Any) -> Iterator[Any]:
+def _children(node: Any) -> Iterator[Any]:
     if isinstance(node, MappingNode):
         for k, v in node.value:
             yield k

@@ -156,15 +156,17 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def apply_defaults(data: Any, schema: dict[str, Any] | None = None, root: dict[str, Any] | None = None) -> Any:
+def apply_defaults(
+    data: Any, schema: dict[str, Any] | None = None, root: dict[str, Any] | None = None
+) -> Any:
     """A copy of `data` with every schema `default` filled in, recursively."""
     root = root or load_schema()
     schema = _resolve(schema if schema is not None else root, root)
     if isinstance(data, dict):
         out = {}
         props = schema.get("properties", {})
-        for key, sub in props.items():
-            sub = _resolve(sub, root)
+        for key, prop in props.items():
+            sub = _resolve(prop, root)
             if key not in data and "default" in sub:
                 out[key] = apply_defaults(copy.deepcopy(sub["default"]), sub, root)
         for key, value in data.items():
@@ -223,13 +225,23 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
     version = ka.get("vrrpVersion", 2 if advert.is_integer() else 3)
 
     def node(n: dict[str, Any], role: str, i: int, path: Path_) -> Node:
-        return Node(n["name"], n["address"], n.get("interface", iface), role, i,
-                    int(n.get("failureDomain", 1)), path)
+        return Node(
+            n["name"],
+            n["address"],
+            n.get("interface", iface),
+            role,
+            i,
+            int(n.get("failureDomain", 1)),
+            path,
+        )
 
-    control = tuple(node(n, CONTROL_PLANE, i, ("spec", "controlPlane", "nodes", i))
-                    for i, n in enumerate(cp["nodes"]))
-    workers = tuple(node(n, WORKER, i, ("spec", "workers", "nodes", i))
-                    for i, n in enumerate(wk["nodes"]))
+    control = tuple(
+        node(n, CONTROL_PLANE, i, ("spec", "controlPlane", "nodes", i))
+        for i, n in enumerate(cp["nodes"])
+    )
+    workers = tuple(
+        node(n, WORKER, i, ("spec", "workers", "nodes", i)) for i, n in enumerate(wk["nodes"])
+    )
     gitops = spec.get("gitops")
     return Cluster(
         name=d["metadata"]["name"],
@@ -240,16 +252,39 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
         kubelet_args=_flags(mk["kubeletArgs"]),
         interface=iface,
         subnet=net.get("subnet"),
-        endpoint=Endpoint(ep.get("address"), ep.get("dnsName"), int(ep.get("port", DEFAULT_PORTS[mode]))),
+        endpoint=Endpoint(
+            ep.get("address"), ep.get("dnsName"), int(ep.get("port", DEFAULT_PORTS[mode]))
+        ),
         extra_sans=tuple(cp["extraSANs"]),
         mode=mode,
-        keepalived=Keepalived(ka["virtualRouterId"], advert, int(version), ka["checkInterval"],
-                              ka["checkFall"], ka["checkRise"]),
-        haproxy=HAProxy(hp["balance"], hc["path"], hc["interval"], hc["fall"], hc["rise"],
-                        to["connect"], to["client"], to["server"], to["tunnel"], hp["retries"],
-                        hp["statsPort"]),
-        kube_vip=KubeVip(kv["version"], kv["image"], kv["leaseDuration"], kv["renewDeadline"],
-                         kv["retryPeriod"]),
+        keepalived=Keepalived(
+            int(ka["virtualRouterId"]),
+            advert,
+            int(version),
+            int(ka["checkInterval"]),
+            int(ka["checkFall"]),
+            int(ka["checkRise"]),
+        ),
+        haproxy=HAProxy(
+            hp["balance"],
+            hc["path"],
+            hc["interval"],
+            int(hc["fall"]),
+            int(hc["rise"]),
+            to["connect"],
+            to["client"],
+            to["server"],
+            to["tunnel"],
+            int(hp["retries"]),
+            int(hp["statsPort"]),
+        ),
+        kube_vip=KubeVip(
+            kv["version"],
+            kv["image"],
+            int(kv["leaseDuration"]),
+            int(kv["renewDeadline"]),
+            int(kv["retryPeriod"]),
+        ),
         external_health_check=lb["external"]["healthCheck"],
         control_plane=control,
         workers=workers,

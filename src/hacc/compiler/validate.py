@@ -5,16 +5,36 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from hacc.compiler.loader import Document, Path_
+from hacc.compiler.schema_check import Validator
 from hacc.diagnostics import ERROR, Diagnostic
 from hacc.schemas import load_schema
 
-_RANGE = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-          "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties"}
-_JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-               int: "an integer", float: "a number", type(None): "null"}
+_RANGE = {
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+}
+_JSON_TYPES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def dotted(path: Path_) -> str:
@@ -34,20 +54,13 @@ def _show(value: Any) -> str:
 
 
 def _first_sentence(text: str) -> str:
-    head = text.split(". ")[0].rstrip(".")
+    head = text.split(". ", maxsplit=1)[0].rstrip(".")
     return head[:1].lower() + head[1:]
 
 
-_validator: Any = None
-
-
-def _get_validator() -> Any:
-    global _validator
-    if _validator is None:
-        from jsonschema import Draft7Validator
-
-        _validator = Draft7Validator(load_schema())
-    return _validator
+@cache
+def _get_validator() -> Validator:
+    return Validator(load_schema())
 
 
 def validate(doc: Document) -> list[Diagnostic]:
@@ -59,8 +72,15 @@ def validate(doc: Document) -> list[Diagnostic]:
 
 def _type_names(schema: dict[str, Any]) -> list[str]:
     t = schema.get("type")
-    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-             "number": "a number", "boolean": "a boolean", "null": "null"}
+    names = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "a boolean",
+        "null": "null",
+    }
     if t is None:
         if "const" in schema or "enum" in schema:
             return ["one of the listed values"]
@@ -73,11 +93,15 @@ def _type_matches(schema: dict[str, Any], value: Any) -> bool:
     if t is None:
         return True
     types = [t] if isinstance(t, str) else t
-    checks = {"object": isinstance(value, dict), "array": isinstance(value, list),
-              "string": isinstance(value, str), "boolean": isinstance(value, bool),
-              "integer": isinstance(value, int) and not isinstance(value, bool),
-              "number": isinstance(value, (int, float)) and not isinstance(value, bool),
-              "null": value is None}
+    checks = {
+        "object": isinstance(value, dict),
+        "array": isinstance(value, list),
+        "string": isinstance(value, str),
+        "boolean": isinstance(value, bool),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "null": value is None,
+    }
     return any(checks[x] for x in types)
 
 
@@ -95,8 +119,12 @@ def _translate(doc: Document, error: Any) -> Iterator[Diagnostic]:
         known = set(schema.get("properties", {}))
         for name in sorted(set(value) - known, key=lambda k: doc.locate((*path, k), key=True)):
             hint = difflib.get_close_matches(name, sorted(known), n=1)
-            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(sorted(known))}"
-            yield at("HACC100", f"unknown key {name!r} in {where}{suggestion}", (*path, name), key=True)
+            suggestion = (
+                f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(sorted(known))}"
+            )
+            yield at(
+                "HACC100", f"unknown key {name!r} in {where}{suggestion}", (*path, name), key=True
+            )
     elif v == "required":
         for name in error.validator_value:
             if name not in value:
@@ -106,35 +134,49 @@ def _translate(doc: Document, error: Any) -> Iterator[Diagnostic]:
         yield at("HACC102", f"{where} must be {expected}, not {_kind(value)}")
     elif v in ("enum", "const"):
         allowed = error.validator_value if v == "enum" else [error.validator_value]
-        yield at("HACC103", f"{where} must be {' or '.join(repr(a) for a in allowed)}, not {_show(value)}")
+        yield at(
+            "HACC103",
+            f"{where} must be {' or '.join(repr(a) for a in allowed)}, not {_show(value)}",
+        )
+    elif v == "pattern" and "propertyNames" in error.schema_path:
+        # the instance is a key of the mapping at `path`
+        desc = _first_sentence(schema.get("description", "a valid name"))
+        yield at(
+            "HACC104",
+            f"{where}: {_show(value)} is not valid: expected {desc}",
+            (*path, value),
+            key=True,
+        )
     elif v == "pattern":
         yield _pattern(doc, path, where, schema, value)
     elif v in _RANGE:
         yield at("HACC105", f"{where}: {_range_message(v, error.validator_value, value)}")
-    elif v == "propertyNames":
-        # jsonschema reports the object's path; the offending name is the instance of the sub-error.
-        for sub in error.context or []:
-            name = sub.instance
-            desc = _first_sentence(schema.get("propertyNames", {}).get("description", "a valid name"))
-            yield at("HACC104", f"{where}: {_show(name)} is not valid: {desc}", (*path, name), key=True)
     elif v in ("anyOf", "oneOf"):
         yield from _alternatives(doc, error, path, where, value)
     else:
         yield at("HACC106", f"{where}: {error.message}")
 
 
-def _pattern(doc: Document, path: Path_, where: str, schema: dict[str, Any], value: str) -> Diagnostic:
+def _pattern(
+    doc: Document, path: Path_, where: str, schema: dict[str, Any], value: str
+) -> Diagnostic:
     desc = schema.get("description", "")
     if "IPv4" in desc:
-        candidate = value.split("/")[0]
+        candidate = value.split("/", maxsplit=1)[0]
         try:
             if ipaddress.ip_address(candidate).version == 6:
-                return doc.diag(path, ERROR, "HACC213",
-                                f"{where}: {_show(value)} is IPv6; MicroK8s joins and VRRP here take IPv4 only")
+                return doc.diag(
+                    path,
+                    ERROR,
+                    "HACC213",
+                    f"{where}: {_show(value)} is IPv6; MicroK8s joins and VRRP here take IPv4 only",
+                )
         except ValueError:
             pass
     text = _first_sentence(desc) if desc else "the expected format"
-    return doc.diag(path, ERROR, "HACC104", f"{where}: {_show(value)} is not valid: expected {text}")
+    return doc.diag(
+        path, ERROR, "HACC104", f"{where}: {_show(value)} is not valid: expected {text}"
+    )
 
 
 def _range_message(kind: str, limit: Any, value: Any) -> str:
@@ -153,7 +195,9 @@ def _range_message(kind: str, limit: Any, value: Any) -> str:
     }[kind]
 
 
-def _alternatives(doc: Document, error: Any, path: Path_, where: str, value: Any) -> Iterator[Diagnostic]:
+def _alternatives(
+    doc: Document, error: Any, path: Path_, where: str, value: Any
+) -> Iterator[Diagnostic]:
     """Explain an anyOf/oneOf failure through the one alternative the value was aiming at."""
     branches: list[dict[str, Any]] = error.validator_value
     by_branch: dict[int, list[Any]] = {}
@@ -161,13 +205,21 @@ def _alternatives(doc: Document, error: Any, path: Path_, where: str, value: Any
         by_branch.setdefault(sub.schema_path[0], []).append(sub)
     candidates = [i for i, b in enumerate(branches) if _type_matches(b, value)]
     if isinstance(value, dict) and len(candidates) > 1:
-        with_keys = [i for i in candidates if set(branches[i].get("required", [])) <= set(value)
-                     and set(branches[i].get("required", [])) & set(value)]
+        with_keys = [
+            i
+            for i in candidates
+            if set(branches[i].get("required", [])) <= set(value)
+            and set(branches[i].get("required", [])) & set(value)
+        ]
         if len(with_keys) == 1:
             candidates = with_keys
         else:
-            forms = " | ".join("{" + ", ".join(branches[i].get("required", [])) + "}" for i in candidates)
-            yield doc.diag(path, ERROR, "HACC106", f"{where} must take exactly one of the forms {forms}")
+            forms = " | ".join(
+                "{" + ", ".join(branches[i].get("required", [])) + "}" for i in candidates
+            )
+            yield doc.diag(
+                path, ERROR, "HACC106", f"{where} must take exactly one of the forms {forms}"
+            )
             return
     if len(candidates) == 1 and by_branch.get(candidates[0]):
         for sub in by_branch[candidates[0]]:

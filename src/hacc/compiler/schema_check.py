@@ -1,0 +1,180 @@
+"""A small validator for the draft-07 keywords hacc's own schema uses.
+
+`import jsonschema` alone costs more than the rest of `hacc validate`, which runs on every
+commit through pre-commit. This walker covers exactly the keywords in KEYWORDS; a test fails if
+the schema starts using another one, and a property test checks that it agrees with jsonschema
+on valid and mutated specs. Errors mirror jsonschema's fields so one translator serves both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+KEYWORDS = frozenset({
+    "$schema", "$id", "$ref", "title", "description", "default", "definitions",
+    "type", "properties", "additionalProperties", "required", "propertyNames",
+    "items", "minItems", "maxItems", "uniqueItems", "enum", "const", "pattern",
+    "minLength", "maxLength", "minimum", "maximum", "anyOf", "oneOf",
+})  # fmt: skip
+
+
+@dataclass
+class SchemaError:
+    validator: str
+    validator_value: Any
+    instance: Any
+    schema: dict[str, Any]
+    absolute_path: tuple[Any, ...]
+    schema_path: tuple[Any, ...] = ()
+    context: list[SchemaError] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        return f"{self.instance!r} fails {self.validator} {self.validator_value!r}"
+
+
+def _is_type(value: Any, t: str) -> bool:
+    if t == "object":
+        return isinstance(value, dict)
+    if t == "array":
+        return isinstance(value, list)
+    if t == "string":
+        return isinstance(value, str)
+    if t == "boolean":
+        return isinstance(value, bool)
+    if t == "null":
+        return value is None
+    if isinstance(value, bool):
+        return False
+    if t == "integer":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return isinstance(value, (int, float))  # number
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+@cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+class Validator:
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+
+    def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = self.root["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
+        return schema
+
+    def iter_errors(self, instance: Any) -> Iterator[SchemaError]:
+        yield from self._errors(instance, self.root, (), ())
+
+    def _errors(
+        self, inst: Any, schema: dict[str, Any], path: tuple[Any, ...], spath: tuple[Any, ...]
+    ) -> Iterator[SchemaError]:
+        schema = self._resolve(schema)
+
+        def err(kw: str, value: Any, context: list[SchemaError] | None = None) -> SchemaError:
+            return SchemaError(kw, value, inst, schema, path, (*spath, kw), context or [])
+
+        t = schema.get("type")
+        if t is not None and not any(_is_type(inst, x) for x in ([t] if isinstance(t, str) else t)):
+            yield err("type", t)
+            return
+        if "const" in schema and not _equal(inst, schema["const"]):
+            yield err("const", schema["const"])
+        if "enum" in schema and not any(_equal(inst, e) for e in schema["enum"]):
+            yield err("enum", schema["enum"])
+        for kw in ("anyOf", "oneOf"):
+            if kw in schema:
+                branches = schema[kw]
+                context: list[SchemaError] = []
+                passed = 0
+                for i, sub in enumerate(branches):
+                    errs = list(self._errors(inst, sub, path, (i,)))
+                    context.extend(errs)
+                    passed += not errs
+                if passed == 0 or (kw == "oneOf" and passed > 1):
+                    yield err(kw, branches, context if passed == 0 else [])
+        if isinstance(inst, str):
+            if "pattern" in schema and not _regex(schema["pattern"]).search(inst):
+                yield err("pattern", schema["pattern"])
+            if "minLength" in schema and len(inst) < schema["minLength"]:
+                yield err("minLength", schema["minLength"])
+            if "maxLength" in schema and len(inst) > schema["maxLength"]:
+                yield err("maxLength", schema["maxLength"])
+        elif isinstance(inst, (int, float)) and not isinstance(inst, bool):
+            if "minimum" in schema and inst < schema["minimum"]:
+                yield err("minimum", schema["minimum"])
+            if "maximum" in schema and inst > schema["maximum"]:
+                yield err("maximum", schema["maximum"])
+        elif isinstance(inst, list):
+            yield from self._array(inst, schema, path, spath, err)
+        elif isinstance(inst, dict):
+            yield from self._object(inst, schema, path, spath, err)
+
+    def _array(
+        self,
+        inst: list[Any],
+        schema: dict[str, Any],
+        path: tuple[Any, ...],
+        spath: tuple[Any, ...],
+        err: Any,
+    ) -> Iterator[SchemaError]:
+        if "minItems" in schema and len(inst) < schema["minItems"]:
+            yield err("minItems", schema["minItems"])
+        if "maxItems" in schema and len(inst) > schema["maxItems"]:
+            yield err("maxItems", schema["maxItems"])
+        if schema.get("uniqueItems") and any(
+            _equal(a, b) for i, a in enumerate(inst) for b in inst[i + 1 :]
+        ):
+            yield err("uniqueItems", True)
+        if isinstance(schema.get("items"), dict):
+            for i, item in enumerate(inst):
+                yield from self._errors(item, schema["items"], (*path, i), (*spath, "items", i))
+
+    def _object(
+        self,
+        inst: dict[str, Any],
+        schema: dict[str, Any],
+        path: tuple[Any, ...],
+        spath: tuple[Any, ...],
+        err: Any,
+    ) -> Iterator[SchemaError]:
+        props = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in inst:
+                yield err("required", schema["required"])
+                break
+        if "propertyNames" in schema:
+            for name in inst:
+                for e in self._errors(
+                    name, schema["propertyNames"], path, (*spath, "propertyNames")
+                ):
+                    yield e
+        extra = [k for k in inst if k not in props]
+        additional = schema.get("additionalProperties", True)
+        if additional is False and extra:
+            yield err("additionalProperties", False)
+        for key, value in inst.items():
+            if key in props:
+                yield from self._errors(
+                    value, props[key], (*path, key), (*spath, "properties", key)
+                )
+            elif isinstance(additional, dict):
+                yield from self._errors(
+                    value, additional, (*path, key), (*spath, "additionalProperties")
+                )

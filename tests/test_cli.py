@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import KEEPALIVED_EXAMPLE
+from hacc.cli import MODES
+from hacc.schemas import load_schema
+
+
+def test_help_text(capsys, snapshot, monkeypatch) -> None:
+    from hacc.cli import main
+
+    monkeypatch.setenv("COLUMNS", "100")  # argparse wraps to the terminal width
+    for argv in (["--help"], ["validate", "--help"], ["init", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert capsys.readouterr().out == snapshot(name=" ".join(argv))
+
+
+def test_no_command_prints_usage_and_exits_2(hacc) -> None:
+    r = hacc()
+    assert r.code == 2
+    assert "usage: hacc" in r.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bogus"],
+        ["validate"],
+        ["validate", "--format", "xml", "x.yaml"],
+        ["init", "--mode", "nginx"],
+    ],
+)
+def test_usage_errors_exit_2(hacc, argv) -> None:
+    r = hacc(*argv)
+    assert r.code == 2
+    assert r.err.startswith("hacc")
+    assert "Traceback" not in r.err
+
+
+def test_version(capsys) -> None:
+    from hacc import __version__
+    from hacc.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"hacc {__version__}\n"
+
+
+def test_missing_file_is_located(hacc, tmp_path) -> None:
+    missing = tmp_path / "nope.yaml"
+    r = hacc("validate", str(missing))
+    assert r.code == 1
+    assert (
+        r.err.splitlines()[0]
+        == f"{missing}:1:1: error[HACC001]: cannot read the spec: no such file"
+    )
+
+
+def test_directory_is_located(hacc, tmp_path) -> None:
+    r = hacc("validate", str(tmp_path))
+    assert r.code == 1
+    assert "error[HACC001]: cannot read the spec: it is a directory" in r.err
+
+
+def test_all_problems_of_all_specs_at_once(hacc, tmp_path) -> None:
+    a = tmp_path / "a.yaml"
+    b = tmp_path / "b.yaml"
+    a.write_text("kind: HACluster\n")
+    b.write_text("a: [\n")
+    r = hacc("validate", str(a), str(b), str(KEEPALIVED_EXAMPLE))
+    assert r.code == 1
+    files = [line.split(":")[0] for line in r.err.splitlines()[:-1]]
+    assert str(a) in files and str(b) in files
+    assert r.err.splitlines()[-1].endswith("in 3 specs")
+
+
+def test_json_format(hacc, tmp_path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "apiVersion: hacc.dev/v1alpha1\nkind: HACluster\nmetadata: {name: x}\nspec: {}\n"
+    )
+    r = hacc("validate", "--format", "json", str(spec))
+    assert r.code == 1
+    report = json.loads(r.out)
+    assert report["errors"] == 2 and report["warnings"] == 0
+    assert {d["code"] for d in report["diagnostics"]} == {"HACC101"}
+    first = report["diagnostics"][0]
+    assert (first["file"], first["line"], first["column"], first["severity"]) == (
+        str(spec),
+        4,
+        1,
+        "error",
+    )
+
+
+def test_internal_error_is_one_line_exit_3(hacc, monkeypatch, tmp_path) -> None:
+    from hacc.compiler import frontend
+
+    def boom(path):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(frontend, "analyze", boom)
+    r = hacc("validate", str(KEEPALIVED_EXAMPLE))
+    assert r.code == 3
+    assert r.err.count("\n") == 1
+    assert "internal error: RuntimeError: kaboom" in r.err
+    assert "Traceback" not in r.err
+    with pytest.raises(RuntimeError):
+        hacc("--debug", "validate", str(KEEPALIVED_EXAMPLE))
+
+
+def test_schema_command_prints_the_shipped_schema(hacc, tmp_path) -> None:
+    r = hacc("schema")
+    assert r.code == 0
+    assert json.loads(r.out) == load_schema()
+    out = tmp_path / "schema.json"
+    assert hacc("schema", "-o", str(out)).code == 0
+    assert json.loads(out.read_text()) == load_schema()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_init_writes_a_spec_that_validates_clean(hacc, tmp_path, mode) -> None:
+    path = tmp_path / "ha-cluster.yaml"
+    r = hacc("init", str(path), "--mode", mode, "--name", "edge-01")
+    assert r.code == 0, r.err
+    text = path.read_text()
+    assert text.startswith(
+        "# yaml-language-server: $schema=https://hacc.dev/schemas/hacluster-v1alpha1.json\n"
+    )
+    assert f"mode: {mode}" in text
+    v = hacc("validate", "--strict", str(path))
+    assert v.code == 0, v.err
+
+
+def test_init_refuses_to_overwrite(hacc, tmp_path) -> None:
+    path = tmp_path / "ha-cluster.yaml"
+    path.write_text("mine\n")
+    r = hacc("init", str(path))
+    assert r.code == 1
+    assert "exists; pass --force" in r.err
+    assert path.read_text() == "mine\n"
+    assert hacc("init", str(path), "--force").code == 0
+    assert path.read_text() != "mine\n"
+
+
+def test_init_to_stdout_and_bad_name(hacc) -> None:
+    r = hacc("init", "-", "--mode", "kube-vip")
+    assert r.code == 0 and "mode: kube-vip" in r.out
+    bad = hacc("init", "-", "--name", "Bad_Name")
+    assert bad.code == 2 and "DNS-1123" in bad.err
+
+
+def test_console_script_runs_without_traceback(tmp_path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("a: [\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hacc", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"{spec}:2:1: error[HACC004]:")
+
+
+def test_validate_does_not_import_jinja2_or_git() -> None:
+    code = (
+        f"import sys; from hacc.cli import main; main(['validate', {str(KEEPALIVED_EXAMPLE)!r}]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jinja2', 'git')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

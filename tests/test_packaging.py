@@ -1,0 +1,35 @@
+"""The built wheel carries the package data hacc reads at run time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.mark.slow
+def test_wheel_contains_schema_and_typing_marker(tmp_path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("hacc-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "hacc/schemas/hacluster-v1alpha1.json" in names
+    assert "hacc/py.typed" in names
+    assert not any(n.startswith(("compiler/", "targets/", "tests/")) for n in names)
