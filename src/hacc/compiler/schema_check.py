@@ -160,11 +160,9 @@ class Validator:
                 yield err("required", schema["required"])
                 break
         if "propertyNames" in schema:
+            names = schema["propertyNames"]
             for name in inst:
-                for e in self._errors(
-                    name, schema["propertyNames"], path, (*spath, "propertyNames")
-                ):
-                    yield e
+                yield from self._errors(name, names, path, (*spath, "propertyNames"))
         extra = [k for k in inst if k not in props]
         additional = schema.get("additionalProperties", True)
         if additional is False and extra:
