@@ -82,6 +82,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     val.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
+    bld = sub.add_parser(
+        "build",
+        help="compile specs into every artifact",
+        description="Compile specs into OUT/<cluster>/: user-data, launch configurations, "
+        "load-balancer configurations, manifests, day-2 scripts and the runbook. Writes only "
+        "files that changed, removes files it wrote that are no longer produced, and never "
+        "touches files it did not write. If any spec has an error, nothing is written.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bld.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
+    bld.add_argument(
+        "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
+    )
+    bld.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    bld.add_argument(
+        "-q", "--quiet", action="store_true", help="do not list files that stay identical"
+    )
+
     sch = sub.add_parser(
         "schema",
         help="print the spec's JSON Schema",
@@ -101,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             _parser().print_help(sys.stderr)
             return 2
-        command = {"init": _init, "validate": _validate, "schema": _schema}[args.command]
+        command = {"init": _init, "validate": _validate, "build": _build, "schema": _schema}[
+            args.command
+        ]
         return command(args)
     except HaccError as e:
         print(f"hacc: {e}" if not str(e).startswith("hacc") else str(e), file=sys.stderr)
@@ -121,12 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from hacc.compiler.frontend import analyze
+    from hacc.compiler.frontend import analyze_all
     from hacc.diagnostics import promote_warnings, render_json, render_text
 
     diags = []
-    for spec in args.specs:
-        diags.extend(analyze(spec).diagnostics)
+    for analysis in analyze_all(args.specs):
+        diags.extend(analysis.diagnostics)
     if args.strict:
         diags = promote_warnings(diags)
     errors = sum(d.is_error for d in diags)
@@ -146,6 +167,42 @@ def _validate(args: argparse.Namespace) -> int:
         )
         print(summary, file=sys.stderr)
     return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _build(args: argparse.Namespace) -> int:
+    from hacc import output
+    from hacc.build import cluster_dir, compile_specs
+    from hacc.diagnostics import promote_warnings, render_text
+
+    compiled, diags = compile_specs(args.specs)
+    if args.strict:
+        diags = promote_warnings(diags)
+    sys.stderr.write(render_text(diags))
+    errors = sum(d.is_error for d in diags)
+    if errors:
+        print(f"{errors} error{'s' * (errors != 1)}; nothing written", file=sys.stderr)
+        return EXIT_PROBLEMS
+    # Plan every cluster before writing any, so a conflict leaves all output untouched.
+    plans = [
+        (
+            c,
+            cluster_dir(args.output, c.cluster),
+            output.plan(cluster_dir(args.output, c.cluster), c.artifacts),
+        )
+        for c in compiled
+    ]
+    for c, folder, changes in plans:
+        output.apply(folder, c.cluster.name, c.artifacts, changes)
+        counts = dict.fromkeys((output.CREATE, output.UPDATE, output.IDENTICAL, output.REMOVE), 0)
+        for change in changes:
+            counts[change.action] += 1
+            if args.quiet and change.action == output.IDENTICAL:
+                continue
+            note = " (edited by hand; replaced)" if change.edited else ""
+            print(f"{change.action:>9} {folder / change.path}{note}", file=sys.stderr)
+        summary = ", ".join(f"{n} {a}" for a, n in counts.items())
+        print(f"{c.cluster.name}: {summary}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -312,6 +312,22 @@ _CODES = [
         "Remove the flag unless you need it; after address changes run "
         "`microk8s refresh-certs --cert server.crt` yourself.",
     ),
+    Code(
+        "HACC222",
+        ERROR,
+        "two specs describe the same cluster",
+        "The cluster name names the output folder; two specs with one name would overwrite each "
+        "other's files.",
+        "Rename one of the clusters (`metadata.name`).",
+    ),
+    Code(
+        "HACC223",
+        WARNING,
+        "user-data larger than EC2 accepts",
+        "EC2 rejects user-data over 16 KB (other clouds have their own limits). Many large addon "
+        "argument lists or flags make a node's user-data grow.",
+        "Trim flags and addon arguments, or gzip the user-data if your provisioner supports it.",
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

@@ -41,3 +41,28 @@ def analyze(path: str | Path) -> Analysis:
             result.cluster = cluster
     result.diagnostics = sorted(set(problems), key=sort_key)
     return result
+
+
+def analyze_all(paths: list[str]) -> list[Analysis]:
+    """Every spec, plus the checks that span specs (one cluster name per spec)."""
+    from hacc.diagnostics import ERROR
+
+    results = [analyze(p) for p in paths]
+    seen: dict[str, str] = {}
+    for r in results:
+        if r.cluster is None or r.document is None:
+            continue
+        name = r.cluster.name
+        if name in seen:
+            r.diagnostics.append(
+                r.document.diag(
+                    ("metadata", "name"),
+                    ERROR,
+                    "HACC222",
+                    f"cluster {name!r} is also built from {seen[name]}",
+                )
+            )
+            r.diagnostics.sort(key=sort_key)
+        else:
+            seen[name] = r.file
+    return results

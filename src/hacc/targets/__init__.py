@@ -1,1 +1,48 @@
-"""Artifact targets: each a pure function from the cluster model to files."""
+"""Artifact targets. Each is a module with `applies(cluster)` and `render(cluster)`, a pure function
+from the cluster model to artifacts, listed once in TARGETS. A new target is one module, its
+templates and one line here; the shared tests then run it over every example.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from hacc.compiler.model import Cluster
+from hacc.targets import (
+    day2,
+    external,
+    gitops,
+    haproxy,
+    keepalived,
+    kube_vip,
+    launch_config,
+    manifests,
+    runbook,
+    user_data,
+)
+from hacc.targets.base import Artifact
+
+TARGETS: dict[str, ModuleType] = {
+    "launch-config": launch_config,
+    "keepalived": keepalived,
+    "haproxy": haproxy,
+    "kube-vip": kube_vip,
+    "manifests": manifests,
+    "external-lb": external,
+    "day2": day2,
+    "user-data": user_data,
+    "gitops": gitops,
+    "runbook": runbook,
+}
+
+
+def render_cluster(cluster: Cluster) -> list[Artifact]:
+    """Every artifact of one cluster, paths relative to OUT/<cluster>/, sorted by path."""
+    out: list[Artifact] = []
+    for target in TARGETS.values():
+        if target.applies(cluster):
+            out.extend(target.render(cluster))
+    paths = [a.path for a in out]
+    if len(paths) != len(set(paths)):
+        raise AssertionError(f"two targets wrote the same path: {sorted(paths)}")
+    return sorted(out, key=lambda a: a.path)

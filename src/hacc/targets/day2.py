@@ -1,0 +1,67 @@
+"""`nodes/<cp>/apiserver-args.overlay` and `apply-day2.sh`: apiserver flags and SANs on live nodes."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from hacc.compiler.model import Cluster, Node
+from hacc.targets.base import LIVE_NODE, Artifact, header, node_dir, render_template
+
+
+def applies(cluster: Cluster) -> bool:
+    return True
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _lines(items: Iterable[str]) -> str:
+    """A newline-separated list for a single-quoted shell string: the schema forbids quotes in
+    values, and single quotes keep `$` and `(` inert."""
+    listed = list(items)
+    return "".join(f"\n{item}" for item in listed) + "\n" if listed else ""
+
+
+def overlay(cluster: Cluster, node: Node) -> str:
+    lines = [
+        header(cluster).rstrip("\n"),
+        f"# kube-apiserver flags hacc manages on {node.name}; apply-day2.sh applies them.",
+        "# `set --flag=value` sets or replaces one flag, `unset --flag` removes it;",
+        "# every other line of /var/snap/microk8s/current/args/kube-apiserver is left alone.",
+    ]
+    for flag, value in cluster.apiserver_args:
+        lines.append(f"unset {flag}" if value is None else f"set {flag}={value}")
+    lines.append("# certificate SANs (csr.conf.template, above #MOREIPS)")
+    lines += [f"san {name}" for name in cluster.sans]
+    return "\n".join(lines) + "\n"
+
+
+def script(cluster: Cluster, node: Node) -> str:
+    return render_template(
+        "apply-day2.sh.j2",
+        cluster,
+        node=node,
+        set_flags=_lines(f"{f}={v}" for f, v in cluster.apiserver_args if v is not None),
+        unset_flags=_lines(f for f, v in cluster.apiserver_args if v is None),
+        san_dns=_lines(s for s in cluster.sans if not _is_ip(s)),
+        san_ip=_lines(s for s in cluster.sans if _is_ip(s)),
+    )
+
+
+def render(cluster: Cluster) -> list[Artifact]:
+    out = []
+    for node in cluster.control_plane:
+        d = node_dir(node)
+        out.append(
+            Artifact(f"{d}/apiserver-args.overlay", overlay(cluster, node), impact=LIVE_NODE)
+        )
+        out.append(
+            Artifact(f"{d}/apply-day2.sh", script(cluster, node), executable=True, impact=LIVE_NODE)
+        )
+    return out

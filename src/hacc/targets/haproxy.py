@@ -1,0 +1,30 @@
+"""`nodes/<node>/haproxy.cfg` (keepalived-haproxy mode): TCP load balancing of every apiserver."""
+
+from __future__ import annotations
+
+from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, Cluster, Node
+from hacc.targets.base import Artifact, node_dir, render_template
+
+CONF_PATH = "/etc/haproxy/haproxy.cfg"
+
+
+def applies(cluster: Cluster) -> bool:
+    return cluster.mode == KEEPALIVED_HAPROXY
+
+
+def conf(cluster: Cluster, node: Node) -> str:
+    ep = cluster.endpoint
+    endpoint = f"{ep.dns_name or ep.address}:{ep.port}"
+    return render_template(
+        "haproxy.cfg.j2",
+        cluster,
+        node=node,
+        hp=cluster.haproxy,
+        endpoint=endpoint,
+        apiserver_port=APISERVER_PORT,
+        servers=cluster.control_plane,
+    )
+
+
+def render(cluster: Cluster) -> list[Artifact]:
+    return [Artifact(f"{node_dir(n)}/haproxy.cfg", conf(cluster, n)) for n in cluster.control_plane]

@@ -1,0 +1,88 @@
+"""`nodes/<node>/microk8s-launch.yaml`: the MicroK8s launch configuration, read at snap install.
+
+A launch configuration replaces MicroK8s's bundled default, so hacc restates what the default
+did (dns and its kubelet flags) unless the spec disables it. The first document is applied at
+install (pre-init: args, SANs, token, files) and again by the cluster-agent (addons, join). A
+control-plane join replaces the kubelet arguments with the contacted node's, so kubelet flags go
+in a second document, applied after the join.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hacc.compiler.model import CLUSTER_AGENT_PORT, Cluster, Node
+from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER, Artifact, dump_yaml, header, node_dir
+
+PATH_ON_NODE = "/var/snap/microk8s/common/.microk8s.yaml"
+DNS_KUBELET_ARGS = {"--cluster-domain": "cluster.local", "--cluster-dns": "10.152.183.10"}
+
+
+def applies(cluster: Cluster) -> bool:
+    return True
+
+
+def schema_version(cluster: Cluster) -> str:
+    # MicroK8s 1.27 accepts only 0.1.0; 1.28 and newer accept up to 0.2.0.
+    return "0.1.0" if cluster.track == (1, 27) else "0.2.0"
+
+
+def join_url(cluster: Cluster, token: str = JOIN_TOKEN_PLACEHOLDER) -> str:
+    # The join string takes an IPv4 literal: node 1's real address, never the VIP or a name.
+    return f"{cluster.first.address}:{CLUSTER_AGENT_PORT}/{token}"
+
+
+def addons(cluster: Cluster) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if not any(a.name == "dns" for a in cluster.addons):
+        out.append({"name": "dns"})
+    for a in cluster.addons:
+        entry: dict[str, Any] = {"name": a.name}
+        if a.args:
+            entry["args"] = list(a.args)
+        if a.disable:
+            entry["disable"] = True
+        out.append(entry)
+    return out
+
+
+def dns_enabled(cluster: Cluster) -> bool:
+    return not any(a.name == "dns" and a.disable for a in cluster.addons)
+
+
+def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
+    version = schema_version(cluster)
+    first: dict[str, Any] = {"version": version}
+    if node.is_control_plane:
+        # The same persistent token on every control-plane node, so any of them accepts joins.
+        first["persistentClusterToken"] = JOIN_TOKEN_PLACEHOLDER
+        first["extraSANs"] = list(cluster.sans)
+        if cluster.apiserver_args:
+            first["extraKubeAPIServerArgs"] = dict(cluster.apiserver_args)
+        first["extraConfigFiles"] = {"ha-conf": f"failure-domain={node.failure_domain}\n"}
+    if node == cluster.first:
+        first["addons"] = addons(cluster)
+        if dns_enabled(cluster):
+            first["extraKubeletArgs"] = dict(DNS_KUBELET_ARGS)
+    else:
+        first["join"] = {"url": join_url(cluster), "worker": not node.is_control_plane}
+    docs = [first]
+    after: dict[str, Any] = {}
+    if cluster.kubelet_args:
+        after["extraKubeletArgs"] = dict(cluster.kubelet_args)
+    if not node.is_control_plane and cluster.worker_endpoint == "vip":
+        # Stop the apiserver-proxy from replacing the VIP with the node list (user-data writes it).
+        after["extraMicroK8sAPIServerProxyArgs"] = {"--refresh-interval": "0s"}
+    if after:
+        docs.append({"version": version, **after})
+    return docs
+
+
+def text(cluster: Cluster, node: Node) -> str:
+    return header(cluster) + dump_yaml(*documents(cluster, node), explicit_start=True)
+
+
+def render(cluster: Cluster) -> list[Artifact]:
+    return [
+        Artifact(f"{node_dir(n)}/microk8s-launch.yaml", text(cluster, n)) for n in cluster.nodes
+    ]

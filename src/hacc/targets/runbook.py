@@ -1,0 +1,40 @@
+"""`RUNBOOK.md`: bootstrap, verification and day-2 operations with this cluster's real values."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hacc.compiler.model import VIP_MODES, Cluster
+from hacc.targets import keepalived, launch_config
+from hacc.targets.base import DOCS, Artifact, render_template
+
+
+def applies(cluster: Cluster) -> bool:
+    return True
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def render(cluster: Cluster) -> list[Artifact]:
+    ep = cluster.endpoint
+    host = ep.dns_name or ep.address or ""
+    text = render_template(
+        "RUNBOOK.md.j2",
+        cluster,
+        "",
+        c=cluster,
+        api_url=f"https://{host}:{ep.port}",
+        endpoint_host=host,
+        vip_mode=cluster.mode in VIP_MODES,
+        join_target=launch_config.join_url(cluster, "<token>"),
+        ips={s for s in cluster.sans if _is_ip(s)},
+        priorities=keepalived.priorities(cluster),
+        advert_int=keepalived.advert_int(cluster),
+    )
+    return [Artifact("RUNBOOK.md", text, impact=DOCS)]

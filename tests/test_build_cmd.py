@@ -1,0 +1,167 @@
+"""`hacc build`: writes only what changed, owns its files, leaves everything else alone."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from conftest import EXAMPLES, KEEPALIVED_EXAMPLE
+from hacc.output import STATE_FILE
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode & 0o777)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_build_all_examples(hacc, tmp_path) -> None:
+    out = tmp_path / "out"
+    r = hacc("build", *map(str, EXAMPLES), "-o", str(out))
+    assert r.code == 0, r.err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cloud-fra-prod",
+        "edge-paris-01",
+        "lab-kubevip",
+    ]
+    files = tree(out)
+    assert files["edge-paris-01/nodes/cp1/apply-day2.sh"][1] == 0o755
+    assert files["edge-paris-01/nodes/cp1/haproxy.cfg"][1] == 0o644
+    assert "edge-paris-01: 29 create, 0 update, 0 identical, 0 remove" in r.err
+    state = json.loads((out / "edge-paris-01" / STATE_FILE).read_text())
+    assert len(state["files"]) == 29 and state["cluster"] == "edge-paris-01"
+
+
+def test_same_bytes_whatever_the_folder(hacc, tmp_path, monkeypatch) -> None:
+    a, b = tmp_path / "a", tmp_path / "deep" / "b"
+    assert hacc("build", *map(str, EXAMPLES), "-o", str(a)).code == 0
+    monkeypatch.chdir(tmp_path)
+    assert hacc("build", *map(str, EXAMPLES), "-o", "deep/b").code == 0
+    assert tree(a) == tree(b)
+
+
+def test_rebuild_rewrites_nothing(hacc, tmp_path) -> None:
+    out = tmp_path / "out"
+    hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out), "-q")
+    assert r.code == 0
+    assert r.err == "edge-paris-01: 0 create, 0 update, 29 identical, 0 remove\n"
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_removing_a_node_removes_exactly_its_files(hacc, tmp_path) -> None:
+    out = tmp_path / "out"
+    spec = tmp_path / "spec.yaml"
+    text = KEEPALIVED_EXAMPLE.read_text()
+    spec.write_text(text)
+    hacc("build", str(spec), "-o", str(out))
+    before = tree(out)
+    spec.write_text(
+        text.replace("      - {name: w2, address: 198.18.10.22, interface: ens4}\n", "")
+    )
+    r = hacc("build", str(spec), "-o", str(out))
+    assert r.code == 0, r.err
+    after = tree(out)
+    removed = set(before) - set(after)
+    assert removed == {p for p in before if p.startswith("edge-paris-01/nodes/w2/")}
+    assert not (out / "edge-paris-01/nodes/w2").exists()
+    changed = {p for p in after if after[p] != before[p]}
+    assert changed == {"edge-paris-01/RUNBOOK.md", f"edge-paris-01/{STATE_FILE}"}
+
+
+def test_files_hacc_did_not_write_are_never_touched(hacc, tmp_path) -> None:
+    out = tmp_path / "out"
+    hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    mine = out / "edge-paris-01" / "nodes" / "cp1" / "notes.txt"
+    mine.write_text("my notes\n")
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
+    assert mine.read_text() == "my notes\n"
+
+
+def test_an_unowned_file_in_the_way_stops_the_build_before_any_write(hacc, tmp_path) -> None:
+    out = tmp_path / "out"
+    blocker = out / "lab-kubevip" / "RUNBOOK.md"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("someone else's\n")
+    r = hacc("build", *map(str, EXAMPLES), "-o", str(out))
+    assert r.code == 1
+    assert "was not written by hacc" in r.err and "Traceback" not in r.err
+    assert tree(out) == {
+        "lab-kubevip/RUNBOOK.md": (b"someone else's\n", blocker.stat().st_mode & 0o777)
+    }
+
+
+def test_hand_edited_file_is_replaced_and_reported(hacc, tmp_path) -> None:
+    out = tmp_path / "out"
+    hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    target = out / "edge-paris-01" / "nodes" / "cp2" / "haproxy.cfg"
+    original = target.read_bytes()
+    target.write_text("# edited\n")
+    os.chmod(target, 0o600)
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out), "-q")
+    assert f"   update {target} (edited by hand; replaced)" in r.err
+    assert target.read_bytes() == original and target.stat().st_mode & 0o777 == 0o644
+
+
+def test_bad_spec_leaves_previous_output_untouched(hacc, tmp_path) -> None:
+    out = tmp_path / "out"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(KEEPALIVED_EXAMPLE.read_text())
+    hacc("build", str(spec), "-o", str(out))
+    before = tree(out)
+    spec.write_text(KEEPALIVED_EXAMPLE.read_text().replace("port: 8443", "port: 16443"))
+    r = hacc("build", str(spec), "-o", str(out))
+    assert r.code == 1
+    assert f"{spec}:22:13: error[HACC207]" in r.err and r.err.endswith("1 error; nothing written\n")
+    assert tree(out) == before
+
+
+def test_warnings_build_unless_strict(hacc, tmp_path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        KEEPALIVED_EXAMPLE.read_text().replace("channel: 1.32/stable", "channel: latest/stable")
+    )
+    assert hacc("build", str(spec), "-o", str(tmp_path / "a")).code == 0
+    r = hacc("build", "--strict", str(spec), "-o", str(tmp_path / "b"))
+    assert r.code == 1 and "error[HACC210]" in r.err
+    assert not (tmp_path / "b").exists()
+
+
+def test_two_specs_one_cluster_name(hacc, tmp_path) -> None:
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(KEEPALIVED_EXAMPLE.read_text())
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), str(copy), "-o", str(tmp_path / "out"))
+    assert r.code == 1
+    assert (
+        f"{copy}:6:9: error[HACC222]: cluster 'edge-paris-01' is also built from {KEEPALIVED_EXAMPLE}"
+        in r.err
+    )
+    assert not (tmp_path / "out").exists()
+    assert hacc("validate", str(KEEPALIVED_EXAMPLE), str(copy)).code == 1
+
+
+def test_oversized_user_data_is_a_located_warning(hacc, tmp_path) -> None:
+    spec = tmp_path / "spec.yaml"
+    flags = "".join(f"      --flag-{i:03d}: {'x' * 90}\n" for i in range(120))
+    spec.write_text(
+        KEEPALIVED_EXAMPLE.read_text().replace(
+            "      --event-ttl: null\n", "      --event-ttl: null\n" + flags
+        )
+    )
+    r = hacc("build", str(spec), "-o", str(tmp_path / "out"))
+    assert r.code == 0
+    warnings = [line for line in r.err.splitlines() if "warning[HACC223]" in line]
+    assert len(warnings) == 3  # the control-plane nodes carry the flags; workers do not
+    assert warnings[0].startswith(f"{spec}:") and "over the 16384-byte EC2 limit" in warnings[0]
+
+
+def test_unreadable_state_is_a_clear_error(hacc, tmp_path) -> None:
+    out = tmp_path / "out"
+    (out / "edge-paris-01").mkdir(parents=True)
+    (out / "edge-paris-01" / STATE_FILE).write_text("{not json")
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    assert r.code == 1 and "is not a hacc state file" in r.err
