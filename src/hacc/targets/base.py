@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -41,41 +40,14 @@ def node_dir(node: Node) -> str:
     return f"nodes/{node.name}"
 
 
-def _literal(value: Any) -> Any:
-    from ruamel.yaml.scalarstring import LiteralScalarString
-
-    if isinstance(value, dict):
-        return {k: _literal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_literal(v) for v in value]
-    if isinstance(value, str) and "\n" in value:
-        return LiteralScalarString(value)
-    return value
-
-
-@cache
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    y = YAML(typ="rt")
-    y.representer.add_representer(
-        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
-    )
-    y.default_flow_style = False
-    y.width = 4096  # never fold long lines: folding differs between versions
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
-
-
 def dump_yaml(*documents: Any, explicit_start: bool = False) -> str:
-    """Deterministic YAML: insertion order kept, multi-line strings as literal blocks."""
-    y = _yaml()
-    buf = io.StringIO()
+    """Deterministic YAML (see yaml_emit); documents after the first start with `---`."""
+    from hacc.targets.yaml_emit import emit
+
+    parts = []
     for i, doc in enumerate(documents):
-        if explicit_start or i:
-            buf.write("---\n")
-        y.dump(_literal(doc), buf)
-    return buf.getvalue()
+        parts.append(("---\n" if explicit_start or i else "") + emit(doc))
+    return "".join(parts)
 
 
 @cache

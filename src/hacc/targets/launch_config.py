@@ -9,6 +9,7 @@ in a second document, applied after the join.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from hacc.compiler.model import CLUSTER_AGENT_PORT, Cluster, Node
@@ -78,6 +79,7 @@ def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
     return docs
 
 
+@lru_cache(maxsize=256)  # user-data embeds the same text
 def text(cluster: Cluster, node: Node) -> str:
     return header(cluster) + dump_yaml(*documents(cluster, node), explicit_start=True)
 
