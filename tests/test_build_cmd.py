@@ -165,3 +165,22 @@ def test_unreadable_state_is_a_clear_error(hacc, tmp_path) -> None:
     (out / "edge-paris-01" / STATE_FILE).write_text("{not json")
     r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
     assert r.code == 1 and "is not a hacc state file" in r.err
+
+
+def test_an_invalid_artifact_is_an_internal_error(hacc, tmp_path, monkeypatch) -> None:
+    from hacc.targets import user_data
+
+    original = user_data.cloud_config
+
+    def broken(cluster, node):
+        doc = original(cluster, node)
+        doc["write_files"][0]["permissions"] = 644  # what YAML 1.1 would make of an unquoted mode
+        return doc
+
+    monkeypatch.setattr(user_data, "cloud_config", broken)
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(tmp_path / "out"))
+    assert r.code == 3
+    assert (
+        "nodes/cp1/user-data.yaml: write_files/0/permissions" in r.err and "Traceback" not in r.err
+    )
+    assert not (tmp_path / "out").exists()

@@ -33,6 +33,8 @@ def test_wheel_contains_schema_templates_and_typing_marker(tmp_path) -> None:
     assert "hacc/schemas/hacluster-v1alpha1.json" in names
     assert "hacc/py.typed" in names
     templates = {n for n in names if n.startswith("hacc/targets/templates/")}
-    shipped = {f"hacc/targets/templates/{p.name}" for p in (REPO / "src/hacc/targets/templates").iterdir()}
+    shipped = {
+        f"hacc/targets/templates/{p.name}" for p in (REPO / "src/hacc/targets/templates").iterdir()
+    }
     assert templates == shipped and len(shipped) >= 6
     assert not any(n.startswith(("compiler/", "targets/", "tests/")) for n in names)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hacc import selfcheck
 from hacc.compiler.frontend import Analysis, analyze_all
 from hacc.compiler.model import Cluster
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
+from hacc.errors import InternalError
 from hacc.targets import render_cluster
 from hacc.targets.base import Artifact
 from hacc.targets.user_data import EC2_LIMIT
@@ -29,6 +31,12 @@ def compile_specs(paths: list[str]) -> tuple[list[Compiled], list[Diagnostic]]:
         if not analysis.ok or analysis.cluster is None:
             continue
         artifacts = render_cluster(analysis.cluster)
+        broken = selfcheck.problems(artifacts)
+        if broken:
+            raise InternalError(
+                f"hacc produced an invalid artifact for cluster {analysis.cluster.name}: "
+                + "; ".join(broken[:5])
+            )
         diags.extend(_size_warnings(analysis, artifacts))
         compiled.append(Compiled(analysis, analysis.cluster, artifacts))
     return compiled, sorted(diags, key=sort_key)

@@ -306,6 +306,16 @@ def apiserver_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                 "makes them all advertise the same address; MicroK8s picks each node's own",
                 key=True,
             )
+        elif flag == "--feature-gates" and value is not None:
+            yield _warn(
+                doc,
+                path,
+                "HACC224",
+                "at install this value replaces MicroK8s's own "
+                "--feature-gates (for example ListFromCacheSnapshot=false on 1.34+); "
+                "repeat the ones to keep (apply-day2.sh merges gate by gate)",
+                key=True,
+            )
         elif flag == "--bind-address":
             if value in ("0.0.0.0", "::"):
                 yield _warn(

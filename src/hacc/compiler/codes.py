@@ -328,6 +328,16 @@ _CODES = [
         "argument lists or flags make a node's user-data grow.",
         "Trim flags and addon arguments, or gzip the user-data if your provisioner supports it.",
     ),
+    Code(
+        "HACC224",
+        WARNING,
+        "`--feature-gates` replaces MicroK8s's own gates at install",
+        "At install the launch configuration sets the whole flag, dropping the gates MicroK8s "
+        "ships (1.32: `WatchList=false`; 1.34 and newer: `ListFromCacheSnapshot=false,...`). "
+        "`apply-day2.sh` merges gate by gate instead.",
+        "Repeat the gates of your MicroK8s release that you want to keep in the value, or set "
+        "the gates on live nodes with `apply-day2.sh` only.",
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}
