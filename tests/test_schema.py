@@ -82,8 +82,8 @@ def test_defaults_are_valid_and_documented() -> None:
                 assert "Default:" in s.get("description", ""), path
 
 
-def test_minimal_spec_gets_every_default() -> None:
-    minimal = {
+def minimal_spec(**control_plane: Any) -> dict[str, Any]:
+    return {
         "apiVersion": "hacc.dev/v1alpha1",
         "kind": "HACluster",
         "metadata": {"name": "m"},
@@ -93,9 +93,14 @@ def test_minimal_spec_gets_every_default() -> None:
             "controlPlane": {
                 "endpoint": {"address": "198.18.0.100"},
                 "nodes": [{"name": f"cp{i}", "address": f"198.18.0.1{i}"} for i in range(3)],
+                **control_plane,
             },
         },
     }
+
+
+def test_minimal_spec_gets_every_default() -> None:
+    minimal = minimal_spec()
     full = apply_defaults(minimal)
     assert list(Draft7Validator(SCHEMA).iter_errors(full)) == []
     c = build_model(minimal, "m.yaml")
@@ -113,19 +118,7 @@ def test_minimal_spec_gets_every_default() -> None:
     "mode,port", [("keepalived-haproxy", 8443), ("kube-vip", 16443), ("external", 16443)]
 )
 def test_port_default_depends_on_mode(mode: str, port: int) -> None:
-    spec = {
-        "apiVersion": "hacc.dev/v1alpha1",
-        "kind": "HACluster",
-        "metadata": {"name": "m"},
-        "spec": {
-            "microk8s": {"channel": "1.32/stable"},
-            "controlPlane": {
-                "endpoint": {"address": "198.18.0.100"},
-                "loadBalancer": {"mode": mode},
-                "nodes": [{"name": "a", "address": "198.18.0.1"}],
-            },
-        },
-    }
+    spec = minimal_spec(loadBalancer={"mode": mode})
     assert build_model(spec, "m.yaml").endpoint.port == port
 
 

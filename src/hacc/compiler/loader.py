@@ -186,48 +186,29 @@ class _Walker:
         memo: dict[int, int] = {}
         active: set[int] = set()
         stack: list[tuple[Any, bool]] = [(root, False)]
+
+        def bomb(node: Any, message: str) -> Diagnostic:
+            m = node.start_mark
+            return _error(self.name, m.line + 1, m.column + 1, "HACC007", message)
+
         while stack:
             node, done = stack.pop()
             nid = id(node)
             if done:
                 active.discard(nid)
-                total = 1
-                for child in _children(node):
-                    total += memo[id(child)]
-                memo[nid] = total
-                if total > MAX_EXPANDED_NODES:
-                    m = node.start_mark
-                    return _error(
-                        self.name,
-                        m.line + 1,
-                        m.column + 1,
-                        "HACC007",
-                        f"aliases expand this value to more than {MAX_EXPANDED_NODES} nodes",
+                memo[nid] = 1 + sum(memo[id(child)] for child in _children(node))
+                if memo[nid] > MAX_EXPANDED_NODES:
+                    return bomb(
+                        node, f"aliases expand this value to more than {MAX_EXPANDED_NODES} nodes"
                     )
                 continue
             if nid in memo:
                 continue
-            if nid in active:
-                m = node.start_mark
-                return _error(
-                    self.name,
-                    m.line + 1,
-                    m.column + 1,
-                    "HACC007",
-                    "an alias refers to a value that contains it",
-                )
             active.add(nid)
             stack.append((node, True))
             for child in _children(node):
                 if id(child) in active:
-                    m = child.start_mark
-                    return _error(
-                        self.name,
-                        m.line + 1,
-                        m.column + 1,
-                        "HACC007",
-                        "an alias refers to a value that contains it",
-                    )
+                    return bomb(child, "an alias refers to a value that contains it")
                 if id(child) not in memo:
                     stack.append((child, False))
         return None

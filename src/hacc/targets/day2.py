@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from hacc.compiler.model import Cluster, Node
-from hacc.targets.base import LIVE_NODE, Artifact, header, node_dir, render_template
+from hacc.targets.base import LIVE_NODE, Artifact, header, is_ip, node_dir, render_template
 
 
 def applies(cluster: Cluster) -> bool:
-    return True
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
     return True
 
 
@@ -49,8 +40,8 @@ def script(cluster: Cluster, node: Node) -> str:
         node=node,
         set_flags=_lines(f"{f}={v}" for f, v in cluster.apiserver_args if v is not None),
         unset_flags=_lines(f for f, v in cluster.apiserver_args if v is None),
-        san_dns=_lines(s for s in cluster.sans if not _is_ip(s)),
-        san_ip=_lines(s for s in cluster.sans if _is_ip(s)),
+        san_dns=_lines(s for s in cluster.sans if not is_ip(s)),
+        san_ip=_lines(s for s in cluster.sans if is_ip(s)),
     )
 
 

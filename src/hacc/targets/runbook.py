@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from hacc.compiler.model import VIP_MODES, Cluster
 from hacc.targets import keepalived, launch_config
-from hacc.targets.base import DOCS, Artifact, render_template
+from hacc.targets.base import DOCS, Artifact, is_ip, render_template
 
 
 def applies(cluster: Cluster) -> bool:
-    return True
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
     return True
 
 
@@ -33,7 +23,7 @@ def render(cluster: Cluster) -> list[Artifact]:
         endpoint_host=host,
         vip_mode=cluster.mode in VIP_MODES,
         join_target=launch_config.join_url(cluster, "<token>"),
-        ips={s for s in cluster.sans if _is_ip(s)},
+        ips={s for s in cluster.sans if is_ip(s)},
         priorities=keepalived.priorities(cluster),
         advert_int=keepalived.advert_int(cluster),
     )
