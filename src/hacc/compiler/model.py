@@ -22,6 +22,12 @@ APISERVER_PORT = 16443
 CLUSTER_AGENT_PORT = 25000
 DEFAULT_PORTS = {KEEPALIVED_HAPROXY: 8443, KUBE_VIP: APISERVER_PORT, EXTERNAL: APISERVER_PORT}
 
+# Failover profiles: defaults for what the spec leaves unset (the drill measured both).
+PROFILES: dict[str, dict[str, float]] = {
+    "default": {"advertInterval": 1},
+    "fast": {"advertInterval": 0.1},
+}
+
 
 @dataclass(frozen=True)
 class Node:
@@ -116,6 +122,7 @@ class Cluster:
     endpoint: Endpoint
     extra_sans: tuple[str, ...]
     mode: str
+    profile: str
     keepalived: Keepalived
     haproxy: HAProxy
     kube_vip: KubeVip
@@ -221,7 +228,8 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
     wk = spec["workers"]
     iface = net["interface"]
 
-    advert = float(ka["advertInterval"])
+    profile = PROFILES[lb["profile"]]
+    advert = float(ka.get("advertInterval", profile["advertInterval"]))
     version = ka.get("vrrpVersion", 2 if advert.is_integer() else 3)
 
     def node(n: dict[str, Any], role: str, i: int, path: Path_) -> Node:
@@ -257,6 +265,7 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
         ),
         extra_sans=tuple(cp["extraSANs"]),
         mode=mode,
+        profile=lb["profile"],
         keepalived=Keepalived(
             int(ka["virtualRouterId"]),
             advert,
