@@ -101,6 +101,31 @@ def _parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="do not list files that stay identical"
     )
 
+    dr = sub.add_parser(
+        "drill",
+        help="fail the generated load balancing over for real and measure it (root)",
+        description="Build the spec, run its keepalived and HAProxy configurations with fake "
+        "apiservers in network namespaces of the drill's own (addresses moved to 198.18.0.0/24, "
+        "no route out), inflict failures, and measure VIP moves and what a client sees. Needs "
+        "root, keepalived, haproxy, iproute2, openssl and curl. Exit 0 when every scenario "
+        "behaves, 1 otherwise.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dr.add_argument("spec", metavar="SPEC", help="a keepalived-haproxy spec")
+    dr.add_argument(
+        "--profile",
+        choices=("default", "fast"),
+        help="drill this failover profile instead of the spec's own timing",
+    )
+    dr.add_argument(
+        "--scenarios",
+        metavar="NAME,...",
+        help="comma-separated scenarios (default: all): keepalived-stop, keepalived-crash, "
+        "holder-cut-off, haproxy-kill-holder, apiserver-kill-other, apiserver-kill-holder",
+    )
+    dr.add_argument("--json", metavar="FILE", help="write every measurement to FILE")
+
     sch = sub.add_parser(
         "schema",
         help="print the spec's JSON Schema",
@@ -120,9 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             _parser().print_help(sys.stderr)
             return 2
-        command = {"init": _init, "validate": _validate, "build": _build, "schema": _schema}[
-            args.command
-        ]
+        command = {
+            "init": _init,
+            "validate": _validate,
+            "build": _build,
+            "drill": _drill,
+            "schema": _schema,
+        }[args.command]
         return command(args)
     except HaccError as e:
         print(f"hacc: {e}" if not str(e).startswith("hacc") else str(e), file=sys.stderr)
@@ -203,6 +232,13 @@ def _build(args: argparse.Namespace) -> int:
         summary = ", ".join(f"{n} {a}" for a, n in counts.items())
         print(f"{c.cluster.name}: {summary}", file=sys.stderr)
     return EXIT_OK
+
+
+def _drill(args: argparse.Namespace) -> int:
+    from hacc.drill.command import run
+
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()] if args.scenarios else None
+    return run(args.spec, args.profile, names, args.json)
 
 
 def _schema(args: argparse.Namespace) -> int:

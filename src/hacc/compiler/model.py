@@ -23,10 +23,15 @@ CLUSTER_AGENT_PORT = 25000
 DEFAULT_PORTS = {KEEPALIVED_HAPROXY: 8443, KUBE_VIP: APISERVER_PORT, EXTERNAL: APISERVER_PORT}
 
 # Failover profiles: defaults for what the spec leaves unset (the drill measured both).
-PROFILES: dict[str, dict[str, float]] = {
-    "default": {"advertInterval": 1},
-    "fast": {"advertInterval": 0.1},
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"advertInterval": 1, "checkInterval": "2s", "checkFall": 3},
+    "fast": {"advertInterval": 0.1, "checkInterval": "500ms", "checkFall": 2},
 }
+
+
+def duration_ms(text: str) -> int:
+    number = int(re.match(r"\d+", text).group())  # type: ignore[union-attr]
+    return number * {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}[text.lstrip("0123456789")]
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class HAProxy:
     balance: str
     check_path: str
     check_interval: str
+    check_fastinter: str  # re-check interval of a failing server: the interval, at most 1s
     check_fall: int
     check_rise: int
     timeout_connect: str
@@ -229,6 +235,7 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
     iface = net["interface"]
 
     profile = PROFILES[lb["profile"]]
+    interval = hc.get("interval", profile["checkInterval"])
     advert = float(ka.get("advertInterval", profile["advertInterval"]))
     version = ka.get("vrrpVersion", 2 if advert.is_integer() else 3)
 
@@ -277,8 +284,9 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
         haproxy=HAProxy(
             hp["balance"],
             hc["path"],
-            hc["interval"],
-            int(hc["fall"]),
+            interval,
+            interval if duration_ms(interval) < 1000 else "1s",
+            int(hc.get("fall", profile["checkFall"])),
             int(hc["rise"]),
             to["connect"],
             to["client"],

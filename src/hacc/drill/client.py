@@ -16,15 +16,21 @@ import sys
 import time
 
 
-def one(addr: str, port: int, name: str, context: ssl.SSLContext, timeout: float) -> tuple[bool, str, str]:
+def one(
+    addr: str, port: int, name: str, context: ssl.SSLContext, timeout: float
+) -> tuple[bool, str, str]:
     """One request on a fresh connection: (ok, which apiserver answered, error)."""
     try:
-        with socket.create_connection((addr, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=name) as tls:
-                tls.sendall(f"GET /readyz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
-                resp = http.client.HTTPResponse(tls)
-                resp.begin()
-                body = resp.read()
+        with (
+            socket.create_connection((addr, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=name) as tls,
+        ):
+            tls.sendall(
+                f"GET /readyz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode()
+            )
+            resp = http.client.HTTPResponse(tls)
+            resp.begin()
+            body = resp.read()
         ok = resp.status == 200 and body == b"ok"
         return ok, resp.getheader("X-Served-By") or "", "" if ok else f"HTTP {resp.status}"
     except (OSError, ssl.SSLError, http.client.HTTPException) as e:
@@ -33,7 +39,12 @@ def one(addr: str, port: int, name: str, context: ssl.SSLContext, timeout: float
 
 def main(argv: list[str]) -> int:
     addr, port, name, ca = argv[0], int(argv[1]), argv[2], argv[3]
-    count, interval, timeout, deadline = int(argv[4]), float(argv[5]), float(argv[6]), float(argv[7])
+    count, interval, timeout, deadline = (
+        int(argv[4]),
+        float(argv[5]),
+        float(argv[6]),
+        float(argv[7]),
+    )
     context = ssl.create_default_context(cafile=ca)
     stop_at = time.monotonic() + deadline
     next_at = time.monotonic()
@@ -43,7 +54,12 @@ def main(argv: list[str]) -> int:
         start = time.monotonic()
         ok, served_by, error = one(addr, port, name, context, timeout)
         end = time.monotonic()
-        print(json.dumps({"i": i, "start": start, "end": end, "ok": ok, "by": served_by, "error": error}), flush=True)
+        print(
+            json.dumps(
+                {"i": i, "start": start, "end": end, "ok": ok, "by": served_by, "error": error}
+            ),
+            flush=True,
+        )
         next_at += interval
         time.sleep(max(0.0, next_at - time.monotonic()))
     return 0

@@ -20,7 +20,7 @@ HEALTH = {"/readyz", "/livez", "/healthz"}
 class Handler(BaseHTTPRequestHandler):
     server_version = "fake-kube-apiserver"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         ok = self.path.split("?")[0] in HEALTH
         body = b"ok" if ok else b"not found"
         self.send_response(200 if ok else 404)
@@ -30,7 +30,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

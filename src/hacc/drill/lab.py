@@ -74,7 +74,20 @@ class Lab:
         ip("-n", name, "link", "set", "lo", "up")
 
     def _attach(self, netns: str, iface: str, port: str, address: str) -> None:
-        ip("-n", self.lan, "link", "add", port, "type", "veth", "peer", "name", iface, "netns", netns)
+        ip(
+            "-n",
+            self.lan,
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            iface,
+            "netns",
+            netns,
+        )
         ip("-n", self.lan, "link", "set", port, "master", "br0")
         ip("-n", self.lan, "link", "set", port, "up")
         ip("-n", netns, "addr", "add", f"{address}/24", "dev", iface)
@@ -83,7 +96,19 @@ class Lab:
     def up(self) -> None:
         self._add_ns(self.lan)
         ip("-n", self.lan, "link", "add", "br0", "type", "bridge")
-        ip("-n", self.lan, "link", "set", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0")
+        ip(
+            "-n",
+            self.lan,
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+        )
         ip("-n", self.lan, "link", "set", "br0", "up")
         for node in self.nodes:
             self._add_ns(node.netns)
@@ -102,10 +127,18 @@ class Lab:
 
     def cut(self, node: LabNode) -> None:
         """Disable the node's bridge port: no carrier change, the node believes it is fine."""
-        subprocess.run(["bridge", "-n", self.lan, "link", "set", "dev", node.port, "state", "0"], check=True, timeout=10)
+        subprocess.run(
+            ["bridge", "-n", self.lan, "link", "set", "dev", node.port, "state", "0"],
+            check=True,
+            timeout=10,
+        )
 
     def heal(self, node: LabNode) -> None:
-        subprocess.run(["bridge", "-n", self.lan, "link", "set", "dev", node.port, "state", "3"], check=True, timeout=10)
+        subprocess.run(
+            ["bridge", "-n", self.lan, "link", "set", "dev", node.port, "state", "3"],
+            check=True,
+            timeout=10,
+        )
 
     def holders(self, vip: str = VIP) -> list[str]:
         out = []
@@ -128,7 +161,9 @@ def host_state() -> dict[str, str]:
     """What the drill must leave exactly as it found it in the host namespace."""
 
     def cmd(*argv: str) -> str:
-        return subprocess.run(list(argv), capture_output=True, text=True, timeout=10, check=False).stdout
+        return subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=10, check=False
+        ).stdout
 
     state = {
         "links": cmd("ip", "-o", "link", "show"),

@@ -6,6 +6,7 @@ Popen PID is the daemon's. Nothing is ever looked up or killed by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,8 +33,14 @@ class Supervisor:
         self.logdir = logdir
         self.procs: dict[str, Proc] = {}
 
-    def start(self, name: str, netns: str, argv: list[str], extra_pids: list[Path] | None = None,
-              stdout_pipe: bool = False) -> Proc:
+    def start(
+        self,
+        name: str,
+        netns: str,
+        argv: list[str],
+        extra_pids: list[Path] | None = None,
+        stdout_pipe: bool = False,
+    ) -> Proc:
         if name in self.procs and self.procs[name].alive:
             raise RuntimeError(f"{name} is already running")
         log = None if stdout_pipe else open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115
@@ -56,10 +63,8 @@ class Supervisor:
         if sig == signal.SIGKILL:
             pids += [p for p in (_read_pid(f) for f in proc.extra_pids) if p]
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
 
     def stop(self, name: str, timeout: float = 5.0) -> None:
         proc = self.procs.get(name)
@@ -75,27 +80,21 @@ class Supervisor:
         # children a SIGKILL orphaned (keepalived's VRRP process) go too
         for pid in (_read_pid(f) for f in proc.extra_pids):
             if pid and _is_ours(pid):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         if proc.log:
             proc.log.close()
         del self.procs[name]
 
     def stop_all(self) -> None:
         for name in list(self.procs):
-            try:
+            with contextlib.suppress(Exception):  # keep stopping the others
                 self.stop(name)
-            except Exception:  # keep stopping the others
-                pass
 
     def wait_gone(self, name: str, timeout: float = 5.0) -> None:
         proc = self.procs[name]
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _read_pid(path: Path) -> int | None:

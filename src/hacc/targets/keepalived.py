@@ -52,8 +52,9 @@ def check_script(cluster: Cluster, node: Node) -> str:
         cluster,
         node=node,
         hp=cluster.haproxy,
-        # answer within keepalived's timeout (the check interval, whole seconds)
-        max_time=f"{cluster.keepalived.check_interval * 0.8:g}",
+        ka=cluster.keepalived,
+        # two tries and a pause must end within keepalived's timeout (the interval, whole seconds)
+        max_time=f"{(cluster.keepalived.check_interval * 0.8 - 0.1) / 2:g}",
     )
 
 

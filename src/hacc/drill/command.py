@@ -1,0 +1,105 @@
+"""The `hacc drill` command: checks, the spec's model for the chosen profile, the run, the report."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from hacc.compiler.model import KEEPALIVED_HAPROXY, Cluster, build_model
+from hacc.errors import HaccError, UsageError
+
+TOOLS = ("ip", "bridge", "keepalived", "haproxy", "openssl", "curl")
+
+
+def preflight() -> None:
+    if os.geteuid() != 0:
+        raise HaccError("hacc drill needs root: it creates network namespaces and runs keepalived")
+    missing = [
+        t
+        for t in TOOLS
+        if shutil.which(t, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None
+    ]
+    if missing:
+        raise HaccError(
+            f"hacc drill needs {', '.join(missing)}: install them (Debian: "
+            "apt-get install keepalived haproxy iproute2 openssl curl)"
+        )
+
+
+def with_profile(raw: dict[str, Any], profile: str, source: str) -> Cluster:
+    """The spec's model with `profile`'s timing: explicit values it sets are dropped."""
+    data = copy.deepcopy(raw)
+    lb = data["spec"]["controlPlane"].setdefault("loadBalancer", {})
+    lb["profile"] = profile
+    for key in ("advertInterval", "vrrpVersion"):
+        lb.get("keepalived", {}).pop(key, None)
+    for key in ("interval", "fall"):
+        lb.get("haproxy", {}).get("healthCheck", {}).pop(key, None)
+    return build_model(data, source)
+
+
+def run(
+    spec: str, profile: str | None, scenario_names: list[str] | None, json_path: str | None
+) -> int:
+    from hacc.compiler.frontend import analyze
+    from hacc.diagnostics import render_text
+    from hacc.drill.configs import from_cluster
+    from hacc.drill.report import table, verdict
+    from hacc.drill.runner import Timing, as_json, run_drill
+    from hacc.drill.scenarios import BY_NAME, SCENARIOS
+
+    scenarios = SCENARIOS
+    if scenario_names:
+        unknown = [n for n in scenario_names if n not in BY_NAME]
+        if unknown:
+            raise UsageError(
+                f"hacc drill: unknown scenario {', '.join(unknown)}; choose from {', '.join(BY_NAME)}"
+            )
+        scenarios = [BY_NAME[n] for n in scenario_names]
+    analysis = analyze(spec)
+    sys.stderr.write(render_text(analysis.diagnostics))
+    if not analysis.ok or analysis.cluster is None or analysis.document is None:
+        return 1
+    cluster = analysis.cluster
+    if cluster.mode != KEEPALIVED_HAPROXY:
+        raise HaccError(
+            f"hacc drill runs keepalived-haproxy clusters; {cluster.name} uses {cluster.mode}"
+        )
+    if profile:
+        cluster = with_profile(analysis.document.data, profile, spec)
+    preflight()
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM both unwind through the drill's cleanup (also where a shell started
+    # the drill with SIGINT ignored).
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        print(
+            f"drill: {cluster.name}, profile {cluster.profile}, {len(scenarios)} scenarios "
+            f"(about {len(scenarios) * 25} s)",
+            file=sys.stderr,
+        )
+        results, changed = run_drill(lambda d: from_cluster(cluster, d), scenarios, Timing())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    sys.stdout.write(table(results))
+    if json_path:
+        doc = {
+            "cluster": cluster.name,
+            "profile": cluster.profile,
+            "results": as_json(results),
+            "host_unchanged": not changed,
+        }
+        Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
+    if changed:
+        raise HaccError(f"the drill left the host changed: {', '.join(changed)}")
+    return 0 if all(verdict(r)[0] for r in results) else 1

@@ -1,0 +1,60 @@
+"""The drill's verdicts and its human-readable table."""
+
+from __future__ import annotations
+
+from hacc.drill.runner import Result
+from hacc.drill.scenarios import BY_NAME
+
+
+def verdict(r: Result) -> tuple[bool, str]:
+    """Whether the failover did its job: the VIP moved when it had to, stayed when it had to,
+    apiserver deaths cost nothing, and after recovery exactly one node holds the VIP."""
+    scenario = BY_NAME[r.scenario]
+    if scenario.moves_vip and r.vip_moved_s is None:
+        return False, "the VIP never moved"
+    if not scenario.moves_vip and r.failed:
+        return False, f"{r.failed} requests failed"
+    if not r.one_holder_after:
+        return False, f"VIP on {r.holders_after or 'no node'} after recovery"
+    if r.notes:
+        return False, "; ".join(r.notes)
+    return True, ""
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def table(results: list[Result]) -> str:
+    head = (
+        "scenario",
+        "config",
+        "VIP moved",
+        "outage",
+        "failed/total",
+        "failback failed",
+        "one holder",
+        "verdict",
+    )
+    rows = [head]
+    for r in results:
+        ok, why = verdict(r)
+        rows.append(
+            (
+                r.scenario,
+                r.config,
+                _s(r.vip_moved_s),
+                _s(r.outage_s),
+                f"{r.failed}/{r.total}",
+                str(r.failback_failed),
+                "yes" if r.one_holder_after else "NO",
+                "ok" if ok else f"FAIL: {why}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"

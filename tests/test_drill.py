@@ -1,0 +1,120 @@
+"""A CI-sized failover drill on the generated configurations, in namespaces the drill makes itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import KEEPALIVED_EXAMPLE
+from hacc.compiler.frontend import analyze
+from hacc.drill.command import with_profile
+from hacc.drill.configs import UnsafeConfig, from_cluster, remap
+from hacc.drill.lab import host_state, namespaces
+from hacc.drill.report import verdict
+from hacc.drill.runner import Timing, run_drill
+from hacc.drill.scenarios import BY_NAME
+from realtools import require_root, tool
+
+pytestmark = pytest.mark.slow
+CI_TIMING = Timing(pre=1.0, observe=6.0, after=6.0)
+
+
+def our_leftovers() -> list[str]:
+    left = [n for n in namespaces() if n.startswith("hd")]
+    left += [str(p) for p in Path("/run").glob("hacc-drill-*")]
+    return left
+
+
+@pytest.fixture
+def drill_ready():
+    require_root()
+    for name in ("keepalived", "haproxy", "ip", "bridge", "openssl", "curl"):
+        tool(name)
+    assert our_leftovers() == [], "a previous drill left something behind"
+    before = host_state()
+    yield
+    assert host_state() == before, "the host's links, addresses, routes or sysctls changed"
+    assert our_leftovers() == []
+
+
+@pytest.mark.parametrize("profile", ["default", "fast"])
+def test_ci_drill(profile, drill_ready) -> None:
+    analysis = analyze(KEEPALIVED_EXAMPLE)
+    cluster = with_profile(analysis.document.data, profile, str(KEEPALIVED_EXAMPLE))
+    scenarios = [BY_NAME["holder-cut-off"], BY_NAME["apiserver-kill-other"]]
+    results, changed = run_drill(lambda d: from_cluster(cluster, d), scenarios, CI_TIMING)
+    assert changed == []
+    cut, api = results
+    # the VIP moves when its holder is cut off (3 adverts + skew: about 3.5 s, or 0.35 s fast)
+    assert cut.vip_moved_s is not None
+    assert cut.vip_moved_s < (4.5 if profile == "default" else 1.0), cut
+    # a dead apiserver behind HAProxy costs no request
+    assert api.failed == 0 and api.vip_moved_s is None, api
+    for r in results:
+        assert r.one_holder_after, r
+        assert r.failback_failed == 0, r
+        assert verdict(r) == (True, ""), r
+        assert r.total > 100
+
+
+def test_interrupted_drill_cleans_up(drill_ready, tmp_path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hacc",
+            "drill",
+            str(KEEPALIVED_EXAMPLE),
+            "--scenarios",
+            "holder-cut-off",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        n.startswith(f"hd{proc.pid}-") for n in namespaces()
+    ):
+        time.sleep(0.2)
+    assert any(n.startswith(f"hd{proc.pid}-") for n in namespaces()), "the lab never came up"
+    time.sleep(2)  # daemons running
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_drill_refuses_without_root(hacc, monkeypatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    r = hacc("drill", str(KEEPALIVED_EXAMPLE))
+    assert r.code == 1 and "needs root" in r.err
+
+
+def test_drill_refuses_other_modes(hacc) -> None:
+    r = hacc("drill", str(KEEPALIVED_EXAMPLE.parent / "kube-vip.yaml"))
+    assert r.code == 1 and "keepalived-haproxy" in r.err
+
+
+def test_remap_refuses_addresses_outside_the_lab() -> None:
+    assert remap("peer 198.18.10.11\n", {"198.18.10.11": "198.18.0.11"}, {}) == "peer 198.18.0.11\n"
+    with pytest.raises(UnsafeConfig):
+        remap("peer 10.0.0.1\n", {}, {})
+
+
+def test_drilled_configs_differ_only_in_addresses_and_paths() -> None:
+    cluster = analyze(KEEPALIVED_EXAMPLE).cluster
+    config = from_cluster(cluster, Path("/run/hacc-drill-x"))
+    from hacc.targets import render_cluster
+
+    arts = {a.path: a.content for a in render_cluster(cluster)}
+    original = arts["nodes/cp2/haproxy.cfg"].splitlines()
+    drilled = config.files["cp2"].haproxy_cfg.splitlines()
+    changed = [(a, b) for a, b in zip(original, drilled, strict=True) if a != b]
+    assert changed and all("198.18.10." in a or "/run/haproxy" in a for a, _ in changed)
