@@ -28,7 +28,8 @@ SPEC = REPO / "examples" / "keepalived-haproxy.yaml"
 def cell(r: Result) -> str:
     moved = "-" if r.vip_moved_s is None else f"{r.vip_moved_s:.2f}s"
     mark = "" if verdict(r)[0] else " !"
-    return f"{moved} / {r.outage_s:.2f}s / {r.failed}{mark}"
+    flight = f" ({r.in_flight_failed} in flight)" if r.in_flight_failed else ""
+    return f"{moved} / {r.outage_s:.2f}s / {r.failed}{flight}{mark}"
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from hacc import __version__
 from hacc.errors import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, HaccError, UsageError
@@ -96,9 +97,62 @@ def _parser() -> argparse.ArgumentParser:
     bld.add_argument(
         "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
     )
+    mode = bld.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 listing files that are missing, stale or edited by hand",
+    )
+    mode.add_argument(
+        "--commit",
+        action="store_true",
+        help="then stage exactly hacc's files (additions, updates, removals) and commit them",
+    )
+    bld.add_argument(
+        "--repo",
+        metavar="PATH",
+        help="the Git repository for --commit (default: the one OUT is in)",
+    )
+    bld.add_argument("-m", "--message", metavar="MSG", help="commit message for --commit")
     bld.add_argument("--strict", action="store_true", help="treat warnings as errors")
     bld.add_argument(
         "-q", "--quiet", action="store_true", help="do not list files that stay identical"
+    )
+
+    pl = sub.add_parser(
+        "plan",
+        help="show what build would change, and what each change means for a live cluster",
+        description="Compile in memory and compare with OUT: + create, ~ update, - destroy per "
+        "file, each tagged with its impact (first boot only, GitOps-reconciled, live-node step, "
+        "documentation) and the step a live cluster needs.",
+        epilog="exit codes: 0 success; with --detailed-exitcode 0 no changes, 2 changes; 1 errors.",
+    )
+    pl.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
+    pl.add_argument(
+        "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
+    )
+    pl.add_argument("--diff", action="store_true", help="show a unified diff of every update")
+    pl.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when there are changes, 0 when none",
+    )
+    pl.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+    mat = sub.add_parser(
+        "materialize",
+        help="write user-data with the real join token, for the provisioner (never for Git)",
+        description="Resolve each spec's join token (env, file or sops) and write "
+        "PRIVATE_DIR/<cluster>/nodes/<node>/user-data.yaml with the token in place of the "
+        "placeholder, readable by the owner only. Refuses a folder inside a Git work tree "
+        "unless Git ignores it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mat.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
+    mat.add_argument("-o", "--output", required=True, metavar="PRIVATE_DIR", help="where to write")
+    mat.add_argument(
+        "--allow-git", action="store_true", help="allow a folder Git tracks (not recommended)"
     )
 
     dr = sub.add_parser(
@@ -149,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "init": _init,
             "validate": _validate,
             "build": _build,
+            "plan": _plan,
+            "materialize": _materialize,
             "drill": _drill,
             "schema": _schema,
         }[args.command]
@@ -198,40 +254,140 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
-def _build(args: argparse.Namespace) -> int:
-    from hacc import output
-    from hacc.build import cluster_dir, compile_specs
+def _compile(args: argparse.Namespace) -> tuple[list[Any], bool]:
+    """Compile the specs and print their diagnostics; (units, ok)."""
+    from hacc.build import compile_specs
     from hacc.diagnostics import promote_warnings, render_text
 
-    compiled, diags = compile_specs(args.specs)
+    units, diags = compile_specs(args.specs)
     if args.strict:
         diags = promote_warnings(diags)
     sys.stderr.write(render_text(diags))
     errors = sum(d.is_error for d in diags)
     if errors:
         print(f"{errors} error{'s' * (errors != 1)}; nothing written", file=sys.stderr)
-        return EXIT_PROBLEMS
-    # Plan every cluster before writing any, so a conflict leaves all output untouched.
-    plans = [
-        (
-            c,
-            cluster_dir(args.output, c.cluster),
-            output.plan(cluster_dir(args.output, c.cluster), c.artifacts),
+    return units, not errors
+
+
+def _leak_guard(args: argparse.Namespace, texts: dict[str, bytes]) -> None:
+    """Fail if a secret value the specs reference appears in what would be committed."""
+    from pathlib import Path
+
+    from hacc.compiler.frontend import analyze
+    from hacc.secrets import SecretUnavailable, leaks, resolve
+
+    values = []
+    for spec in args.specs:
+        cluster = analyze(spec).cluster
+        if cluster is None:
+            continue
+        try:
+            values.append(resolve(cluster.join_token, Path(spec).parent))
+        except SecretUnavailable:
+            continue  # nothing to look for: the value is not on this machine
+    found = leaks(texts, values)
+    if found:
+        raise HaccError(
+            f"hacc: a secret value appears in {', '.join(found)}; remove it, rotate "
+            "the secret, and never commit these files"
         )
-        for c in compiled
-    ]
-    for c, folder, changes in plans:
-        output.apply(folder, c.cluster.name, c.artifacts, changes)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hacc import output
+    from hacc.build import plan, spec_digest
+    from hacc.planview import stale
+
+    repo = None
+    if args.commit:
+        from hacc import gitrepo
+
+        repo = gitrepo.open_repo(Path(args.repo or args.output).resolve())
+        gitrepo.ensure_committable(repo)
+    units, ok = _compile(args)
+    if not ok:
+        return EXIT_PROBLEMS
+    plans = plan(units, args.output)  # every folder planned before any is written
+    texts = {str(p.folder / a.path): a.data for p in plans for a in p.unit.artifacts}
+    if args.check:  # what is on disk is what would be committed
+        texts.update(
+            {
+                str(p.folder / c.path): (p.folder / c.path).read_bytes()
+                for p in plans
+                for c in p.changes
+                if c.action != output.CREATE
+            }
+        )
+    _leak_guard(args, texts)
+    if args.check:
+        problems = stale(plans)
+        for line in problems:
+            print(line, file=sys.stderr)
+        n = sum(len(p.unit.artifacts) for p in plans)
+        print(
+            f"{len(problems)} stale file{'s' * (len(problems) != 1)}"
+            if problems
+            else f"up to date: {n} files",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS if problems else EXIT_OK
+    written: list[Path] = []
+    removed: list[Path] = []
+    for p in plans:
+        output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes)
         counts = dict.fromkeys((output.CREATE, output.UPDATE, output.IDENTICAL, output.REMOVE), 0)
-        for change in changes:
+        for change in p.changes:
             counts[change.action] += 1
+            if change.action == output.REMOVE:
+                removed.append(p.folder / change.path)
+            else:
+                written.append(p.folder / change.path)
             if args.quiet and change.action == output.IDENTICAL:
                 continue
             note = " (edited by hand; replaced)" if change.edited else ""
-            print(f"{change.action:>9} {folder / change.path}{note}", file=sys.stderr)
-        summary = ", ".join(f"{n} {a}" for a, n in counts.items())
-        print(f"{c.cluster.name}: {summary}", file=sys.stderr)
+            print(f"{change.action:>9} {p.folder / change.path}{note}", file=sys.stderr)
+        written.append(p.folder / output.STATE_FILE)
+        print(
+            f"{p.unit.name}: " + ", ".join(f"{n} {a}" for a, n in counts.items()), file=sys.stderr
+        )
+    if repo is not None:
+        from hacc import gitrepo
+
+        names = [u.name for u in units if u.analysis]
+        digests = [f"{u.name}: {spec_digest(u.analysis.file)}" for u in units if u.analysis]
+        message = args.message or (
+            f"hacc: build {', '.join(names)}\n\nSpecs:\n" + "".join(f"  {d}\n" for d in digests)
+        )
+        sha = gitrepo.commit_paths(repo, written, removed, message)
+        print(
+            f"committed {sha[:12]}"
+            if sha
+            else "nothing to commit: the repository already holds this output",
+            file=sys.stderr,
+        )
     return EXIT_OK
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from hacc.build import plan
+    from hacc.planview import render
+
+    units, ok = _compile(args)
+    if not ok:
+        return EXIT_PROBLEMS
+    plans = plan(units, args.output)
+    sys.stdout.write(render(plans, diff=args.diff))
+    if args.detailed_exitcode and any(p.pending for p in plans):
+        return 2
+    return EXIT_OK
+
+
+def _materialize(args: argparse.Namespace) -> int:
+    from hacc.materialize import materialize
+
+    return materialize(args.specs, args.output, force_in_git=args.allow_git)
 
 
 def _drill(args: argparse.Namespace) -> int:

@@ -338,6 +338,24 @@ _CODES = [
         "Repeat the gates of your MicroK8s release that you want to keep in the value, or set "
         "the gates on live nodes with `apply-day2.sh` only.",
     ),
+    Code(
+        "HACC230",
+        ERROR,
+        "the join token is unusable",
+        "MicroK8s refuses join tokens shorter than 32 characters, and the token travels in the "
+        "join URL `<ip>:25000/<token>`, which cannot carry `/`, `:`, spaces or quotes.",
+        "Generate one with `openssl rand -hex 16` (32 characters) and store it where the spec "
+        "points.",
+    ),
+    Code(
+        "HACC231",
+        ERROR,
+        "the join token cannot be resolved",
+        "`hacc materialize` needs the value: the environment variable is unset, the file is "
+        "missing, or sops cannot decrypt the file (no key, wrong key path).",
+        "Set the variable, create the file, or make the age/PGP key available to sops "
+        "(`SOPS_AGE_KEY_FILE`).",
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import shutil
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,22 +74,12 @@ def run(
         cluster = with_profile(analysis.document.data, profile, spec)
     preflight()
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    # Ctrl-C and SIGTERM both unwind through the drill's cleanup (also where a shell started
-    # the drill with SIGINT ignored).
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        print(
-            f"drill: {cluster.name}, profile {cluster.profile}, {len(scenarios)} scenarios "
-            f"(about {len(scenarios) * 25} s)",
-            file=sys.stderr,
-        )
-        results, changed = run_drill(lambda d: from_cluster(cluster, d), scenarios, Timing())
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    print(
+        f"drill: {cluster.name}, profile {cluster.profile}, {len(scenarios)} scenarios "
+        f"(about {len(scenarios) * 25} s)",
+        file=sys.stderr,
+    )
+    results, changed = run_drill(lambda d: from_cluster(cluster, d), scenarios, Timing())
     sys.stdout.write(table(results))
     if json_path:
         doc = {

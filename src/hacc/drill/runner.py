@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,7 @@ class Timing:
     interval: float = 0.05  # between client requests
     timeout: float = 0.25  # per client request
     settle: float = 30.0  # longest wait for a steady state before a scenario
+    warmup: float = 8.0  # keepalived's track scripts settle (rise x interval) before a scenario
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Result:
     outage_s: float  # first failed request's start -> last failed request's end
     restored_s: float  # failure -> end of the last failed request (0 if none failed)
     failed: int
+    in_flight_failed: int  # of `failed`: already under way when the failure struck
     total: int
     failback_failed: int  # failed requests after recovery
     holders_after: list[str]
@@ -122,6 +125,7 @@ class Drill:
         self.supervisor = Supervisor(self.labdir)
         self.monitor: VipMonitor | None = None
         self.ca: Path | None = None
+        self.started = 0.0
 
     # -- set-up and tear-down ----------------------------------------------------------------
 
@@ -152,6 +156,7 @@ class Drill:
         for name, _ in self.config.nodes:
             for kind in ("apiserver", "haproxy", "keepalived"):
                 self.start(kind, name)
+        self.started = time.monotonic()
 
     def start(self, kind: str, node: str) -> None:
         d = self.labdir / node
@@ -230,6 +235,7 @@ class Drill:
         def ok() -> bool:
             return len(self.lab.holders()) == 1 and all(self.backends_up(n) for n in names)
 
+        time.sleep(max(0.0, self.started + self.timing.warmup - time.monotonic()))
         wait_until(ok, self.timing.settle, step=0.2)
         # prefer the highest-priority node, so every scenario starts alike
         wait_until(lambda: self.lab.holders() == [names[0]], 5, step=0.1)
@@ -312,6 +318,7 @@ class Drill:
             round(outage, 3),
             round(restored, 3),
             len(failed),
+            sum(1 for r in failed if r["start"] < t_act),
             len([r for r in requests if r["start"] < t_rec]),
             sum(1 for r in after if not r["ok"]),
             self.lab.holders(),
@@ -334,12 +341,24 @@ def run_drill(
     timing: Timing,
     observe: dict[str, float] | None = None,
 ) -> tuple[list[Result], list[str]]:
-    """Run `scenarios` in one lab; return the results and any change left on the host."""
+    """Run `scenarios` in one lab; return the results and any change left on the host.
+
+    Ctrl-C and SIGTERM unwind through the lab's cleanup (even where the caller's shell started
+    it with SIGINT ignored) and then raise KeyboardInterrupt."""
     before = host_state()
     results = []
-    with Drill(build, timing) as drill:
-        for scenario in scenarios:
-            results.append(drill.run(scenario, (observe or {}).get(scenario.name)))
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with Drill(build, timing) as drill:
+            for scenario in scenarios:
+                results.append(drill.run(scenario, (observe or {}).get(scenario.name)))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     after = host_state()
     changed = [k for k in before if before[k] != after[k]]
     return results, changed

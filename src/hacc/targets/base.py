@@ -8,11 +8,41 @@ from typing import Any
 
 from hacc.compiler.model import Cluster, Node
 
-# Impact of a change to an artifact, for `hacc plan` and the runbook.
+# What a change to an artifact means for a running cluster (`hacc plan`).
 FIRST_BOOT = "first boot only"
 GITOPS = "GitOps-reconciled"
 LIVE_NODE = "live-node step"
 DOCS = "documentation"
+
+
+def impact(path: str, action: str = "update") -> tuple[str, str]:
+    """The impact of creating, updating or removing the artifact at `path` (relative to the
+    cluster folder), and what a running cluster needs."""
+    parts = path.split("/")
+    name = parts[-1]
+    node = parts[1] if parts[0] == "nodes" and len(parts) > 2 else ""
+    if node and name == "user-data.yaml" and action == "create":
+        return FIRST_BOOT, f"boot the new node {node} with it (RUNBOOK.md section 3)"
+    if node and action == "remove":
+        return FIRST_BOOT, f"{node} left the spec: take it out of the cluster (RUNBOOK.md section 3)"
+    if parts[0] in ("manifests", "gitops"):
+        return GITOPS, "Argo CD / Flux apply it" if parts[
+            0
+        ] == "manifests" else "apply once to the GitOps controller"
+    if name in ("user-data.yaml", "microk8s-launch.yaml"):
+        return (
+            FIRST_BOOT,
+            f"cloud-init does not run again on a live {node}; see RUNBOOK.md section 5",
+        )
+    if name in ("apply-day2.sh", "apiserver-args.overlay"):
+        return (
+            LIVE_NODE,
+            f"run apply-day2.sh on {node} (RUNBOOK.md section 5): may refresh certificates and restart kubelite",
+        )
+    if name in ("keepalived.conf", "haproxy.cfg", "check-apiserver.sh"):
+        return LIVE_NODE, f"copy to /etc on {node}, then systemctl reload haproxy keepalived"
+    return DOCS, ""
+
 
 JOIN_TOKEN_PLACEHOLDER = "__HACC_JOIN_TOKEN__"
 
@@ -22,7 +52,6 @@ class Artifact:
     path: str  # relative to OUT/<cluster>/, always with '/'
     content: str
     executable: bool = False
-    impact: str = FIRST_BOOT
 
     @property
     def data(self) -> bytes:

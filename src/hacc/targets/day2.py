@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hacc.compiler.model import Cluster, Node
-from hacc.targets.base import LIVE_NODE, Artifact, header, is_ip, node_dir, render_template
+from hacc.targets.base import Artifact, header, is_ip, node_dir, render_template
 
 
 def applies(cluster: Cluster) -> bool:
@@ -49,10 +49,6 @@ def render(cluster: Cluster) -> list[Artifact]:
     out = []
     for node in cluster.control_plane:
         d = node_dir(node)
-        out.append(
-            Artifact(f"{d}/apiserver-args.overlay", overlay(cluster, node), impact=LIVE_NODE)
-        )
-        out.append(
-            Artifact(f"{d}/apply-day2.sh", script(cluster, node), executable=True, impact=LIVE_NODE)
-        )
+        out.append(Artifact(f"{d}/apiserver-args.overlay", overlay(cluster, node)))
+        out.append(Artifact(f"{d}/apply-day2.sh", script(cluster, node), executable=True))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hacc.compiler.model import APISERVER_PORT, EXTERNAL, Cluster
-from hacc.targets.base import DOCS, Artifact, dump_yaml, header
+from hacc.targets.base import Artifact, dump_yaml, header
 
 
 def applies(cluster: Cluster) -> bool:
@@ -70,6 +70,5 @@ def render(cluster: Cluster) -> list[Artifact]:
         Artifact(
             "loadbalancer-targets.yaml",
             header(cluster) + intro + dump_yaml(targets(cluster)),
-            impact=DOCS,
         )
     ]

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from hacc.compiler.model import Cluster, GitOps
-from hacc.targets.base import GITOPS, Artifact, dump_yaml, header
+from hacc.targets.base import Artifact, dump_yaml, header
 
 
 def applies(cluster: Cluster) -> bool:
@@ -70,12 +70,9 @@ def render(cluster: Cluster) -> list[Artifact]:
     assert g is not None
     h = header(cluster)
     return [
-        Artifact(
-            "gitops/argocd-application.yaml", h + dump_yaml(argocd(cluster, g)), impact=GITOPS
-        ),
+        Artifact("gitops/argocd-application.yaml", h + dump_yaml(argocd(cluster, g))),
         Artifact(
             "gitops/flux-kustomization.yaml",
             h + dump_yaml(*flux(cluster, g), explicit_start=True),
-            impact=GITOPS,
         ),
     ]

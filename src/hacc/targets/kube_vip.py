@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hacc.compiler.model import APISERVER_PORT, KUBE_VIP, Cluster
-from hacc.targets.base import GITOPS, Artifact, dump_yaml, header
+from hacc.targets.base import Artifact, dump_yaml, header
 
 NAME = "kube-vip"
 CONTROL_PLANE_LABEL = {"node.kubernetes.io/microk8s-controlplane": "microk8s-controlplane"}
@@ -157,14 +157,10 @@ def render(cluster: Cluster) -> list[Artifact]:
         Artifact(
             "manifests/kube-vip/rbac.yaml",
             h + dump_yaml(*rbac(cluster), explicit_start=True),
-            impact=GITOPS,
         ),
         Artifact(
             "manifests/kube-vip/daemonset.yaml",
             h + dump_yaml(daemonset(cluster), explicit_start=True),
-            impact=GITOPS,
         ),
-        Artifact(
-            "manifests/kube-vip/kustomization.yaml", h + dump_yaml(kustomization), impact=GITOPS
-        ),
+        Artifact("manifests/kube-vip/kustomization.yaml", h + dump_yaml(kustomization)),
     ]

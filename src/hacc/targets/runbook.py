@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hacc.compiler.model import VIP_MODES, Cluster
 from hacc.targets import keepalived, launch_config
-from hacc.targets.base import DOCS, Artifact, is_ip, render_template
+from hacc.targets.base import Artifact, is_ip, render_template
 
 
 def applies(cluster: Cluster) -> bool:
@@ -27,4 +27,4 @@ def render(cluster: Cluster) -> list[Artifact]:
         priorities=keepalived.priorities(cluster),
         advert_int=keepalived.advert_int(cluster),
     )
-    return [Artifact("RUNBOOK.md", text, impact=DOCS)]
+    return [Artifact("RUNBOOK.md", text)]

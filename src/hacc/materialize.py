@@ -1,0 +1,77 @@
+"""`hacc materialize`: the final user-data with the secret in it, for the provisioner only."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hacc.build import compile_specs
+from hacc.diagnostics import ERROR, render_text, sort_key
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
+from hacc.secrets import SecretUnavailable, resolve, token_problem
+from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
+
+TOKEN_PATH = ("spec", "secrets", "joinToken")
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.hacc-tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> int:
+    target = Path(out)
+    if not force_in_git:
+        from hacc.gitrepo import inside_unignored_worktree
+
+        tree = inside_unignored_worktree(target.resolve())
+        if tree is not None:
+            raise HaccError(
+                f"hacc: {out} is inside the Git work tree {tree} and not ignored: "
+                "secrets must never be committed (choose another folder, ignore it, "
+                "or pass --allow-git)"
+            )
+    units, diags = compile_specs(specs)
+    files: dict[Path, str] = {}
+    for unit in units:
+        analysis = unit.analysis
+        if analysis is None or analysis.cluster is None or analysis.document is None:
+            continue
+        cluster, doc = analysis.cluster, analysis.document
+        try:
+            token = resolve(cluster.join_token, Path(analysis.file).parent)
+        except SecretUnavailable as e:
+            diags.append(
+                doc.diag(TOKEN_PATH, ERROR, "HACC231", f"cannot resolve the join token: {e}")
+            )
+            continue
+        problem = token_problem(token)
+        if problem:
+            diags.append(doc.diag(TOKEN_PATH, ERROR, "HACC230", problem))
+            continue
+        for a in unit.artifacts:
+            if a.path.endswith("/user-data.yaml"):
+                assert JOIN_TOKEN_PLACEHOLDER in a.content or not a.path.startswith("nodes/")
+                files[target / cluster.name / a.path] = a.content.replace(
+                    JOIN_TOKEN_PLACEHOLDER, token
+                )
+    diags.sort(key=sort_key)
+    sys.stderr.write(render_text(diags))
+    if any(d.is_error for d in diags):
+        print("nothing written", file=sys.stderr)
+        return EXIT_PROBLEMS
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path, text in sorted(files.items()):
+        _write_private(path, text)
+        print(f"    write {path} (0600)", file=sys.stderr)
+    return EXIT_OK

