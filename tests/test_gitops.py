@@ -399,3 +399,23 @@ def test_pre_commit_hooks_from_this_repository(tmp_path, git_env, monkeypatch) -
     (work / "out/edge-paris-01/RUNBOOK.md").write_text("edited\n")
     stale = hook("hacc-build-check", "--files", "good.hacc.yaml")
     assert stale.returncode == 1 and "edited by hand" in stale.stdout
+
+
+def test_fleet_survives_building_one_spec_at_a_time(hacc, tmp_path) -> None:
+    """pre-commit passes only the changed specs: the fleet must still list every cluster."""
+    second = tmp_path / "paris-02.yaml"
+    second.write_text(
+        KEEPALIVED_EXAMPLE.read_text()
+        .replace("name: edge-paris-01", "name: edge-paris-02")
+        .replace("198.18.10.", "198.18.11.")
+    )
+    out = tmp_path / "out"
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out)).code == 0
+    fleet = (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text()
+    assert "0 update, 29 identical" in hacc("build", str(second), "-o", str(out), "-q").err
+    assert (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text() == fleet
+    assert hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
+    # a cluster whose spec drops its gitops section leaves the fleet: the fleet files go
+    second.write_text(second.read_text().split("  gitops:")[0])
+    assert hacc("build", str(second), "-o", str(out)).code == 0
+    assert not (out / "_fleet" / "flux-kustomizations-clusters.yaml").exists()

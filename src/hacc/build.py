@@ -12,7 +12,8 @@ from pathlib import Path
 
 from hacc import output, selfcheck
 from hacc.compiler.frontend import Analysis, analyze_all
-from hacc.diagnostics import ERROR, WARNING, Diagnostic, sort_key
+from hacc.compiler.model import GitOps
+from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import InternalError
 from hacc.targets import render_cluster
 from hacc.targets.base import Artifact
@@ -28,6 +29,15 @@ class Unit:
     name: str
     artifacts: list[Artifact]
     analysis: Analysis | None = None  # None for the fleet folder
+
+    @property
+    def gitops(self) -> GitOps | None:
+        cluster = self.analysis.cluster if self.analysis else None
+        return cluster.gitops if cluster else None
+
+    def gitops_record(self) -> dict[str, str] | None:
+        g = self.gitops
+        return {"repoURL": g.repo_url, "branch": g.branch, "path": g.path} if g else None
 
     def folder(self, out: str | Path) -> Path:
         return Path(out) / self.name
@@ -61,12 +71,6 @@ def compile_specs(paths: list[str]) -> tuple[list[Unit], list[Diagnostic]]:
             )
         diags.extend(_size_warnings(analysis, artifacts))
         units.append(Unit(analysis.cluster.name, artifacts, analysis))
-    if not any(d.severity == ERROR for d in diags):
-        fleet = render_fleet(
-            [u.analysis.cluster for u in units if u.analysis and u.analysis.cluster]
-        )
-        if fleet:
-            units.append(Unit(FLEET_FOLDER, fleet))
     return units, sorted(diags, key=sort_key)
 
 
@@ -90,9 +94,28 @@ def _size_warnings(analysis: Analysis, artifacts: list[Artifact]) -> list[Diagno
     return out
 
 
+def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
+    """The fleet folder's unit, from the clusters built now and every other cluster already in OUT
+    (so building a subset of the specs, as pre-commit does, keeps the others in the fleet)."""
+    members = {u.name: u.gitops for u in units if u.gitops is not None}
+    built = {u.name for u in units}
+    for state in sorted(Path(out).glob(f"*/{output.STATE_FILE}")):
+        name = state.parent.name
+        record = output.read_gitops(state.parent)
+        if name not in built and name != FLEET_FOLDER and record:
+            members[name] = GitOps(record["repoURL"], record["branch"], record["path"])
+    artifacts = render_fleet({k: v for k, v in members.items() if v is not None})
+    if artifacts or (Path(out) / FLEET_FOLDER / output.STATE_FILE).exists():
+        return Unit(FLEET_FOLDER, artifacts)
+    return None
+
+
 def plan(units: list[Unit], out: str | Path) -> list[Planned]:
-    """What writing every unit into OUT would do (raises on a file hacc does not own)."""
-    return [Planned(u, u.folder(out), output.plan(u.folder(out), u.artifacts)) for u in units]
+    """What writing every unit (and the fleet folder) into OUT would do; raises on a file hacc
+    does not own."""
+    fleet = fleet_unit(units, out)
+    everything = [*units, fleet] if fleet else units
+    return [Planned(u, u.folder(out), output.plan(u.folder(out), u.artifacts)) for u in everything]
 
 
 def spec_digest(path: str) -> str:

@@ -336,7 +336,7 @@ def _build(args: argparse.Namespace) -> int:
     written: list[Path] = []
     removed: list[Path] = []
     for p in plans:
-        output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes)
+        output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.gitops_record())
         counts = dict.fromkeys((output.CREATE, output.UPDATE, output.IDENTICAL, output.REMOVE), 0)
         for change in p.changes:
             counts[change.action] += 1

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hacc.errors import HaccError
 from hacc.targets.base import Artifact
@@ -37,20 +38,38 @@ def _mode(executable: bool) -> int:
     return 0o755 if executable else 0o644
 
 
-def read_state(cluster_dir: Path) -> dict[str, str]:
+def _load_state(cluster_dir: Path) -> dict[str, Any]:
     path = cluster_dir / STATE_FILE
     if not path.exists():
         return {}
     try:
-        files = json.loads(path.read_text(encoding="utf-8"))["files"]
-        return {str(k): str(v) for k, v in files.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or not isinstance(state.get("files"), dict):
+            raise ValueError("no file list")
+        return state
+    except (OSError, ValueError) as e:
         raise HaccError(f"{path} is not a hacc state file ({e}); move it away to rebuild") from e
 
 
-def state_text(cluster: str, artifacts: Iterable[Artifact]) -> str:
+def read_state(cluster_dir: Path) -> dict[str, str]:
+    """The files hacc wrote into `cluster_dir`, with their hashes."""
+    return {str(k): str(v) for k, v in _load_state(cluster_dir).get("files", {}).items()}
+
+
+def read_gitops(cluster_dir: Path) -> dict[str, str] | None:
+    """Where the cluster's output is committed, as recorded by its last build (for fleets)."""
+    gitops = _load_state(cluster_dir).get("gitops")
+    return {str(k): str(v) for k, v in gitops.items()} if isinstance(gitops, dict) else None
+
+
+def state_text(
+    cluster: str, artifacts: Iterable[Artifact], gitops: dict[str, str] | None = None
+) -> str:
     files = {a.path: digest(a.data) for a in sorted(artifacts, key=lambda a: a.path)}
-    return json.dumps({"generator": "hacc", "cluster": cluster, "files": files}, indent=2) + "\n"
+    doc: dict[str, Any] = {"generator": "hacc", "cluster": cluster, "files": files}
+    if gitops:
+        doc["gitops"] = gitops
+    return json.dumps(doc, indent=2) + "\n"
 
 
 def _current(path: Path) -> tuple[bytes, bool] | None:
@@ -115,7 +134,11 @@ def _remove_empty_parents(path: Path, stop: Path) -> None:
 
 
 def apply(
-    cluster_dir: Path, cluster: str, artifacts: list[Artifact], changes: list[Change]
+    cluster_dir: Path,
+    cluster: str,
+    artifacts: list[Artifact],
+    changes: list[Change],
+    gitops: dict[str, str] | None = None,
 ) -> None:
     for change in changes:
         target = cluster_dir / change.path
@@ -125,7 +148,7 @@ def apply(
         elif change.action == REMOVE:
             target.unlink()
             _remove_empty_parents(target, cluster_dir)
-    state = state_text(cluster, artifacts).encode()
+    state = state_text(cluster, artifacts, gitops).encode()
     state_path = cluster_dir / STATE_FILE
     if _current(state_path) != (state, False):
         _write_atomic(state_path, state, False)

@@ -24,7 +24,10 @@ def impact(path: str, action: str = "update") -> tuple[str, str]:
     if node and name == "user-data.yaml" and action == "create":
         return FIRST_BOOT, f"boot the new node {node} with it (RUNBOOK.md section 3)"
     if node and action == "remove":
-        return FIRST_BOOT, f"{node} left the spec: take it out of the cluster (RUNBOOK.md section 3)"
+        return (
+            FIRST_BOOT,
+            f"{node} left the spec: take it out of the cluster (RUNBOOK.md section 3)",
+        )
     if parts[0] in ("manifests", "gitops"):
         return GITOPS, "Argo CD / Flux apply it" if parts[
             0
