@@ -322,13 +322,19 @@ def test_gitops_schema_harness_rejects_broken() -> None:
     )
 
 
-def test_fleet_gets_an_applicationset_and_flux_kustomizations(hacc, tmp_path) -> None:
-    second = tmp_path / "paris-02.yaml"
-    second.write_text(
+def second_cluster(tmp_path: Path) -> Path:
+    """Another cluster committed to the same repository folder as the keepalived example."""
+    path = tmp_path / "paris-02.yaml"
+    path.write_text(
         KEEPALIVED_EXAMPLE.read_text()
         .replace("name: edge-paris-01", "name: edge-paris-02")
         .replace("198.18.10.", "198.18.11.")
     )
+    return path
+
+
+def test_fleet_gets_an_applicationset_and_flux_kustomizations(hacc, tmp_path) -> None:
+    second = second_cluster(tmp_path)
     out = tmp_path / "out"
     r = hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out))
     assert r.code == 0, r.err
@@ -403,12 +409,7 @@ def test_pre_commit_hooks_from_this_repository(tmp_path, git_env, monkeypatch) -
 
 def test_fleet_survives_building_one_spec_at_a_time(hacc, tmp_path) -> None:
     """pre-commit passes only the changed specs: the fleet must still list every cluster."""
-    second = tmp_path / "paris-02.yaml"
-    second.write_text(
-        KEEPALIVED_EXAMPLE.read_text()
-        .replace("name: edge-paris-01", "name: edge-paris-02")
-        .replace("198.18.10.", "198.18.11.")
-    )
+    second = second_cluster(tmp_path)
     out = tmp_path / "out"
     assert hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out)).code == 0
     fleet = (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text()

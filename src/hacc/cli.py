@@ -27,6 +27,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _spec_arguments(parser: argparse.ArgumentParser, *, output: bool) -> None:
+    """What every compiling command takes: specs, the output folder, --strict."""
+    parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
+    if output:
+        parser.add_argument(
+            "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
+        )
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="hacc",
@@ -74,14 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    val.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
+    _spec_arguments(val, output=False)
     val.add_argument(
         "--format",
         choices=("text", "json"),
         default="text",
         help="text diagnostics on stderr (default), or a JSON report on stdout",
     )
-    val.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
     bld = sub.add_parser(
         "build",
@@ -93,10 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    bld.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
-    bld.add_argument(
-        "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
-    )
+    _spec_arguments(bld, output=True)
     mode = bld.add_mutually_exclusive_group()
     mode.add_argument(
         "--check",
@@ -114,7 +120,6 @@ def _parser() -> argparse.ArgumentParser:
         help="the Git repository for --commit (default: the one OUT is in)",
     )
     bld.add_argument("-m", "--message", metavar="MSG", help="commit message for --commit")
-    bld.add_argument("--strict", action="store_true", help="treat warnings as errors")
     bld.add_argument(
         "-q", "--quiet", action="store_true", help="do not list files that stay identical"
     )
@@ -127,17 +132,13 @@ def _parser() -> argparse.ArgumentParser:
         "documentation) and the step a live cluster needs.",
         epilog="exit codes: 0 success; with --detailed-exitcode 0 no changes, 2 changes; 1 errors.",
     )
-    pl.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
-    pl.add_argument(
-        "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
-    )
+    _spec_arguments(pl, output=True)
     pl.add_argument("--diff", action="store_true", help="show a unified diff of every update")
     pl.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 2 when there are changes, 0 when none",
     )
-    pl.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
     mat = sub.add_parser(
         "materialize",
