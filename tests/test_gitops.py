@@ -173,9 +173,21 @@ def test_commit_refuses_a_busy_repository(hacc, spec, tmp_path, git_env, state) 
     assert not (root / "clusters").exists()
 
 
-def test_commit_outside_a_repository(hacc, spec, tmp_path) -> None:
+def test_commit_outside_a_repository(hacc, spec, tmp_path, git_env) -> None:
     r = hacc("build", "--commit", str(spec), "-o", str(tmp_path / "out"))
     assert r.code == 1 and "not inside a Git repository" in r.err
+    git.Repo.init(tmp_path / "gitops")
+    r = hacc(
+        "build",
+        "--commit",
+        str(spec),
+        "-o",
+        str(tmp_path / "out"),
+        "--repo",
+        str(tmp_path / "gitops"),
+    )
+    assert r.code == 1 and "is outside the repository" in r.err
+    assert not (tmp_path / "out").exists()
 
 
 # -- secrets ---------------------------------------------------------------------------------

@@ -307,6 +307,7 @@ def _build(args: argparse.Namespace) -> int:
 
         repo = gitrepo.open_repo(Path(args.repo or args.output).resolve())
         gitrepo.ensure_committable(repo)
+        gitrepo.ensure_inside(repo, Path(args.output))
     units, ok = _compile(args)
     if not ok:
         return EXIT_PROBLEMS

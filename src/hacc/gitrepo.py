@@ -67,6 +67,12 @@ def ensure_committable(repo: Any) -> None:
         )
 
 
+def ensure_inside(repo: Any, path: Path) -> None:
+    root = Path(repo.working_tree_dir).resolve()
+    if not path.resolve().is_relative_to(root):
+        raise HaccError(f"{path} is outside the repository {root}; pass an OUT inside it")
+
+
 def staged_paths(repo: Any) -> list[str]:
     if repo.head.is_valid():
         return sorted({d.a_path or d.b_path for d in repo.index.diff("HEAD")})
