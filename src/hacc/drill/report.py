@@ -15,6 +15,9 @@ def verdict(r: Result) -> tuple[bool, str]:
     # A request already under way to a process that dies fails with it, whatever the balancer.
     if not scenario.moves_vip and r.failed > r.in_flight_failed:
         return False, f"{r.failed - r.in_flight_failed} requests sent after the failure failed"
+    # after recovery the VIP must not be black-holed (one request in flight may be cut)
+    if r.failback_failed > 1:
+        return False, f"{r.failback_failed} requests failed after recovery"
     if not r.one_holder_after:
         return False, f"VIP on {r.holders_after or 'no node'} after recovery"
     if r.notes:
