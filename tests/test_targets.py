@@ -282,3 +282,31 @@ def test_runbook_uses_real_values(path) -> None:
         assert needle in text, needle
     for node in cluster.nodes:
         assert node.address in text
+
+
+SECTION_TOPICS = {
+    "2": "Verify",
+    "3": "Add and remove",
+    "5": "SAN and apiserver-flag",
+    "6": "Certificate expiry",
+    "7": "Health checks",
+    "9": "Troubleshooting",
+}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_runbook_section_references_point_at_the_right_section(path) -> None:
+    from hacc.targets.base import impact
+
+    _, arts = compiled(path.stem)
+    text = next(a.content for a in arts if a.path == "RUNBOOK.md")
+    headings = dict(re.findall(r"^## (\d+)\. (.+)$", text, re.M))
+    hints = " ".join(
+        impact(p, a)[1]
+        for p in ("nodes/x/user-data.yaml", "nodes/x/apply-day2.sh")
+        for a in ("create", "update", "remove")
+    )
+    refs = set(re.findall(r"section (\d+)", text + hints))
+    assert refs
+    for ref in refs:
+        assert headings[ref].startswith(SECTION_TOPICS[ref]), (ref, headings.get(ref))
