@@ -48,7 +48,7 @@ class Result:
     outage_s: float  # first failed request's start -> last failed request's end
     restored_s: float  # failure -> end of the last failed request (0 if none failed)
     failed: int
-    in_flight_failed: int  # of `failed`: already under way when the failure struck
+    in_flight_failed: int  # of `failed`: sent before the failure had fully happened
     total: int
     failback_failed: int  # failed requests after recovery
     holders_after: list[str]
@@ -287,6 +287,7 @@ class Drill:
         time.sleep(t.pre)
         t_act = time.monotonic()
         scenario.act(self, target)
+        t_done = time.monotonic()  # the failure has fully happened (the process is gone)
         time.sleep(max(0.0, t_act + observe - time.monotonic()))
         t_rec = time.monotonic()
         scenario.recover(self, target)
@@ -318,7 +319,7 @@ class Drill:
             round(outage, 3),
             round(restored, 3),
             len(failed),
-            sum(1 for r in failed if r["start"] < t_act),
+            sum(1 for r in failed if r["start"] < t_done),
             len([r for r in requests if r["start"] < t_rec]),
             sum(1 for r in after if not r["ok"]),
             self.lab.holders(),
