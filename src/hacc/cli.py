@@ -270,20 +270,20 @@ def _compile(args: argparse.Namespace) -> tuple[list[Any], bool]:
     return units, not errors
 
 
-def _leak_guard(args: argparse.Namespace, texts: dict[str, bytes]) -> None:
+def _leak_guard(units: list[Any], texts: dict[str, bytes]) -> None:
     """Fail if a secret value the specs reference appears in what would be committed."""
     from pathlib import Path
 
-    from hacc.compiler.frontend import analyze
     from hacc.secrets import SecretUnavailable, leaks, resolve
 
     values = []
-    for spec in args.specs:
-        cluster = analyze(spec).cluster
-        if cluster is None:
+    for unit in units:
+        if unit.analysis is None or unit.analysis.cluster is None:
             continue
         try:
-            values.append(resolve(cluster.join_token, Path(spec).parent))
+            values.append(
+                resolve(unit.analysis.cluster.join_token, Path(unit.analysis.file).parent)
+            )
         except SecretUnavailable:
             continue  # nothing to look for: the value is not on this machine
     found = leaks(texts, values)
@@ -322,7 +322,7 @@ def _build(args: argparse.Namespace) -> int:
                 if c.action != output.CREATE
             }
         )
-    _leak_guard(args, texts)
+    _leak_guard(units, texts)
     if args.check:
         problems = stale(plans)
         for line in problems:
