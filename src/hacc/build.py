@@ -30,6 +30,9 @@ class Unit:
     artifacts: list[Artifact]
     analysis: Analysis | None = None  # None for the fleet folder
 
+    def artifact(self, path: str) -> str:
+        return next(a.content for a in self.artifacts if a.path == path)
+
     @property
     def gitops(self) -> GitOps | None:
         cluster = self.analysis.cluster if self.analysis else None

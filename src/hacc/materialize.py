@@ -9,8 +9,7 @@ from pathlib import Path
 from hacc.build import compile_specs
 from hacc.diagnostics import ERROR, render_text, sort_key
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
-from hacc.secrets import SecretUnavailable, resolve, token_problem
-from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
+from hacc.secrets import SecretUnavailable, fill_tokens, resolve, token_problem, worker_token
 
 TOKEN_PATH = ("spec", "secrets", "joinToken")
 
@@ -59,12 +58,17 @@ def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> in
         if problem:
             diags.append(doc.diag(TOKEN_PATH, ERROR, "HACC230", problem))
             continue
-        for a in unit.artifacts:
-            if a.path.endswith("/user-data.yaml"):
-                assert JOIN_TOKEN_PLACEHOLDER in a.content or not a.path.startswith("nodes/")
-                files[target / cluster.name / a.path] = a.content.replace(
-                    JOIN_TOKEN_PLACEHOLDER, token
-                )
+        for node in cluster.nodes:
+            base = f"nodes/{node.name}"
+            text = fill_tokens(unit.artifact(f"{base}/user-data.yaml"), token, cluster.name)
+            # The guarantee behind the worker tokens, checked rather than assumed.
+            if not node.is_control_plane and token in text:
+                raise HaccError(f"hacc: internal error: {node.name}'s user-data holds the token")
+            files[target / cluster.name / base / "user-data.yaml"] = text
+            if not node.is_control_plane:
+                # For a worker added after the first node booted (RUNBOOK.md section 10).
+                own = worker_token(token, cluster.name, node.name)
+                files[target / cluster.name / base / "join-token"] = own + "\n"
     diags.sort(key=sort_key)
     sys.stderr.write(render_text(diags))
     if any(d.is_error for d in diags):

@@ -68,6 +68,31 @@ def _sops(path: Path, key: str) -> str:
     return str(value).strip()
 
 
+WORKER_PLACEHOLDER = re.compile(r"__HACC_WORKER_TOKEN_([a-z0-9-]+)__")
+
+
+def worker_token(cluster_token: str, cluster: str, worker: str) -> str:
+    """A worker's single-use join token: HMAC-SHA256 keyed with the cluster's token over the
+    cluster and worker names, as 32 hex characters (the length MicroK8s generates). The same
+    inputs give the same token, so `materialize` is repeatable; the token reveals nothing of the
+    cluster's token, which joins as control plane."""
+    import hashlib
+    import hmac
+
+    message = f"hacc worker join token\0{cluster}\0{worker}".encode()
+    return hmac.new(cluster_token.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def fill_tokens(text: str, cluster_token: str, cluster: str) -> str:
+    """`text` with every join-token placeholder replaced by its value."""
+    from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
+
+    text = WORKER_PLACEHOLDER.sub(
+        lambda m: worker_token(cluster_token, cluster, m.group(1)), text
+    )
+    return text.replace(JOIN_TOKEN_PLACEHOLDER, cluster_token)
+
+
 def token_problem(value: str) -> str | None:
     if len(value) < MIN_TOKEN_LENGTH:
         return f"the join token has {len(value)} characters; MicroK8s needs at least {MIN_TOKEN_LENGTH}"

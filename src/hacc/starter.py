@@ -15,7 +15,7 @@ metadata:
   name: {name}                  # a DNS-1123 label; names the output folder out/{name}/
 spec:
   microk8s:
-    channel: 1.32/stable        # pin a track: launch configurations need 1.27 or newer
+    channel: 1.32/stable        # pin a track: hacc needs 1.28 or newer
     addons:                     # dns is kept unless listed with `disable: true`
       - dns
       - rbac                    # without it the apiserver authorizes everyone (AlwaysAllow)

@@ -257,13 +257,17 @@ def channel(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
             f"{c.channel} is unpinned: nodes installed on different "
             "days may run different Kubernetes versions; pin a track such as 1.32/stable",
         )
-    elif track < (1, 27):
+    elif track < (1, 28):
+        why = (
+            "its cluster-agent refuses joins whose hostname does not resolve"
+            if track == (1, 27)
+            else "it predates launch configurations"
+        )
         yield _err(
             doc,
             path,
             "HACC209",
-            f"{c.channel} predates launch configurations (MicroK8s "
-            "1.27); use a track of 1.27 or newer",
+            f"{c.channel} is too old for hacc: {why}; use a track of 1.28 or newer",
         )
 
 
@@ -306,6 +310,15 @@ def apiserver_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                 "makes them all advertise the same address; MicroK8s picks each node's own",
                 key=True,
             )
+        elif flag == "--kubelet-preferred-address-types" and not prefers_internal_ip(value):
+            yield _err(
+                doc,
+                path,
+                "HACC226",
+                "list InternalIP before Hostname (or remove the flag): otherwise the "
+                "cluster-agent refuses every join whose hostname does not resolve to the node",
+                key=True,
+            )
         elif flag == "--feature-gates" and value is not None:
             yield _warn(
                 doc,
@@ -336,6 +349,31 @@ def apiserver_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                     "the other apiservers could not start",
                     key=True,
                 )
+
+
+def prefers_internal_ip(types: str | None) -> bool:
+    """Whether the cluster-agent skips its join hostname check for this flag value: `None`
+    (removed) brings back the apiserver's default order, which lists Hostname first
+    (microk8s-cluster-agent pkg/api/v2/api_util.go kubeAPIServerPrefersInternalIPForKubelet)."""
+    order = (types or "").split(",")
+    if "InternalIP" not in order:
+        return False
+    return "Hostname" not in order or order.index("InternalIP") < order.index("Hostname")
+
+
+@rule
+def kubelet_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    for flag, _ in c.kubelet_args:
+        if flag == "--node-labels":
+            yield _err(
+                doc,
+                ("spec", "microk8s", "kubeletArgs", flag),
+                "HACC225",
+                "--node-labels replaces MicroK8s's own labels (microk8s.io/cluster, "
+                "node.kubernetes.io/microk8s-controlplane): the control plane would no longer be "
+                "selectable; label nodes with `microk8s kubectl label node` instead",
+                key=True,
+            )
 
 
 @rule

@@ -207,8 +207,12 @@ _CODES = [
         "HACC209",
         ERROR,
         "MicroK8s channel too old",
-        "hacc configures MicroK8s through launch configurations, which exist from MicroK8s 1.27.",
-        "Use a channel with a track of 1.27 or newer, such as `1.32/stable`.",
+        "hacc configures MicroK8s through launch configurations, which exist from MicroK8s 1.27. "
+        "The 1.27 cluster-agent also refuses every join whose hostname does not resolve to the "
+        "joining node's address (microk8s-cluster-agent `pkg/api/v2/join.go`); from 1.28 the check "
+        "is skipped because the apiserver prefers `InternalIP`. Kubernetes 1.27 is past its end "
+        "of life, so hacc needs 1.28 rather than managing `/etc/hosts` on every node.",
+        "Use a channel with a track of 1.28 or newer, such as `1.32/stable`.",
     ),
     Code(
         "HACC210",
@@ -337,6 +341,30 @@ _CODES = [
         "`apply-day2.sh` merges gate by gate instead.",
         "Repeat the gates of your MicroK8s release that you want to keep in the value, or set "
         "the gates on live nodes with `apply-day2.sh` only.",
+    ),
+    Code(
+        "HACC225",
+        ERROR,
+        "`--node-labels` replaces MicroK8s's own node labels",
+        "MicroK8s labels every node through the kubelet's `--node-labels` "
+        "(`microk8s.io/cluster=true` and `node.kubernetes.io/microk8s-controlplane` or "
+        "`-worker`). `kubeletArgs` applies to every node after the join and replaces that flag: "
+        "the kube-vip DaemonSet (and anything else selecting the control-plane label) then "
+        "matches no node.",
+        "Remove `--node-labels` from `spec.microk8s.kubeletArgs` and label nodes with "
+        "`microk8s kubectl label node`.",
+    ),
+    Code(
+        "HACC226",
+        ERROR,
+        "the apiserver must prefer `InternalIP` for kubelets",
+        "The cluster-agent skips its join-time hostname check only while "
+        "`--kubelet-preferred-address-types` lists `InternalIP` before `Hostname` "
+        "(microk8s-cluster-agent `pkg/api/v2/api_util.go`); otherwise every join whose hostname "
+        "does not resolve to the joining node's address is refused as an invalid join.",
+        "Put `InternalIP` first, for example "
+        "`InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP` (MicroK8s's default), or "
+        "remove the flag.",
     ),
     Code(
         "HACC230",

@@ -89,6 +89,7 @@ class KubeVip:
     lease_duration: int
     renew_deadline: int
     retry_period: int
+    follow_local_apiserver: bool
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
             int(kv["leaseDuration"]),
             int(kv["renewDeadline"]),
             int(kv["retryPeriod"]),
+            bool(kv["followLocalApiserver"]),
         ),
         external_health_check=lb["external"]["healthCheck"],
         control_plane=control,

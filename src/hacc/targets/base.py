@@ -47,7 +47,15 @@ def impact(path: str, action: str = "update") -> tuple[str, str]:
     return DOCS, ""
 
 
+# Committed output carries placeholders; `hacc materialize` replaces them (secrets.py). The
+# cluster's token T goes to control-plane nodes only; each worker gets a single-use token
+# derived from T and its name, which cannot join anything once that worker has joined.
 JOIN_TOKEN_PLACEHOLDER = "__HACC_JOIN_TOKEN__"
+PLACEHOLDER_PREFIX = "__HACC_"
+
+
+def worker_token_placeholder(worker: Node) -> str:
+    return f"__HACC_WORKER_TOKEN_{worker.name}__"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,11 @@ from hacc.compiler.model import APISERVER_PORT, KUBE_VIP, Cluster
 from hacc.targets.base import Artifact, dump_yaml, header
 
 NAME = "kube-vip"
+# MicroK8s's admin kubeconfig, pointing at this node's apiserver (https://127.0.0.1:16443).
+CLIENT_CONFIG = "/var/snap/microk8s/current/credentials/client.config"
+# kube-vip's manager loads this path before falling back to the service account
+# (kube-vip pkg/manager/manager.go), and then talks to `kubernetes:<port>`.
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
 CONTROL_PLANE_LABEL = {"node.kubernetes.io/microk8s-controlplane": "microk8s-controlplane"}
 
 
@@ -106,9 +111,43 @@ def _env(cluster: Cluster) -> list[dict[str, Any]]:
     return out
 
 
+def _follow_local_apiserver(pod: dict[str, Any], container: dict[str, Any]) -> None:
+    """Lease renewals go to this node's own apiserver, so a leader whose apiserver dies loses
+    the lease and kube-vip removes the VIP (kube-vip pkg/cluster/clusterLeaderElection.go,
+    onStoppedLeading). `kubernetes` resolves to loopback; MicroK8s's server certificate names
+    it (microk8s-resources/certs/csr.conf.template, DNS.1)."""
+    pod["hostAliases"] = [{"ip": "127.0.0.1", "hostnames": ["kubernetes"]}]
+    pod["volumes"] = [
+        {"name": "kubeconfig", "hostPath": {"path": CLIENT_CONFIG, "type": "File"}}
+    ]
+    container["volumeMounts"] = [{"name": "kubeconfig", "mountPath": ADMIN_CONF, "readOnly": True}]
+
+
 def daemonset(cluster: Cluster) -> dict[str, Any]:
     kv = cluster.kube_vip
     selector = {"app.kubernetes.io/name": NAME}
+    container: dict[str, Any] = {
+        "name": NAME,
+        "image": f"{kv.image}:{kv.version}",
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["manager"],
+        "env": _env(cluster),
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+        "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}},
+    }
+    pod: dict[str, Any] = {
+        "nodeSelector": dict(CONTROL_PLANE_LABEL),
+        "tolerations": [
+            {"effect": "NoSchedule", "operator": "Exists"},
+            {"effect": "NoExecute", "operator": "Exists"},
+        ],
+        "hostNetwork": True,
+        "serviceAccountName": NAME,
+        "priorityClassName": "system-node-critical",
+        "containers": [container],
+    }
+    if kv.follow_local_apiserver:
+        _follow_local_apiserver(pod, container)
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -116,32 +155,7 @@ def daemonset(cluster: Cluster) -> dict[str, Any]:
         "spec": {
             "selector": {"matchLabels": selector},
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
-            "template": {
-                "metadata": {"labels": _labels(cluster)},
-                "spec": {
-                    "nodeSelector": dict(CONTROL_PLANE_LABEL),
-                    "tolerations": [
-                        {"effect": "NoSchedule", "operator": "Exists"},
-                        {"effect": "NoExecute", "operator": "Exists"},
-                    ],
-                    "hostNetwork": True,
-                    "serviceAccountName": NAME,
-                    "priorityClassName": "system-node-critical",
-                    "containers": [
-                        {
-                            "name": NAME,
-                            "image": f"{kv.image}:{kv.version}",
-                            "imagePullPolicy": "IfNotPresent",
-                            "args": ["manager"],
-                            "env": _env(cluster),
-                            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
-                            "securityContext": {
-                                "capabilities": {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}
-                            },
-                        }
-                    ],
-                },
-            },
+            "template": {"metadata": {"labels": _labels(cluster)}, "spec": pod},
         },
     }
 

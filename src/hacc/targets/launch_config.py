@@ -13,7 +13,14 @@ from functools import lru_cache
 from typing import Any
 
 from hacc.compiler.model import CLUSTER_AGENT_PORT, Cluster, Node
-from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER, Artifact, dump_yaml, header, node_dir
+from hacc.targets.base import (
+    JOIN_TOKEN_PLACEHOLDER,
+    Artifact,
+    dump_yaml,
+    header,
+    node_dir,
+    worker_token_placeholder,
+)
 
 PATH_ON_NODE = "/var/snap/microk8s/common/.microk8s.yaml"
 DNS_KUBELET_ARGS = {"--cluster-domain": "cluster.local", "--cluster-dns": "10.152.183.10"}
@@ -23,14 +30,20 @@ def applies(cluster: Cluster) -> bool:
     return True
 
 
-def schema_version(cluster: Cluster) -> str:
-    # MicroK8s 1.27 accepts only 0.1.0; 1.28 and newer accept up to 0.2.0.
-    return "0.1.0" if cluster.track == (1, 27) else "0.2.0"
+# hacc needs MicroK8s 1.28 or newer (HACC209), whose cluster-agent accepts 0.1.0 to 0.2.0
+# (microk8s-cluster-agent pkg/k8sinit/schema.go).
+SCHEMA_VERSION = "0.2.0"
 
 
-def join_url(cluster: Cluster, token: str = JOIN_TOKEN_PLACEHOLDER) -> str:
+def join_token(node: Node) -> str:
+    """The placeholder of the token `node` joins with: the cluster's token for the control
+    plane, its own single-use token for a worker (registered on the first node at boot)."""
+    return JOIN_TOKEN_PLACEHOLDER if node.is_control_plane else worker_token_placeholder(node)
+
+
+def join_url(cluster: Cluster, node: Node) -> str:
     # The join string takes an IPv4 literal: node 1's real address, never the VIP or a name.
-    return f"{cluster.first.address}:{CLUSTER_AGENT_PORT}/{token}"
+    return f"{cluster.first.address}:{CLUSTER_AGENT_PORT}/{join_token(node)}"
 
 
 def addons(cluster: Cluster) -> list[dict[str, Any]]:
@@ -52,12 +65,14 @@ def dns_enabled(cluster: Cluster) -> bool:
 
 
 def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
-    version = schema_version(cluster)
+    version = SCHEMA_VERSION
     first: dict[str, Any] = {"version": version}
     if node.is_control_plane:
         # The same persistent token on every control-plane node, so any of them accepts joins.
         first["persistentClusterToken"] = JOIN_TOKEN_PLACEHOLDER
-        first["extraSANs"] = list(cluster.sans)
+        # The node's own address too: the node takes the no-cert-reissue lock right after
+        # install (bootstrap.sh), so its certificate must not depend on `hostname -I` then.
+        first["extraSANs"] = list(dict.fromkeys((*cluster.sans, node.address)))
         if cluster.apiserver_args:
             first["extraKubeAPIServerArgs"] = dict(cluster.apiserver_args)
         first["extraConfigFiles"] = {"ha-conf": f"failure-domain={node.failure_domain}\n"}
@@ -66,7 +81,7 @@ def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
         if dns_enabled(cluster):
             first["extraKubeletArgs"] = dict(DNS_KUBELET_ARGS)
     else:
-        first["join"] = {"url": join_url(cluster), "worker": not node.is_control_plane}
+        first["join"] = {"url": join_url(cluster, node), "worker": not node.is_control_plane}
     docs = [first]
     after: dict[str, Any] = {}
     if cluster.kubelet_args:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hacc.compiler.model import VIP_MODES, Cluster
-from hacc.targets import keepalived, launch_config
+from hacc.compiler.model import CLUSTER_AGENT_PORT, VIP_MODES, Cluster
+from hacc.targets import keepalived
 from hacc.targets.base import Artifact, is_ip, render_template
 
 
@@ -22,7 +22,7 @@ def render(cluster: Cluster) -> list[Artifact]:
         api_url=f"https://{host}:{ep.port}",
         endpoint_host=host,
         vip_mode=cluster.mode in VIP_MODES,
-        join_target=launch_config.join_url(cluster, "<token>"),
+        join_target=f"{cluster.first.address}:{CLUSTER_AGENT_PORT}/<token>",
         ips={s for s in cluster.sans if is_ip(s)},
         priorities=keepalived.priorities(cluster),
         advert_int=keepalived.advert_int(cluster),

@@ -1,9 +1,10 @@
 """`nodes/<node>/user-data.yaml`: the #cloud-config that turns a fresh machine into this node.
 
-cloud-init order (reference/ecosystem.md 3d): write_files (init stage) puts the launch
-configuration in place before anything installs MicroK8s; packages (config stage) installs
-keepalived and HAProxy with their configuration already there; runcmd (final stage) runs the
-bootstrap script, which installs MicroK8s and waits for the join with bounded retries.
+cloud-init order (reference/ecosystem.md 3d): write_files (init stage) stages hacc's files under
+/usr/local/lib/hacc; packages (config stage) installs keepalived and HAProxy, which stay idle
+(Debian's keepalived.service needs /etc/keepalived/keepalived.conf); runcmd (final stage) runs
+the bootstrap script. The script puts the launch configuration in place before every install
+attempt, and the load-balancer configurations only once the node's certificate is pinned.
 """
 
 from __future__ import annotations
@@ -12,10 +13,26 @@ from typing import Any
 
 from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES, Cluster, Node
 from hacc.targets import haproxy, keepalived, launch_config
-from hacc.targets.base import Artifact, dump_yaml, header, node_dir, render_template
+from hacc.targets.base import (
+    Artifact,
+    dump_yaml,
+    header,
+    node_dir,
+    render_template,
+    worker_token_placeholder,
+)
 
-BOOTSTRAP_PATH = "/usr/local/lib/hacc/bootstrap.sh"
-PROVIDER_SOURCE = "/usr/local/lib/hacc/apiserver-proxy-provider.yaml"
+LIB = "/usr/local/lib/hacc"
+BOOTSTRAP_PATH = f"{LIB}/bootstrap.sh"
+LAUNCH_SOURCE = f"{LIB}/microk8s-launch.yaml"  # the pristine copy, outside snapd's reach
+WORKER_TOKENS = f"{LIB}/worker-join-tokens"
+PROVIDER_SOURCE = f"{LIB}/apiserver-proxy-provider.yaml"
+# Load-balancer files: staged here, installed at their real path by the bootstrap script.
+LB_FILES = (
+    ("haproxy.cfg", haproxy.CONF_PATH, "0644"),
+    ("keepalived.conf", keepalived.CONF_PATH, "0644"),
+    ("check-apiserver.sh", keepalived.CHECK_SCRIPT_PATH, "0755"),
+)
 EC2_LIMIT = 16384  # bytes of raw user-data EC2 accepts
 
 
@@ -52,18 +69,31 @@ def provider_yaml(cluster: Cluster) -> str:
     )
 
 
+def worker_tokens(cluster: Cluster) -> str:
+    """`NAME TOKEN` per worker: the first node registers each as a single-use join token."""
+    return "".join(f"{w.name} {worker_token_placeholder(w)}\n" for w in cluster.workers)
+
+
+def lb_content(cluster: Cluster, node: Node, name: str) -> str:
+    if name == "haproxy.cfg":
+        return haproxy.conf(cluster, node)
+    if name == "keepalived.conf":
+        return keepalived.conf(cluster, node)
+    return keepalived.check_script(cluster, node)
+
+
 def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
     load_balancer = node.is_control_plane and cluster.mode == KEEPALIVED_HAPROXY
     pin_vip = (
         not node.is_control_plane and cluster.worker_endpoint == "vip" and cluster.mode in VIP_MODES
     )
-    files = [_file(launch_config.PATH_ON_NODE, launch_config.text(cluster, node), "0600")]
+    registers_workers = node == cluster.first and bool(cluster.workers)
+    files = [_file(LAUNCH_SOURCE, launch_config.text(cluster, node), "0600")]
+    if registers_workers:
+        files.append(_file(WORKER_TOKENS, worker_tokens(cluster), "0600"))
     if load_balancer:
-        files.append(_file(keepalived.CONF_PATH, keepalived.conf(cluster, node), "0644"))
-        files.append(
-            _file(keepalived.CHECK_SCRIPT_PATH, keepalived.check_script(cluster, node), "0755")
-        )
-        files.append(_file(haproxy.CONF_PATH, haproxy.conf(cluster, node), "0644"))
+        for name, _, mode in LB_FILES:
+            files.append(_file(f"{LIB}/{name}", lb_content(cluster, node, name), mode))
     if pin_vip:
         files.append(_file(PROVIDER_SOURCE, provider_yaml(cluster), "0644"))
     bootstrap = render_template(
@@ -72,9 +102,14 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         node=node,
         role="control plane" if node.is_control_plane else "worker",
         install_flags=install_flags(cluster),
+        lib=LIB,
+        launch_source=LAUNCH_SOURCE,
+        launch_target=launch_config.PATH_ON_NODE,
+        worker_tokens=WORKER_TOKENS if registers_workers else None,
         pin_vip=pin_vip,
         provider_source=PROVIDER_SOURCE,
         load_balancer=load_balancer,
+        lb_files=LB_FILES,
         haproxy_conf=haproxy.CONF_PATH,
         keepalived_conf=keepalived.CONF_PATH,
     )
