@@ -70,7 +70,12 @@ def test_removing_a_node_removes_exactly_its_files(hacc, tmp_path) -> None:
     assert removed == {p for p in before if p.startswith("edge-paris-01/nodes/w2/")}
     assert not (out / "edge-paris-01/nodes/w2").exists()
     changed = {p for p in after if after[p] != before[p]}
-    assert changed == {"edge-paris-01/RUNBOOK.md", f"edge-paris-01/{STATE_FILE}"}
+    # cp1 no longer registers w2's join token.
+    assert changed == {
+        "edge-paris-01/RUNBOOK.md",
+        "edge-paris-01/nodes/cp1/user-data.yaml",
+        f"edge-paris-01/{STATE_FILE}",
+    }
 
 
 def test_files_hacc_did_not_write_are_never_touched(hacc, tmp_path) -> None:

@@ -16,7 +16,6 @@ import yaml
 from jsonschema import Draft7Validator
 
 from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO
-from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 SCHEMAS = REPO / "tests" / "fixtures" / "gitops-schemas"
@@ -144,6 +143,7 @@ def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None
     assert changed == {
         "clusters/edge-paris-01/nodes/w2/user-data.yaml",
         "clusters/edge-paris-01/nodes/w2/microk8s-launch.yaml",
+        "clusters/edge-paris-01/nodes/cp1/user-data.yaml",  # w2's token no longer registered
         "clusters/edge-paris-01/RUNBOOK.md",
         "clusters/edge-paris-01/.hacc-state.json",
     }
@@ -202,13 +202,33 @@ def test_materialize_writes_private_user_data(hacc, spec, tmp_path, monkeypatch)
     assert len(files) == 5
     for f in files:
         text = f.read_text()
-        assert TOKEN in text and JOIN_TOKEN_PLACEHOLDER not in text
+        assert "__HACC_" not in text
+        worker = f.parent.name.startswith("w")
+        # The cluster's token joins as control plane: workers never get it.
+        assert (TOKEN in text) is not worker
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
         assert stat.S_IMODE(f.parent.stat().st_mode) == 0o700
     cp2 = yaml.safe_load((private / "edge-paris-01/nodes/cp2/user-data.yaml").read_text())
     launch = next(iter(yaml.safe_load_all(cp2["write_files"][0]["content"])))
     assert launch["persistentClusterToken"] == TOKEN
     assert launch["join"]["url"] == f"198.18.10.11:25000/{TOKEN}"
+    # Each worker joins with its own token, which the first node registers.
+    cp1 = yaml.safe_load((private / "edge-paris-01/nodes/cp1/user-data.yaml").read_text())
+    registered = next(f for f in cp1["write_files"] if f["path"].endswith("worker-join-tokens"))
+    tokens = dict(line.split() for line in registered["content"].splitlines())
+    assert sorted(tokens) == ["w1", "w2"] and tokens["w1"] != tokens["w2"]
+    for name, token in tokens.items():
+        assert len(token) == 32 and TOKEN not in token
+        w = yaml.safe_load((private / f"edge-paris-01/nodes/{name}/user-data.yaml").read_text())
+        launch = next(iter(yaml.safe_load_all(w["write_files"][0]["content"])))
+        assert launch["join"] == {"url": f"198.18.10.11:25000/{token}", "worker": True}
+        join_token = private / f"edge-paris-01/nodes/{name}/join-token"
+        assert join_token.read_text() == token + "\n"
+        assert stat.S_IMODE(join_token.stat().st_mode) == 0o600
+    # The same token gives the same files (repeatable), another gives other worker tokens.
+    assert hacc("materialize", str(spec), "-o", str(tmp_path / "again")).code == 0
+    again = tmp_path / "again/edge-paris-01/nodes/w1/user-data.yaml"
+    assert again.read_text() == (private / "edge-paris-01/nodes/w1/user-data.yaml").read_text()
     # the committed output never holds the value
     hacc("build", str(spec), "-o", str(tmp_path / "out"))
     for p in (tmp_path / "out").rglob("*"):
@@ -255,7 +275,7 @@ def test_token_from_a_file(hacc, spec, tmp_path) -> None:
     )
     (tmp_path / "token.txt").write_text(TOKEN + "\n")
     assert hacc("materialize", str(spec), "-o", str(tmp_path / "private")).code == 0
-    assert TOKEN in (tmp_path / "private/edge-paris-01/nodes/w1/user-data.yaml").read_text()
+    assert TOKEN in (tmp_path / "private/edge-paris-01/nodes/cp1/user-data.yaml").read_text()
 
 
 @pytest.mark.slow

@@ -69,19 +69,40 @@ def launch_docs(example: str, node: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
-def test_user_data_writes_launch_configuration_first(path) -> None:
-    cluster, _ = compiled(path.stem)
+def test_user_data_stages_files_for_the_bootstrap(path) -> None:
+    cluster, arts = compiled(path.stem)
     for node in cluster.nodes:
         doc = user_data(path.stem, node.name)
-        files = doc["write_files"]
-        assert files[0]["path"] == "/var/snap/microk8s/common/.microk8s.yaml"
-        assert "defer" not in files[0]
-        assert load_all(files[0]["content"]) == launch_docs(path.stem, node.name)
-        assert all(isinstance(f["permissions"], str) for f in files)
+        files = {f["path"]: f for f in doc["write_files"]}
+        # Only under /usr/local/lib/hacc: snapd's undo cannot remove the launch configuration,
+        # and no package starts keepalived or HAProxy with hacc's configuration early.
+        assert all(p.startswith("/usr/local/lib/hacc/") for p in files)
+        launch = files["/usr/local/lib/hacc/microk8s-launch.yaml"]
+        assert launch["permissions"] == "0600" and "defer" not in launch
+        assert load_all(launch["content"]) == launch_docs(path.stem, node.name)
+        assert all(isinstance(f["permissions"], str) for f in files.values())
         assert doc["hostname"] == node.name
         assert doc["runcmd"] == ["bash /usr/local/lib/hacc/bootstrap.sh"]
-        bootstrap = files[-1]["content"]
+        bootstrap = files["/usr/local/lib/hacc/bootstrap.sh"]["content"]
         assert f"--channel={cluster.channel}" in bootstrap
+        lb = node.is_control_plane and cluster.mode == "keepalived-haproxy"
+        for name in ("haproxy.cfg", "keepalived.conf", "check-apiserver.sh"):
+            staged = files.get(f"/usr/local/lib/hacc/{name}")
+            assert (staged is not None) == lb
+            if staged:
+                assert staged["content"] == arts_by_path(arts)[f"nodes/{node.name}/{name}"]
+        tokens = files.get("/usr/local/lib/hacc/worker-join-tokens")
+        if node == cluster.first and cluster.workers:
+            assert tokens is not None and tokens["permissions"] == "0600"
+            assert tokens["content"] == "".join(
+                f"{w.name} __HACC_WORKER_TOKEN_{w.name}__\n" for w in cluster.workers
+            )
+        else:
+            assert tokens is None
+
+
+def arts_by_path(arts) -> dict[str, str]:
+    return {a.path: a.content for a in arts}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -92,7 +113,7 @@ def test_launch_configurations(path) -> None:
         first = docs[0]
         assert first["version"] == "0.2.0"
         if node.is_control_plane:
-            assert first["extraSANs"] == list(cluster.sans)
+            assert first["extraSANs"] == [*cluster.sans, node.address]
             assert (
                 cluster.endpoint.address in first["extraSANs"] or cluster.endpoint.address is None
             )
@@ -106,8 +127,13 @@ def test_launch_configurations(path) -> None:
             assert "join" not in first
             assert {"name": "dns"} in first["addons"]
         else:
+            token = (
+                JOIN_TOKEN_PLACEHOLDER
+                if node.is_control_plane
+                else f"__HACC_WORKER_TOKEN_{node.name}__"
+            )
             assert first["join"] == {
-                "url": f"{cluster.first.address}:25000/{JOIN_TOKEN_PLACEHOLDER}",
+                "url": f"{cluster.first.address}:25000/{token}",
                 "worker": not node.is_control_plane,
             }
             assert "addons" not in first
@@ -117,19 +143,16 @@ def test_launch_configurations(path) -> None:
             assert len(docs) == 2
 
 
-def test_launch_configuration_version_and_dns(tmp_path) -> None:
+def test_launch_configuration_dns_disabled(tmp_path) -> None:
     text = EXAMPLES[0].read_text()
     spec = tmp_path / "s.yaml"
-    spec.write_text(
-        text.replace("channel: 1.33/stable", "channel: 1.27/stable").replace(
-            "      - {name: hostpath-storage, disable: true}", "      - {name: dns, disable: true}"
-        )
-    )
+    line = "      - {name: hostpath-storage, disable: true}"
+    assert line in text
+    spec.write_text(text.replace(line, "      - {name: dns, disable: true}"))
     cluster = analyze(spec).cluster
-    assert cluster is not None and cluster.channel == "1.27/stable"
+    assert cluster is not None
     arts = {a.path: a.content for a in render_cluster(cluster)}
     doc = load_all(arts[f"nodes/{cluster.first.name}/microk8s-launch.yaml"])[0]
-    assert doc["version"] == "0.1.0"
     assert {"name": "dns", "disable": True} in doc["addons"]
     assert "extraKubeletArgs" not in doc
 
@@ -285,12 +308,14 @@ def test_runbook_uses_real_values(path) -> None:
 
 
 SECTION_TOPICS = {
+    "1": "Bootstrap order",
     "2": "Verify",
     "3": "Add and remove",
     "5": "SAN and apiserver-flag",
     "6": "Certificate expiry",
     "7": "Health checks",
     "9": "Troubleshooting",
+    "10": "Join tokens",
 }
 
 
@@ -306,7 +331,10 @@ def test_runbook_section_references_point_at_the_right_section(path) -> None:
         for p in ("nodes/x/user-data.yaml", "nodes/x/apply-day2.sh")
         for a in ("create", "update", "remove")
     )
-    refs = set(re.findall(r"section (\d+)", text + hints))
+    # The bootstrap scripts' errors name sections too.
+    scripts = " ".join(a.content for a in arts if a.path.endswith("/user-data.yaml"))
+    refs = set(re.findall(r"section (\d+)", text + hints + scripts))
+    refs |= set(re.findall(r"die (\d+) ", scripts))
     assert refs
     for ref in refs:
         assert headings[ref].startswith(SECTION_TOPICS[ref]), (ref, headings.get(ref))

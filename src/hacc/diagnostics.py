@@ -23,12 +23,21 @@ class Diagnostic:
 
     def format(self) -> str:
         return (
-            f"{self.file}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"
+            f"{_one_line(self.file)}:{self.line}:{self.column}: "
+            f"{self.severity}[{self.code}]: {_one_line(self.message)}"
         )
 
     @property
     def is_error(self) -> bool:
         return self.severity == ERROR
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters escaped: a key or file name holding a newline must not
+    break a diagnostic in two (or forge another)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def sort_key(d: Diagnostic) -> tuple[str, int, int, str, str]:

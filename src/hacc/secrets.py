@@ -87,9 +87,7 @@ def fill_tokens(text: str, cluster_token: str, cluster: str) -> str:
     """`text` with every join-token placeholder replaced by its value."""
     from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
 
-    text = WORKER_PLACEHOLDER.sub(
-        lambda m: worker_token(cluster_token, cluster, m.group(1)), text
-    )
+    text = WORKER_PLACEHOLDER.sub(lambda m: worker_token(cluster_token, cluster, m.group(1)), text)
     return text.replace(JOIN_TOKEN_PLACEHOLDER, cluster_token)
 
 

@@ -117,9 +117,7 @@ def _follow_local_apiserver(pod: dict[str, Any], container: dict[str, Any]) -> N
     onStoppedLeading). `kubernetes` resolves to loopback; MicroK8s's server certificate names
     it (microk8s-resources/certs/csr.conf.template, DNS.1)."""
     pod["hostAliases"] = [{"ip": "127.0.0.1", "hostnames": ["kubernetes"]}]
-    pod["volumes"] = [
-        {"name": "kubeconfig", "hostPath": {"path": CLIENT_CONFIG, "type": "File"}}
-    ]
+    pod["volumes"] = [{"name": "kubeconfig", "hostPath": {"path": CLIENT_CONFIG, "type": "File"}}]
     container["volumeMounts"] = [{"name": "kubeconfig", "mountPath": ADMIN_CONF, "readOnly": True}]
 
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Inside the bench's own mount and network namespaces (unshare --mount --net): overlays keep
+# every write to /var, /etc, /usr/local and /root in a tmpfs of the bench's, then one node's
+# user-data runs as cloud-init would run it. Usage: boot.sh WORK IFACE ADDR/PREFIX PREINSTALL VIP
+set -euo pipefail
+work=$1 iface=$2 address=$3 preinstall=$4 vip=$5
+bench=$(cd "$(dirname "$0")" && pwd)
+mount --make-rprivate /
+mount -t tmpfs tmpfs "$work/ov"
+for d in var etc usr/local root; do
+  mkdir -p "$work/ov/$d/u" "$work/ov/$d/w"
+  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$work/ov/$d/u,workdir=$work/ov/$d/w" "/$d"
+done
+ip link set lo up
+ip link add "$iface" type veth peer name hacc-bench
+ip link set "$iface" up
+ip link set hacc-bench up
+ip addr add "$address" dev "$iface"
+
+export PATH="$work/fakes:/usr/sbin:/usr/bin:/sbin:/bin"
+if [[ $preinstall == yes ]]; then
+  snap install microk8s --classic --channel=1.32/stable > /dev/null
+fi
+/usr/bin/python3 "$bench/write_files.py" "$work/user-data.yaml" "$work/runcmd"
+set +e
+bash -e "$work/runcmd" > "$work/output" 2>&1
+echo $? > "$work/rc"
+set -e
+if [[ $vip != none ]]; then
+  # kube-vip puts the VIP on this node once the bootstrap is over.
+  ip addr replace "$vip/32" dev "$iface"
+fi
+tick  # time goes on after the bootstrap: the daemons look once more
+mkdir -p "$work/result"
+[[ ! -d /var/snap/microk8s ]] || cp -a /var/snap/microk8s "$work/result/microk8s"
+[[ ! -e /var/log/hacc-bootstrap.log ]] || cp -a /var/log/hacc-bootstrap.log "$work/result/"
+for f in /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg; do
+  [[ ! -e $f ]] || cp "$f" "$work/result/$(basename "$f")"
+done

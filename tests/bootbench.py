@@ -1,0 +1,119 @@
+"""The bootstrap bench: a node's generated user-data run as cloud-init would run it, against the
+fakes in bench/fake_microk8s.py (sourced MicroK8s behaviour, not MicroK8s), inside a private
+mount namespace (overlays over /var, /etc, /usr/local and /root) and a network namespace holding
+the node's interface and address. Nothing on the host changes; every process ends with the
+namespaces."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hacc.compiler.model import Cluster, Node
+from realtools import require_root, tool
+
+BENCH = Path(__file__).resolve().parent / "bench"
+FAKES = ("snap", "microk8s", "systemctl", "sleep", "tick")
+
+
+@dataclass
+class Boot:
+    rc: int
+    output: str
+    events: list[dict[str, Any]]
+    result: Path  # copies of /var/snap/microk8s, the bootstrap log, /etc/keepalived, ...
+    state: Path  # the fakes' own records
+
+    def happened(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == kind]
+
+    @property
+    def snap_data(self) -> Path:
+        return self.result / "microk8s" / "current"
+
+    @property
+    def launcher(self) -> Path:
+        return self.result / "microk8s" / "common" / "etc" / "launcher"
+
+    def read(self, relative: str) -> str:
+        return (self.snap_data / relative).read_text()
+
+
+def boot(
+    cluster: Cluster,
+    node: Node,
+    user_data: str,
+    work: Path,
+    *,
+    install_failures: int = 0,
+    join: str = "ok",
+    accepted_tokens: tuple[str, ...] = (),
+    cluster_nodes: tuple[str, ...] = (),
+    preinstalled: bool = False,
+    vip_after: bool = False,
+) -> Boot:
+    require_root()
+    tool("unshare")
+    work.mkdir(parents=True)
+    (work / "ov").mkdir()
+    state = work / "state"
+    state.mkdir()
+    fakes = work / "fakes"
+    fakes.mkdir()
+    for name in FAKES:
+        (fakes / name).symlink_to(BENCH / "fake_microk8s.py")
+    config = {
+        "install_failures": install_failures,
+        "join": join,
+        "accepted_tokens": list(accepted_tokens),
+        "cluster_nodes": [node.name, *cluster_nodes],
+        "vip": cluster.endpoint.address,
+        "interface": node.interface,
+    }
+    (work / "config.json").write_text(json.dumps(config))
+    (work / "user-data.yaml").write_text(user_data)
+    prefix = ipaddress.ip_network(cluster.subnet or f"{node.address}/24", strict=False).prefixlen
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "BENCH_CONFIG": str(work / "config.json"),
+        "BENCH_STATE": str(state),
+        "LANG": "C.UTF-8",
+    }
+    vip = cluster.endpoint.address if vip_after and cluster.endpoint.address else "none"
+    subprocess.run(
+        [
+            "unshare", "--mount", "--propagation", "private", "--net", "--fork", "--kill-child",
+            "bash", str(BENCH / "boot.sh"), str(work), node.interface,
+            f"{node.address}/{prefix}", "yes" if preinstalled else "no", vip,
+        ],
+        env=env,
+        check=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    events_file = state / "events.jsonl"
+    events = (
+        [json.loads(line) for line in events_file.read_text().splitlines()]
+        if events_file.exists()
+        else []
+    )
+    return Boot(
+        int((work / "rc").read_text()),
+        (work / "output").read_text(),
+        events,
+        work / "result",
+        state,
+    )
+
+
+def root_is_unchanged() -> dict[str, bool]:
+    """What the bench must never leave on the host."""
+    return {
+        p: os.path.lexists(p)
+        for p in ("/var/snap", "/usr/local/lib/hacc", "/var/log/hacc-bootstrap.log")
+    }

@@ -1,0 +1,200 @@
+"""Every generated bootstrap script on the bootstrap bench (bootbench.py): a node ends configured
+exactly as its launch configuration says, or exits non-zero naming the runbook section, never
+`done` with MicroK8s's defaults. The fakes reproduce sourced MicroK8s behaviour only."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bootbench import Boot, boot, root_is_unchanged
+from conftest import EXAMPLES
+from hacc.compiler.frontend import analyze
+from hacc.compiler.model import KEEPALIVED_HAPROXY, KUBE_VIP, Cluster, Node
+from hacc.secrets import fill_tokens, worker_token
+from hacc.targets import render_cluster
+from hacc.targets.user_data import LAUNCH_SOURCE, provider_yaml
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "Bench-cluster-token-0123456789abcdef"  # 36 characters of the join-URL alphabet
+BY_STEM = {p.stem: p for p in EXAMPLES}
+
+
+@cache
+def compiled(stem: str) -> tuple[Cluster, dict[str, str]]:
+    cluster = analyze(BY_STEM[stem]).cluster
+    assert cluster is not None
+    return cluster, {a.path: a.content for a in render_cluster(cluster)}
+
+
+def user_data(stem: str, node: Node, *, materialized: bool = True) -> str:
+    cluster, arts = compiled(stem)
+    text = arts[f"nodes/{node.name}/user-data.yaml"]
+    return fill_tokens(text, TOKEN, cluster.name) if materialized else text
+
+
+def launch_config(ud: str) -> str:
+    files = yaml.safe_load(ud)["write_files"]
+    return next(f["content"] for f in files if f["path"] == LAUNCH_SOURCE)
+
+
+def runbook_sections(stem: str) -> dict[str, str]:
+    return dict(re.findall(r"^## (\d+)\. (.+)$", compiled(stem)[1]["RUNBOOK.md"], re.M))
+
+
+def failed_with(b: Boot, stem: str, section: str, text: str) -> None:
+    assert b.rc != 0, b.output
+    assert "hacc-bootstrap: done" not in b.output
+    last = b.output.strip().splitlines()[-1]
+    assert text in last and f"(see RUNBOOK.md section {section})" in last, last
+    assert section in runbook_sections(stem)
+
+
+def configured(b: Boot, ud: str, node: Node) -> None:
+    """The node ended as hacc's launch configuration says."""
+    assert b.rc == 0, b.output
+    assert b.output.strip().endswith("hacc-bootstrap: done")
+    assert (b.launcher / "install.yaml.applied").read_text() == launch_config(ud)
+    assert not b.happened("install hook took the default launch configuration")
+    assert not b.happened("kicker re-issued the certificate and restarted kubelite")
+    log = (b.result / "hacc-bootstrap.log").read_text()
+    assert TOKEN not in log and not re.search(r"\b[0-9a-f]{32}\b", log), "a token reached the log"
+    if node.is_control_plane:
+        assert (b.snap_data / "var/lock/no-cert-reissue").exists()
+        assert (b.state / "dqlite-domain").read_text() == str(node.failure_domain)
+        assert b.read("args/ha-conf") == f"failure-domain={node.failure_domain}\n"
+
+
+@pytest.fixture
+def work(tmp_path: Path):
+    before = root_is_unchanged()
+    yield tmp_path
+    assert root_is_unchanged() == before
+
+
+@pytest.mark.parametrize("stem", sorted(BY_STEM))
+def test_first_node_forms_and_keeps_its_certificate_when_the_vip_arrives(stem, work) -> None:
+    cluster, arts = compiled(stem)
+    node = cluster.first
+    ud = user_data(stem, node)
+    b = boot(cluster, node, ud, work / "n", vip_after=cluster.mode == KUBE_VIP)
+    configured(b, ud, node)
+    issued = b.happened("certificate issued")
+    assert len(issued) == 1 and set(cluster.sans) | {node.address} <= set(issued[0]["sans"])
+    if cluster.mode == KEEPALIVED_HAPROXY:
+        # keepalived put the VIP on this node, after the lock: no restart followed.
+        assert b.happened("VIP added")
+        assert (b.result / "keepalived.conf").read_text() == arts[
+            f"nodes/{node.name}/keepalived.conf"
+        ]
+        assert (b.result / "haproxy.cfg").read_text() == arts[f"nodes/{node.name}/haproxy.cfg"]
+    tokens = b.read("credentials/cluster-tokens.txt").splitlines() if cluster.workers else []
+    # One single-use token (no `|expiry`) per worker, none of them the cluster's token.
+    assert tokens == [worker_token(TOKEN, cluster.name, w.name) for w in cluster.workers]
+    assert b.read("credentials/persistent-cluster-tokens.txt").split() == [TOKEN, TOKEN]
+
+
+def test_the_kicker_of_the_bench_restarts_a_node_without_the_lock(work) -> None:
+    """The fault the lock prevents, shown on the bench: without it the VIP restarts the node."""
+    cluster, _ = compiled("keepalived-haproxy")
+    ud = user_data("keepalived-haproxy", cluster.first)
+    lock = 'touch "$SNAP_DATA/var/lock/no-cert-reissue"\n'
+    assert ud.count(lock) == 1
+    b = boot(cluster, cluster.first, ud.replace(lock, ""), work / "n")
+    assert b.happened("VIP added")
+    assert b.happened("kicker re-issued the certificate and restarted kubelite")
+
+
+def test_joining_control_plane_node_restarts_the_datastore_into_its_failure_domain(work) -> None:
+    cluster, _ = compiled("keepalived-haproxy")
+    node = cluster.control_plane[1]
+    assert node.failure_domain != 1
+    ud = user_data("keepalived-haproxy", node)
+    b = boot(cluster, node, ud, work / "n", accepted_tokens=(TOKEN,))
+    configured(b, ud, node)
+    starts = [e["failure_domain"] for e in b.happened("k8s-dqlite started")]
+    # The join started the datastore before its failure domain was there; the restart fixed it.
+    assert starts[-2:] == [0, node.failure_domain]
+    assert b.happened("joined")[0]["worker"] is False
+
+
+def test_worker_joins_with_its_own_token_registered_by_the_first_node(work) -> None:
+    cluster, _ = compiled("keepalived-haproxy")
+    first = boot(
+        cluster, cluster.first, user_data("keepalived-haproxy", cluster.first), work / "cp"
+    )
+    registered = tuple(first.read("credentials/cluster-tokens.txt").split())
+    worker = cluster.workers[0]
+    ud = user_data("keepalived-haproxy", worker)
+    assert TOKEN not in ud
+    b = boot(cluster, worker, ud, work / "w", accepted_tokens=registered)
+    configured(b, ud, worker)
+    assert b.happened("joined") == [
+        {"event": "joined", "worker": True, "url_host": cluster.first.address}
+    ]
+    # Pinned to the VIP: refresh off, and the provider lists the VIP only.
+    assert "--refresh-interval=0s" in b.read("args/apiserver-proxy").splitlines()
+    assert b.read("args/traefik/provider.yaml") == provider_yaml(cluster)
+    # With only the cluster's token on the first node, the worker could not join at all.
+    refused = boot(cluster, worker, ud, work / "w2", accepted_tokens=(TOKEN,))
+    assert refused.rc != 0 and refused.happened("join refused")
+
+
+def test_first_install_attempt_fails(work) -> None:
+    cluster, _ = compiled("kube-vip")
+    ud = user_data("kube-vip", cluster.first)
+    b = boot(cluster, cluster.first, ud, work / "n", install_failures=1, vip_after=True)
+    assert len(b.happened("install failed and was undone")) == 1
+    configured(b, ud, cluster.first)
+
+
+def test_install_never_succeeds(work) -> None:
+    cluster, _ = compiled("kube-vip")
+    b = boot(
+        cluster,
+        cluster.first,
+        user_data("kube-vip", cluster.first),
+        work / "n",
+        install_failures=99,
+    )
+    assert len(b.happened("install failed and was undone")) == 10
+    failed_with(b, "kube-vip", "9", "snap install microk8s failed 10 times")
+
+
+def test_preinstalled_microk8s_is_refused(work) -> None:
+    cluster, _ = compiled("keepalived-haproxy")
+    b = boot(
+        cluster,
+        cluster.first,
+        user_data("keepalived-haproxy", cluster.first),
+        work / "n",
+        preinstalled=True,
+    )
+    failed_with(b, "keepalived-haproxy", "9", "installed before hacc ran")
+    assert not b.happened("systemctl") and not b.happened("VIP added")
+
+
+@pytest.mark.parametrize("role", ["control plane", "worker"])
+def test_placeholder_token_is_refused_before_anything_happens(role, work) -> None:
+    cluster, _ = compiled("keepalived-haproxy")
+    node = cluster.first if role == "control plane" else cluster.workers[0]
+    b = boot(cluster, node, user_data("keepalived-haproxy", node, materialized=False), work / "n")
+    failed_with(b, "keepalived-haproxy", "1", "still holds a placeholder join token")
+    assert b.events == []
+
+
+@pytest.mark.parametrize("which", ["control plane", "worker"])
+def test_join_never_succeeds(which, work) -> None:
+    cluster, _ = compiled("external-lb")
+    node = cluster.control_plane[1] if which == "control plane" else cluster.workers[0]
+    b = boot(cluster, node, user_data("external-lb", node), work / "n", join="never")
+    failed_with(
+        b, "external-lb", "9", f"not applied after 15 minutes (join to {cluster.first.name})"
+    )
+    journal = (b.state / "cluster-agent.journal").read_text()
+    assert "invalid token" in journal  # where RUNBOOK.md section 9 says to look
