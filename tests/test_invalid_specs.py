@@ -56,3 +56,33 @@ def test_warnings_pass_unless_strict(path, hacc) -> None:
     strict = hacc("validate", "--strict", str(path))
     assert strict.code == 1
     assert "error[" in strict.err and "warning[" not in strict.err
+
+
+def test_channel_1_27_is_refused_for_its_join_hostname_check(hacc, tmp_path) -> None:
+    path = next(p for p in INVALID if p.name.startswith("hacc209"))
+    text = path.read_text()
+    assert "channel: 1.26/stable" in text
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text.replace("channel: 1.26/stable", "channel: 1.27/stable"))
+    r = hacc("validate", str(spec))
+    assert r.code == 1 and "error[HACC209]" in r.err
+    assert "refuses joins whose hostname does not resolve" in r.err
+    spec.write_text(text.replace("channel: 1.26/stable", "channel: 1.28/stable"))
+    assert hacc("validate", str(spec)).code == 0
+
+
+@pytest.mark.parametrize(
+    ("types", "skips_check"),
+    [
+        ("InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP", True),  # MicroK8s's default
+        ("InternalIP,ExternalIP,Hostname", True),
+        ("ExternalIP,InternalIP", True),  # no Hostname at all
+        ("Hostname,InternalIP", False),
+        ("Hostname,ExternalIP", False),
+        (None, False),  # removed: the apiserver's own order starts with Hostname
+    ],
+)
+def test_internal_ip_preference_follows_the_cluster_agent(types, skips_check) -> None:
+    from hacc.compiler.checks import prefers_internal_ip
+
+    assert prefers_internal_ip(types) is skips_check
