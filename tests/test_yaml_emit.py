@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -22,6 +25,7 @@ SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False),
     TEXT,
     MULTILINE,
     st.sampled_from(
@@ -81,6 +85,15 @@ def test_round_trip_in_yaml_11_and_12(data) -> None:
     text = emit(data)
     assert load(text, "1.2") == data
     assert load(text, "1.1") == data
+    # PyYAML, which cloud-init uses: libyaml's loader when present, else the pure one.
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == data
+    assert yaml.load(text, Loader=yaml.SafeLoader) == data
+
+
+def test_nan_and_tab_led_blocks() -> None:
+    text = emit({"n": float("nan"), "t": "\tindented\nnext\n"})
+    for loaded in (load(text, "1.1"), load(text, "1.2"), yaml.load(text, Loader=yaml.CSafeLoader)):
+        assert math.isnan(loaded["n"]) and loaded["t"] == "\tindented\nnext\n"
 
 
 @pytest.mark.parametrize("value", ["a\x07b", "a\rb", "x\u2028y"])

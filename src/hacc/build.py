@@ -14,7 +14,7 @@ from hacc import output, selfcheck
 from hacc.compiler.frontend import Analysis, analyze_all
 from hacc.compiler.model import GitOps
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
-from hacc.errors import InternalError
+from hacc.errors import HaccError, InternalError
 from hacc.targets import render_cluster
 from hacc.targets.base import Artifact
 from hacc.targets.fleet import FOLDER as FLEET_FOLDER
@@ -104,6 +104,8 @@ def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
     built = {u.name for u in units}
     for state in sorted(Path(out).glob(f"*/{output.STATE_FILE}")):
         name = state.parent.name
+        if state.parent.is_symlink():
+            continue  # never read through a link; planning that folder reports it
         record = output.read_gitops(state.parent)
         if name not in built and name != FLEET_FOLDER and record:
             members[name] = GitOps(record["repoURL"], record["branch"], record["path"])
@@ -114,11 +116,25 @@ def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
 
 
 def plan(units: list[Unit], out: str | Path) -> list[Planned]:
-    """What writing every unit (and the fleet folder) into OUT would do; raises on a file hacc
-    does not own."""
+    """What writing every unit (and the fleet folder) into OUT would do; raises, listing every
+    file in the way that hacc does not own, if there is any."""
     fleet = fleet_unit(units, out)
     everything = [*units, fleet] if fleet else units
-    return [Planned(u, u.folder(out), output.plan(u.folder(out), u.artifacts)) for u in everything]
+    plans: list[Planned] = []
+    conflicts: list[str] = []
+    for u in everything:
+        try:
+            folder = output.cluster_folder(Path(out), u.name)
+            changes, in_the_way = output.plan(folder, u.artifacts)
+        except HaccError as e:
+            conflicts.append(str(e))
+            continue
+        conflicts += in_the_way
+        plans.append(Planned(u, folder, changes))
+    if conflicts:
+        listed = "".join(f"\n  {c}" for c in conflicts)
+        raise HaccError(f"nothing written; in the way:{listed}\nmove them away, then build again")
+    return plans
 
 
 def spec_digest(path: str) -> str:

@@ -316,10 +316,10 @@ def _build(args: argparse.Namespace) -> int:
     if args.check:  # what is on disk is what would be committed
         texts.update(
             {
-                str(p.folder / c.path): (p.folder / c.path).read_bytes()
+                str(p.folder / c.path): c.current
                 for p in plans
                 for c in p.changes
-                if c.action != output.CREATE
+                if c.current is not None
             }
         )
     _leak_guard(units, texts)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hacc import fsafe
 from hacc.errors import HaccError
 from hacc.targets.base import Artifact
 
@@ -28,6 +29,11 @@ class Change:
     path: str  # relative to the cluster folder
     artifact: Artifact | None = None
     edited: bool = False  # an owned file changed by hand since hacc wrote it
+    current: bytes | None = None  # what is on disk now (update, identical, remove)
+
+
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+STATE_LIMIT = 16 << 20
 
 
 def digest(data: bytes) -> str:
@@ -38,28 +44,58 @@ def _mode(executable: bool) -> int:
     return 0o755 if executable else 0o644
 
 
+def cluster_folder(out: Path, name: str) -> Path:
+    """OUT/name, checked: a folder (or nothing yet), never a link out of OUT."""
+    path = fsafe.inside(out, name)
+    if path.exists() and not path.is_dir():
+        raise HaccError(f"{path} is a file where hacc needs a folder; move it away")
+    return path
+
+
 def _load_state(cluster_dir: Path) -> dict[str, Any]:
     path = cluster_dir / STATE_FILE
-    if not path.exists():
+    data = fsafe.read(path, STATE_LIMIT)
+    if data is None:
         return {}
+    where = str(path)
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(state, dict) or not isinstance(state.get("files"), dict):
-            raise ValueError("no file list")
-        return state
-    except (OSError, ValueError) as e:
-        raise HaccError(f"{path} is not a hacc state file ({e}); move it away to rebuild") from e
+        state = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:
+        what = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise HaccError(f"{where} is not a hacc state file ({what}); restore it from Git") from e
+    if not isinstance(state, dict) or not isinstance(state.get("files"), dict):
+        raise HaccError(f"{where} is not a hacc state file (no file list); restore it from Git")
+    files: dict[str, str] = {}
+    for entry, value in state["files"].items():
+        rel = fsafe.relative_path(entry, where)
+        if not isinstance(value, str) or not DIGEST.fullmatch(value):
+            raise HaccError(f"{where} gives {rel} no sha256 digest; restore it from Git")
+        files[rel] = value
+    state["files"] = files
+    return state
 
 
 def read_state(cluster_dir: Path) -> dict[str, str]:
-    """The files hacc wrote into `cluster_dir`, with their hashes."""
-    return {str(k): str(v) for k, v in _load_state(cluster_dir).get("files", {}).items()}
+    """The files hacc wrote into `cluster_dir`, with their hashes, every path checked."""
+    files: dict[str, str] = _load_state(cluster_dir).get("files", {})
+    return files
 
 
 def read_gitops(cluster_dir: Path) -> dict[str, str] | None:
-    """Where the cluster's output is committed, as recorded by its last build (for fleets)."""
+    """Where the cluster's output is committed, as recorded by its last build (for fleets);
+    checked against the spec's own rules, since another folder's state file is input too."""
+    from hacc.compiler.schema_check import value_ok
+
     gitops = _load_state(cluster_dir).get("gitops")
-    return {str(k): str(v) for k, v in gitops.items()} if isinstance(gitops, dict) else None
+    if not isinstance(gitops, dict):
+        return None
+    record = {k: gitops.get(k) for k in ("repoURL", "branch", "path")}
+    for key, value in record.items():
+        if not isinstance(value, str) or not value_ok(("spec", "gitops", key), value):
+            raise HaccError(
+                f"{cluster_dir / STATE_FILE} records an invalid gitops {key}; restore it from Git"
+            )
+    return {k: str(v) for k, v in record.items()}
 
 
 def state_text(
@@ -72,60 +108,54 @@ def state_text(
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _current(path: Path) -> tuple[bytes, bool] | None:
-    try:
-        return path.read_bytes(), os.access(path, os.X_OK)
-    except FileNotFoundError:
+def _current(cluster_dir: Path, rel: str) -> tuple[bytes, bool] | None:
+    path = fsafe.inside(cluster_dir, rel)
+    st = fsafe.regular_or_missing(path)
+    data = fsafe.read(path) if st else None
+    if st is None or data is None:
         return None
-    except IsADirectoryError as e:
-        raise HaccError(f"{path} is a directory where hacc writes a file") from e
+    return data, bool(st.st_mode & 0o100)
 
 
-def plan(cluster_dir: Path, artifacts: list[Artifact]) -> list[Change]:
-    """What writing `artifacts` into `cluster_dir` would do; raises on a file hacc does not own."""
+def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], list[str]]:
+    """What writing `artifacts` into `cluster_dir` would do, and every file in the way that hacc
+    does not own (each a reason to write nothing at all)."""
     state = read_state(cluster_dir)
     changes: list[Change] = []
+    conflicts: list[str] = []
     wanted = {a.path for a in artifacts}
     for a in artifacts:
-        current = _current(cluster_dir / a.path)
+        try:
+            current = _current(cluster_dir, a.path)
+        except HaccError as e:
+            conflicts.append(str(e))
+            continue
         if current is None:
             changes.append(Change(CREATE, a.path, a))
             continue
         data, executable = current
         if data == a.data and executable == a.executable:
-            changes.append(Change(IDENTICAL, a.path, a))
+            changes.append(Change(IDENTICAL, a.path, a, current=data))
         elif a.path not in state:
-            raise HaccError(
-                f"{cluster_dir / a.path} exists and was not written by hacc; "
-                "move it away or delete it, then build again"
-            )
+            conflicts.append(f"{cluster_dir / a.path} exists and was not written by hacc")
         else:
-            changes.append(Change(UPDATE, a.path, a, edited=digest(data) != state[a.path]))
+            edited = digest(data) != state[a.path]
+            changes.append(Change(UPDATE, a.path, a, edited=edited, current=data))
     for path in sorted(set(state) - wanted):
-        current = _current(cluster_dir / path)
+        try:
+            current = _current(cluster_dir, path)
+        except HaccError as e:
+            conflicts.append(str(e))
+            continue
         if current is not None:
-            changes.append(Change(REMOVE, path, edited=digest(current[0]) != state[path]))
-    return changes
-
-
-def _write_atomic(path: Path, data: bytes, executable: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.hacc-tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _mode(executable))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+            edited = digest(current[0]) != state[path]
+            changes.append(Change(REMOVE, path, edited=edited, current=current[0]))
+    return changes, conflicts
 
 
 def _remove_empty_parents(path: Path, stop: Path) -> None:
     parent = path.parent
-    while parent != stop and parent.is_relative_to(stop):
+    while parent != stop and parent.is_relative_to(stop) and not parent.is_symlink():
         try:
             parent.rmdir()
         except OSError:
@@ -140,15 +170,16 @@ def apply(
     changes: list[Change],
     gitops: dict[str, str] | None = None,
 ) -> None:
+    for tmp in fsafe.stale_temporaries(cluster_dir):
+        fsafe.remove(tmp)  # left by an interrupted build
     for change in changes:
-        target = cluster_dir / change.path
+        target = fsafe.inside(cluster_dir, change.path)
         if change.action in (CREATE, UPDATE):
             assert change.artifact is not None
-            _write_atomic(target, change.artifact.data, change.artifact.executable)
+            fsafe.write(target, change.artifact.data, _mode(change.artifact.executable))
         elif change.action == REMOVE:
-            target.unlink()
+            fsafe.remove(target)
             _remove_empty_parents(target, cluster_dir)
     state = state_text(cluster, artifacts, gitops).encode()
-    state_path = cluster_dir / STATE_FILE
-    if _current(state_path) != (state, False):
-        _write_atomic(state_path, state, False)
+    if _current(cluster_dir, STATE_FILE) != (state, False):
+        fsafe.write(cluster_dir / STATE_FILE, state, _mode(False))

@@ -36,7 +36,8 @@ def render(plans: list[Planned], diff: bool = False) -> str:
         lines.append(f"  {SYMBOL[change.action]} {path}")
         lines.append(f"      {VERB[change.action]} [{kind}]{': ' + hint if hint else ''}{edited}")
         if diff and change.action == output.UPDATE and change.artifact is not None:
-            old = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+            current = (change.current or b"").decode("utf-8", errors="replace")
+            old = current.splitlines(keepends=True)
             new = change.artifact.content.splitlines(keepends=True)
             body = difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}")
             lines += ["      " + line.rstrip("\n") for line in body]

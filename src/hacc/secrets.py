@@ -18,7 +18,7 @@ from hacc.compiler.model import SecretRef
 
 MIN_TOKEN_LENGTH = 32  # MicroK8s refuses shorter join tokens
 # The join URL is <ip>:25000/<token>: no '/', ':', whitespace or quotes.
-TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~+=-]+$")
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+=-]+", re.ASCII)
 
 
 class SecretUnavailable(Exception):
@@ -94,7 +94,7 @@ def fill_tokens(text: str, cluster_token: str, cluster: str) -> str:
 def token_problem(value: str) -> str | None:
     if len(value) < MIN_TOKEN_LENGTH:
         return f"the join token has {len(value)} characters; MicroK8s needs at least {MIN_TOKEN_LENGTH}"
-    if not TOKEN_CHARS.match(value):
+    if not TOKEN_CHARS.fullmatch(value):
         return "the join token may hold only letters, digits and . _ ~ + = - (it goes into the join URL)"
     return None
 

@@ -71,6 +71,9 @@ def load_file(
     path: str | Path, display: str | None = None
 ) -> tuple[Document | None, list[Diagnostic]]:
     name = display if display is not None else str(path)
+    if Path(path).exists() and not (Path(path).is_file() or Path(path).is_dir()):
+        # A FIFO or a device would block or never end.
+        return None, [_error(name, 1, 1, "HACC001", "cannot read the spec: not a regular file")]
     try:
         raw = Path(path).read_bytes()
     except IsADirectoryError:

@@ -65,9 +65,63 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+# ECMA-262's \s (what editors and other JSON Schema tools use), written out for Python.
+ECMA_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+def ecma_to_python(pattern: str) -> str:
+    r"""A Python regex that means what the ECMA-262 `pattern` means (JSON Schema's dialect), for
+    the constructs hacc's schema uses: `$` is the end of the input (Python's `$` also matches
+    before a final newline), `\s` is ECMA's whitespace set; `\d` and `\w` are ASCII (re.ASCII)."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt == "s":
+                out.append(ECMA_SPACE if in_class else f"[{ECMA_SPACE}]")
+            elif nxt == "S" and not in_class:
+                out.append(f"[^{ECMA_SPACE}]")
+            elif nxt == "S":
+                raise ValueError(f"\\S inside a character class: {pattern}")
+            else:
+                out.append(c + nxt)
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        elif c == "$" and not in_class:
+            c = "\\Z"
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 @cache
 def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    return re.compile(ecma_to_python(pattern), re.ASCII)
+
+
+def pattern_search(pattern: str, value: str) -> bool:
+    """JSON Schema's `pattern`, with ECMA-262 meaning."""
+    return _regex(pattern).search(value) is not None
+
+
+def value_ok(path: tuple[str, ...], value: Any) -> bool:
+    """Whether `value` is valid where `path` (property names from the root) points in hacc's
+    schema: for data that comes back from elsewhere, such as another folder's state file."""
+    from hacc.schemas import load_schema
+
+    root = load_schema()
+    validator = Validator(root)
+    schema: dict[str, Any] = root
+    for name in path:
+        schema = validator._resolve(schema)["properties"][name]
+    return not any(True for _ in validator._errors(value, schema, (), ()))
 
 
 class Validator:
@@ -110,7 +164,7 @@ class Validator:
                 if passed == 0 or (kw == "oneOf" and passed > 1):
                     yield err(kw, branches, context if passed == 0 else [])
         if isinstance(inst, str):
-            if "pattern" in schema and not _regex(schema["pattern"]).search(inst):
+            if "pattern" in schema and not pattern_search(schema["pattern"], inst):
                 yield err("pattern", schema["pattern"])
             if "minLength" in schema and len(inst) < schema["minLength"]:
                 yield err("minLength", schema["minLength"])

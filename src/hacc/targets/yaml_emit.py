@@ -10,13 +10,14 @@ Mappings keep insertion order; multi-line strings become literal blocks.
 from __future__ import annotations
 
 import json
+import math
 import re
 from functools import cache
 from typing import Any
 
 # Conservative plain scalars: no spaces, no flow or comment indicators, a safe first character.
 _PLAIN = re.compile(
-    r"^[A-Za-z0-9_./$]([A-Za-z0-9_./:@=,+$~^()*<> -]*[A-Za-z0-9_./@=,+$~^()*<>-])?$"
+    r"[A-Za-z0-9_./$]([A-Za-z0-9_./:@=,+$~^()*<> -]*[A-Za-z0-9_./@=,+$~^()*<>-])?", re.ASCII
 )
 _LEADING_DASH = re.compile(r"^-+[A-Za-z0-9]")
 
@@ -58,12 +59,14 @@ def scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value)
+        return _float(value)
     if not isinstance(value, str):
         raise TypeError(f"cannot emit {type(value).__name__} as YAML")
     if "\n" in value:
         raise ValueError("multi-line strings are emitted as blocks")
-    plain = _PLAIN.match(value) or (_LEADING_DASH.match(value) and _PLAIN.match(value.lstrip("-")))
+    plain = _PLAIN.fullmatch(value) or (
+        _LEADING_DASH.match(value) and _PLAIN.fullmatch(value.lstrip("-"))
+    )
     if plain and ": " not in value and "  " not in value and _plain_is_string(value):
         return value
     _check_text(value)
@@ -72,11 +75,27 @@ def scalar(value: Any) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _float(value: float) -> str:
+    """A float both YAML 1.1 and 1.2 read back as that float: `.inf`, `.nan`, and a mantissa
+    with a dot (YAML 1.1 reads `1e+20` as a string)."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
 def _block_friendly(value: str) -> bool:
-    """Literal blocks cannot say everything: whitespace-only lines and trailing blanks are lost."""
+    """Literal blocks cannot say everything: whitespace-only lines and trailing blanks are lost,
+    and libyaml (cloud-init's loader when present) rejects a line that starts with a tab."""
     lines = value.rstrip("\n").split("\n")
     return any(lines) and all(
-        line == "" or (line.strip() and line == line.rstrip()) for line in lines
+        line == "" or (line.strip() and line == line.rstrip() and not line.startswith("\t"))
+        for line in lines
     )
 
 

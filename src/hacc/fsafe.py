@@ -1,0 +1,180 @@
+"""Every file hacc reads, writes or removes goes through here.
+
+OUT is shared with Git, CI and other people: a state file, a symbolic link or a FIFO planted in
+it must not make hacc touch anything outside it, replace what is not a plain file, or hang. So:
+paths read from a state file are checked before use; no symbolic link below OUT is followed;
+only regular files are read or replaced; files are written through a temporary file created
+exclusively, with an unpredictable name, in the target's own folder.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from hacc.errors import HaccError
+
+TMP_MARK = ".hacc-tmp-"
+# What a path hacc writes looks like: names of DNS labels, dots, dashes and underscores.
+_SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}", re.ASCII)
+MAX_PATH = 1024
+
+
+def relative_path(rel: object, where: str) -> str:
+    """`rel` if it is a normalised relative path of the kind hacc writes, else an error that names
+    `where` (the state file it came from)."""
+    if not isinstance(rel, str) or not rel or len(rel) > MAX_PATH:
+        raise HaccError(f"{where} lists an unusable path {str(rel)[:80]!r}")
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") or not _SAFE_PART.fullmatch(p) for p in parts):
+        raise HaccError(
+            f"{where} lists {rel[:200]!r}, which is not a plain relative path inside its folder; "
+            "hacc never follows a state file out of its folder (restore the file from Git)"
+        )
+    if TMP_MARK in rel:
+        raise HaccError(f"{where} lists a temporary file {rel!r}")
+    return str(PurePosixPath(rel))
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def inside(root: Path, rel: str) -> Path:
+    """`root/rel`, after checking that no folder on the way below `root` is a symbolic link or
+    something else than a folder. `root` itself may be a link: the user named it."""
+    path = root
+    parts = PurePosixPath(rel).parts
+    for i, part in enumerate(parts):
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return root.joinpath(*parts)
+        except OSError as e:
+            raise HaccError(f"cannot reach {path}: {e.strerror}") from e
+        last = i == len(parts) - 1
+        if stat.S_ISLNK(st.st_mode):
+            raise HaccError(
+                f"{path} is a symbolic link; hacc never follows a link inside its output folder"
+            )
+        if not last and not stat.S_ISDIR(st.st_mode):
+            raise HaccError(f"{path} is {_kind(st.st_mode)} where hacc needs a folder")
+    return path
+
+
+def regular_or_missing(path: Path) -> os.stat_result | None:
+    """The lstat of `path` if it is a regular file, None if it does not exist, else an error."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError as e:
+        raise HaccError(f"cannot reach {path}: a part of it is a file, not a folder") from e
+    except OSError as e:
+        raise HaccError(f"cannot reach {path}: {e.strerror}") from e
+    if not stat.S_ISREG(st.st_mode):
+        raise HaccError(
+            f"{path} is {_kind(st.st_mode)}; hacc reads and replaces regular files only"
+        )
+    return st
+
+
+def read(path: Path, limit: int = 64 << 20) -> bytes | None:
+    """The bytes of the regular file `path` (None if missing); never follows a link, never
+    blocks on a FIFO."""
+    if regular_or_missing(path) is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise HaccError(f"cannot read {path}: {e.strerror}") from e
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the lstat
+            raise HaccError(f"{path} is not a regular file")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise HaccError(f"{path} is larger than {limit >> 20} MiB; it is not hacc's")
+    return data
+
+
+def write(path: Path, data: bytes, mode: int) -> None:
+    """Replace the regular file `path` (or create it) with `data`, atomically: a temporary file
+    created exclusively beside it, then a rename. Folders on the way are created 0755 (0700
+    for a private `mode`)."""
+    regular_or_missing(path)
+    private = not mode & 0o077
+    try:
+        path.parent.mkdir(mode=0o700 if private else 0o755, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}")
+    except OSError as e:
+        raise _write_error(path, e) from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            os.fchmod(f.fileno(), mode)
+        regular_or_missing(path)  # nothing special planted meanwhile
+        os.replace(tmp, path)
+    except OSError as e:
+        raise _write_error(path, e) from e
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def _write_error(path: Path, e: OSError) -> HaccError:
+    hint = {
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.ELOOP: "too many symbolic links",
+        errno.ENAMETOOLONG: "the name is too long",
+    }.get(e.errno or 0, e.strerror or str(e))
+    return HaccError(f"cannot write {path}: {hint}")
+
+
+def remove(path: Path) -> None:
+    if regular_or_missing(path) is None:
+        return
+    try:
+        path.unlink()
+    except OSError as e:
+        raise HaccError(f"cannot remove {path}: {e.strerror}") from e
+
+
+def stale_temporaries(folder: Path) -> list[Path]:
+    """Temporary files an interrupted hacc left in `folder` and below (never through links)."""
+    found: list[Path] = []
+    if not folder.is_dir() or folder.is_symlink():
+        return found
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            full = Path(dirpath) / name
+            if (
+                name.startswith(".")
+                and TMP_MARK in name
+                and full.is_file()
+                and not full.is_symlink()
+            ):
+                found.append(full)
+    return sorted(found)
