@@ -37,6 +37,15 @@ def _spec_arguments(parser: argparse.ArgumentParser, *, output: bool) -> None:
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
+def _command(sub: Any, name: str, **kw: Any) -> argparse.ArgumentParser:
+    """A subcommand's parser; `--debug` is accepted after the subcommand too."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, **kw)
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="hacc",
@@ -48,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    init = sub.add_parser(
+    init = _command(
+        sub,
         "init",
         help="write a commented starter spec",
         description="Write a commented starter spec that validates clean.",
@@ -76,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         "for example a file written by `hacc schema -o`",
     )
 
-    val = sub.add_parser(
+    val = _command(
+        sub,
         "validate",
         help="check specs: schema and semantic rules",
         description="Check specs against the schema and hacc's semantic rules; "
@@ -92,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
         help="text diagnostics on stderr (default), or a JSON report on stdout",
     )
 
-    bld = sub.add_parser(
+    bld = _command(
+        sub,
         "build",
         help="compile specs into every artifact",
         description="Compile specs into OUT/<cluster>/: user-data, launch configurations, "
@@ -124,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="do not list files that stay identical"
     )
 
-    pl = sub.add_parser(
+    pl = _command(
+        sub,
         "plan",
         help="show what build would change, and what each change means for a live cluster",
         description="Compile in memory and compare with OUT: + create, ~ update, - destroy per "
@@ -140,7 +153,8 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 2 when there are changes, 0 when none",
     )
 
-    mat = sub.add_parser(
+    mat = _command(
+        sub,
         "materialize",
         help="write user-data with the real join token, for the provisioner (never for Git)",
         description="Resolve each spec's join token (env, file or sops) and write "
@@ -156,7 +170,8 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-git", action="store_true", help="allow a folder Git tracks (not recommended)"
     )
 
-    dr = sub.add_parser(
+    dr = _command(
+        sub,
         "drill",
         help="fail the generated load balancing over for real and measure it (root)",
         description="Build the spec, run its keepalived and HAProxy configurations with fake "
@@ -181,7 +196,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     dr.add_argument("--json", metavar="FILE", help="write every measurement to FILE")
 
-    sch = sub.add_parser(
+    sch = _command(
+        sub,
         "schema",
         help="print the spec's JSON Schema",
         description="Print the JSON Schema (draft-07) of the spec.",
@@ -216,6 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hacc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`hacc schema | head -c1`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as e:
+        # The machine, not hacc: a full disk, a read-only or missing folder, a file in the way.
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"hacc: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except Exception as e:
         if debug:
             raise
@@ -428,14 +453,10 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _write_new(path: str, text: str, *, force: bool) -> None:
-    if os.path.exists(path) and not force:
+    from pathlib import Path
+
+    from hacc import fsafe
+
+    if os.path.lexists(path) and not force:
         raise HaccError(f"hacc: {path} exists; pass --force to overwrite it")
-    tmp = f"{path}.hacc-tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise HaccError(f"hacc: cannot write {path}: {e.strerror or e}") from e
+    fsafe.write(Path(path), text.encode("utf-8"), 0o644)

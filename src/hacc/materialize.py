@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from hacc import fsafe, selfcheck
 from hacc.build import compile_specs
 from hacc.diagnostics import ERROR, render_text, sort_key
-from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError, InternalError
 from hacc.secrets import SecretUnavailable, fill_tokens, resolve, token_problem, worker_token
 
 TOKEN_PATH = ("spec", "secrets", "joinToken")
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.hacc-tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _private_folders(target: Path, rel: str) -> None:
+    """Every folder from `target` down to the file at `rel` is private: created 0700, and an
+    existing one that others may write to is refused, since they could swap the file."""
+    folder = target
+    for part in Path(rel).parts[:-1]:
+        folder = folder / part
+        if not folder.exists():
+            folder.mkdir(mode=0o700)
+        elif folder.stat().st_mode & 0o022:
+            raise HaccError(f"{folder} is writable by others; make it 0700 (chmod go-w) first")
+
+
+def _materialized_problems(text: str) -> list[str]:
+    """The build's self-check, again on the user-data with the tokens in it: cloud-init's
+    schema, and the closed launch-configuration schema on the copy it carries."""
+    import yaml
+
+    from hacc.targets.user_data import LAUNCH_SOURCE
+
+    problems = selfcheck.cloud_config_problems(text)
+    if problems:
+        return problems
+    files = yaml.safe_load(text)["write_files"]
+    launch = next(f["content"] for f in files if f["path"] == LAUNCH_SOURCE)
+    return selfcheck.launch_config_problems(launch)
 
 
 def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> int:
@@ -64,6 +77,11 @@ def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> in
             # The guarantee behind the worker tokens, checked rather than assumed.
             if not node.is_control_plane and token in text:
                 raise HaccError(f"hacc: internal error: {node.name}'s user-data holds the token")
+            broken = _materialized_problems(text)
+            if broken:
+                raise InternalError(
+                    f"hacc produced invalid user-data for {node.name}: " + "; ".join(broken[:3])
+                )
             files[target / cluster.name / base / "user-data.yaml"] = text
             if not node.is_control_plane:
                 # For a worker added after the first node booted (RUNBOOK.md section 10).
@@ -74,8 +92,15 @@ def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> in
     if any(d.is_error for d in diags):
         print("nothing written", file=sys.stderr)
         return EXIT_PROBLEMS
+    if target.exists() and not target.is_dir():
+        raise HaccError(f"{target} is a file; materialize writes into a folder")
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if target.stat().st_mode & 0o022:
+        raise HaccError(f"{target} is writable by others; make it 0700 (chmod go-w) first")
     for path, text in sorted(files.items()):
-        _write_private(path, text)
+        rel = str(path.relative_to(target))
+        safe = fsafe.inside(target, rel)  # no link below the private folder
+        _private_folders(target, rel)
+        fsafe.write(safe, text.encode("utf-8"), 0o600)
         print(f"    write {path} (0600)", file=sys.stderr)
     return EXIT_OK

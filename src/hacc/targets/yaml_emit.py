@@ -67,7 +67,10 @@ def scalar(value: Any) -> str:
     plain = _PLAIN.fullmatch(value) or (
         _LEADING_DASH.match(value) and _PLAIN.fullmatch(value.lstrip("-"))
     )
-    if plain and ": " not in value and "  " not in value and _plain_is_string(value):
+    # A secret's placeholder is always quoted: whatever replaces it stays a string.
+    placeholder = "__HACC_" in value
+    safe = plain and not placeholder and ": " not in value and "  " not in value
+    if safe and _plain_is_string(value):
         return value
     _check_text(value)
     if "\t" in value:

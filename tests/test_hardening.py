@@ -1,0 +1,289 @@
+"""An output folder nobody can turn against its owner, and mistakes reported as mistakes.
+
+Each test plants what an attacker (a pull request to the GitOps repository) or a careless user
+could leave in OUT, then checks that hacc exits 1 with one clear line, touches nothing outside
+OUT, replaces nothing but regular files, and never hangs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import KEEPALIVED_EXAMPLE, REPO
+from hacc.output import STATE_FILE
+
+CLUSTER = "edge-paris-01"
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, bytes | str]]:
+    """Every entry below `root`: its type and content (or link target)."""
+    out: dict[str, tuple[int, bytes | str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                out[str(p)] = (st.st_mode, os.readlink(p))
+            elif stat.S_ISREG(st.st_mode):
+                out[str(p)] = (st.st_mode, p.read_bytes())
+            else:
+                out[str(p)] = (st.st_mode, b"")
+    return out
+
+
+@pytest.fixture
+def built(hacc, tmp_path):
+    """A built OUT and a folder outside it holding a victim file."""
+    out = tmp_path / "out"
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("precious\n")
+    return out, outside
+
+
+def one_line_error(r) -> None:
+    assert r.code == 1, (r.code, r.err)
+    assert "Traceback" not in r.err and "internal error" not in r.err
+    assert r.err.strip(), "says what is wrong"
+
+
+def forge_state(out: Path, mutate) -> None:
+    path = out / CLUSTER / STATE_FILE
+    state = json.loads(path.read_text())
+    mutate(state)
+    path.write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "../../outside/victim.txt",
+        "/tmp/outside/victim.txt",
+        "lnk/victim.txt",
+        "../other-cluster/RUNBOOK.md",
+        "nodes/../../outside/victim.txt",
+        "a\x00b",
+        "x/" * 600 + "y",
+        "nodes/cp1/.user-data.yaml.hacc-tmp-1",
+    ],
+)
+@pytest.mark.parametrize("command", ["build", "plan", "check"])
+def test_a_crafted_state_file_reaches_nothing(hacc, built, entry, command) -> None:
+    out, outside = built
+    (out / CLUSTER / "lnk").symlink_to(outside)
+    (out / "other-cluster").mkdir()
+    (out / "other-cluster" / "RUNBOOK.md").write_text("not hacc's\n")
+    entry = entry.replace("/tmp/outside", str(outside))
+    forge_state(out, lambda s: s["files"].update({entry: "sha256:" + "0" * 64}))
+    before = snapshot(out.parent)
+    argv = {"build": ["build"], "plan": ["plan"], "check": ["build", "--check"]}[command]
+    r = hacc(*argv, str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    one_line_error(r)
+    assert STATE_FILE in r.err or (entry.startswith("lnk/") and "symbolic link" in r.err)
+    assert snapshot(out.parent) == before
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"files": {"nodes/cp1/user-data.yaml": "md5:abc"}}',
+        '{"files": []}',
+        "\xff\xfe",
+        '{"files": {}, "gitops": {"repoURL": "https://x/\\n", "branch": "main", "path": "c"}}',
+        '{"files": {}, "gitops": {"repoURL": "https://x", "branch": "main", "path": "../../x"}}',
+    ],
+    ids=["deep", "digest", "list", "bytes", "gitops-newline", "gitops-path"],
+)
+def test_a_malformed_state_file_is_a_clear_error(hacc, built, state) -> None:
+    out, _ = built
+    (out / CLUSTER / STATE_FILE).write_text(state, encoding="latin-1")
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    one_line_error(r)
+    assert STATE_FILE in r.err
+
+
+@pytest.mark.parametrize("where", [CLUSTER, f"{CLUSTER}/nodes", f"{CLUSTER}/nodes/cp1"])
+def test_links_below_out_are_never_followed(hacc, built, where) -> None:
+    out, outside = built
+    target = out / where
+    shutil.rmtree(target)
+    target.symlink_to(outside)
+    before = snapshot(out.parent)
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    one_line_error(r)
+    assert "symbolic link" in r.err
+    assert snapshot(out.parent) == before
+
+
+def test_a_fifo_where_hacc_writes_or_reads_is_an_error_not_a_hang(hacc, built) -> None:
+    out, _ = built
+    for rel in ("RUNBOOK.md", STATE_FILE):
+        path = out / CLUSTER / rel
+        saved = path.read_bytes()
+        path.unlink()
+        os.mkfifo(path)
+        r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+        one_line_error(r)
+        assert "FIFO" in r.err
+        assert stat.S_ISFIFO(os.lstat(path).st_mode)
+        path.unlink()
+        path.write_bytes(saved)
+
+
+def test_every_conflict_is_reported_at_once(hacc, built) -> None:
+    out, _ = built
+    state = out / CLUSTER / STATE_FILE
+    state.unlink()  # nothing is hacc's any more
+    (out / CLUSTER / "RUNBOOK.md").write_text("mine\n")
+    (out / CLUSTER / "nodes/cp1/haproxy.cfg").write_text("mine\n")
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    one_line_error(r)
+    assert "RUNBOOK.md" in r.err and "haproxy.cfg" in r.err
+
+
+@pytest.mark.parametrize("kind", ["out-file", "cluster-file", "nodes-file", "loop"])
+def test_files_where_folders_belong(hacc, tmp_path, kind) -> None:
+    out = tmp_path / "out"
+    if kind == "out-file":
+        out.write_text("x\n")
+    else:
+        assert hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
+        where = {"cluster-file": out / CLUSTER, "nodes-file": out / CLUSTER / "nodes"}
+        if kind == "loop":
+            shutil.rmtree(out / CLUSTER / "nodes")
+            (out / CLUSTER / "nodes").symlink_to(out / CLUSTER / "nodes")
+        else:
+            shutil.rmtree(where[kind])
+            where[kind].write_text("x\n")
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    one_line_error(r)
+
+
+@pytest.mark.parametrize("special", ["symlink", "fifo", "device", "dir"])
+def test_schema_and_init_replace_only_regular_files(hacc, tmp_path, special) -> None:
+    path = tmp_path / "target"
+    if special == "symlink":
+        victim = tmp_path / "victim"
+        victim.write_text("precious\n")
+        path.symlink_to(victim)
+    elif special == "fifo":
+        os.mkfifo(path)
+    elif special == "device":
+        path = Path("/dev/null")
+    else:
+        path.mkdir()
+    before = os.lstat(path)
+    for argv in (["schema", "-o", str(path)], ["init", str(path), "--force"]):
+        r = hacc(*argv)
+        one_line_error(r)
+        after = os.lstat(path)
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+    if special == "symlink":
+        assert (tmp_path / "victim").read_text() == "precious\n"
+
+
+def test_materialize_onto_a_file_or_a_shared_folder(hacc, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HACC_JOIN_TOKEN", "0123456789abcdef0123456789abcdef")
+    file = tmp_path / "file"
+    file.write_text("x\n")
+    one_line_error(hacc("materialize", str(KEEPALIVED_EXAMPLE), "-o", str(file)))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    r = hacc("materialize", str(KEEPALIVED_EXAMPLE), "-o", str(shared))
+    one_line_error(r)
+    assert "writable by others" in r.err and not any(shared.iterdir())
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / CLUSTER).symlink_to(tmp_path / "elsewhere")
+    r = hacc("materialize", str(KEEPALIVED_EXAMPLE), "-o", str(private))
+    one_line_error(r)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_32_digit_token_stays_a_string(hacc, tmp_path, monkeypatch) -> None:
+    import yaml
+
+    digits = "12345678901234567890123456789012"
+    monkeypatch.setenv("HACC_JOIN_TOKEN", digits)
+    assert hacc("materialize", str(KEEPALIVED_EXAMPLE), "-o", str(tmp_path / "p")).code == 0
+    doc = yaml.safe_load((tmp_path / f"p/{CLUSTER}/nodes/cp2/user-data.yaml").read_text())
+    launch = next(iter(yaml.safe_load_all(doc["write_files"][0]["content"])))
+    assert launch["persistentClusterToken"] == digits
+
+
+def test_stale_temporary_files_are_cleaned(hacc, built) -> None:
+    out, _ = built
+    stale = out / CLUSTER / "nodes" / "cp1" / ".haproxy.cfg.hacc-tmp-123"
+    stale.write_text("half\n")
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
+    assert not stale.exists()
+
+
+def run_cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hacc", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=stdin,
+        check=False,
+    )
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    r = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {sys.executable} -m hacc schema | true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 141 and r.stderr == ""
+
+
+def test_debug_after_the_subcommand() -> None:
+    r = run_cli("validate", str(KEEPALIVED_EXAMPLE), "--debug")
+    assert r.returncode == 0, r.stderr
+
+
+def in_own_mount(script: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """`hacc build` into a tmpfs of our own (a private mount namespace: nothing on the host)."""
+    from realtools import require_root
+
+    require_root()
+    hacc = f"{sys.executable} -m hacc build {KEEPALIVED_EXAMPLE} -o {out}"
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", script.format(out=out, hacc=hacc)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("mount -t tmpfs -o size=24k tmpfs {out} && {hacc}", "the disk is full"),
+        ("mount -t tmpfs -o ro tmpfs {out} && {hacc}", "read-only"),
+    ],
+    ids=["full-disk", "read-only"],
+)
+def test_full_or_read_only_output(tmp_path, script, message) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    r = in_own_mount(script, out)
+    assert r.returncode == 1, r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
