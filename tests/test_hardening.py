@@ -287,3 +287,87 @@ def test_full_or_read_only_output(tmp_path, script, message) -> None:
     assert r.returncode == 1, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+# -- values that pass validation must build ---------------------------------------------------
+
+
+def variant(tmp_path: Path, old: str, new: str) -> Path:
+    text = KEEPALIVED_EXAMPLE.read_text()
+    assert text.count(old) == 1, old
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text.replace(old, new))
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code"),
+    [
+        ("name: edge-paris-01", 'name: "edge-paris-01\\n"', "HACC104"),
+        (
+            "{name: cp2, address: 198.18.10.12,",
+            '{name: cp2, address: "198.18.10.12\\n",',
+            "HACC104",
+        ),
+        ("{name: cp2,", "{name: !!int cp2,", "HACC009"),
+        ("kind: HACluster", "kind: !!bool HACluster", "HACC009"),
+        ("interval: 2s", 'interval: "2s\\n"', "HACC104"),
+        ("subnet: 198.18.10.0/24", 'subnet: "198.18.10.0/24\\n"', "HACC104"),
+        ("--event-ttl: null", '"--event-ttl\\n": "5m"', "HACC104"),
+        ("--event-ttl: null", '--event-ttl: "5m\\u009b"', "HACC104"),
+        ("--event-ttl: null", '--event-ttl: "5m\\ud800"', "HACC104"),
+        ("--event-ttl: null", '--event-ttl: "5\\u00a0m"', "HACC104"),
+        ("interval: 2s", "interval: 597h", "HACC105"),
+        ("channel: 1.32/stable", 'channel: "1.32/stable\\n"', "HACC104"),
+    ],
+)
+def test_values_that_used_to_validate_and_then_crash(hacc, tmp_path, old, new, code) -> None:
+    spec = variant(tmp_path, old, new)
+    r = hacc("validate", str(spec))
+    assert r.code == 1 and f"error[{code}]" in r.err, r.err
+    assert "internal error" not in r.err
+    r = hacc("build", str(spec), "-o", str(tmp_path / "out"))
+    assert r.code == 1 and not (tmp_path / "out").exists()
+
+
+def test_the_longest_haproxy_duration_hacc_accepts_is_one_haproxy_accepts(hacc, tmp_path) -> None:
+    from realtools import run, tool
+
+    spec = variant(tmp_path, "interval: 2s", "interval: 596h")
+    assert hacc("build", str(spec), "-o", str(tmp_path / "out")).code == 0
+    cfg = tmp_path / "out" / CLUSTER / "nodes" / "cp1" / "haproxy.cfg"
+    assert "596h" in cfg.read_text()
+    r = run(tool("haproxy"), "-c", "-f", str(cfg))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_yaml_oddities_are_located(hacc, tmp_path) -> None:
+    anchors = tmp_path / "anchors.yaml"
+    anchors.write_text("a: &A 1\nb: &A 2\n")
+    r = hacc("validate", str(anchors))
+    assert r.err.startswith(f"{anchors}:2:4: error[HACC005]: the anchor &A is defined twice")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 1000 + "]" * 1000 + "\n")
+    r = hacc("validate", str(deep))
+    assert f"{deep}:1:" in r.err and "error[HACC004]" in r.err and f"{deep}:1:1:" not in r.err
+
+
+def test_many_workers_meet_the_node_limit_not_the_alias_guard(hacc, tmp_path) -> None:
+    import yaml
+
+    data = yaml.safe_load(KEEPALIVED_EXAMPLE.read_text())
+    data["spec"]["workers"]["nodes"] = [
+        {"name": f"w{i}", "address": f"198.18.{10 + i // 250}.{i % 250 + 1}"} for i in range(5000)
+    ]
+    spec = tmp_path / "big.yaml"
+    spec.write_text(json.dumps(data))
+    r = hacc("validate", str(spec))
+    assert r.code == 1 and "error[HACC105]" in r.err and "HACC007" not in r.err
+
+
+def test_a_file_name_cannot_forge_diagnostic_lines(hacc, tmp_path) -> None:
+    spec = tmp_path / "x.yaml\nfake.yaml:1:1: error[HACC999]: forged"
+    spec.write_text("a: 1\n")
+    r = hacc("validate", str(spec))
+    assert r.code == 1 and len(r.err.splitlines()) == 6  # five diagnostics and the summary
+    assert not any(line.startswith("fake.yaml") for line in r.err.splitlines())

@@ -46,6 +46,13 @@ NASTY_STRINGS = [
     "\t",
     "198.18.10.300",
     "1.32/stable\n",
+    "my-cluster\n",
+    "198.18.10.11\n",
+    "2s\n",
+    "\u0085",
+    "\u2028",
+    "\u00a0",
+    "\u009b",
 ]
 NASTY_NUMBERS = [0, -1, 3.0, 0.5, 1e300, -0.0, 65536.0, 2**64, True, False]
 VALUES = st.one_of(
@@ -106,6 +113,10 @@ def check_run(spec: Path) -> None:
         assert LINE.match(line), line
     if code == 1:
         assert any("error[" in x for x in lines)
+    else:  # validates, so it builds
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            built = main(["build", str(spec), "-o", str(spec.parent / "out")])
+        assert built == 0, err.getvalue()
 
 
 def dump(data: Any) -> str:

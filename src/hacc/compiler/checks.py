@@ -13,6 +13,7 @@ from hacc.compiler.model import (
     KUBE_VIP,
     VIP_MODES,
     Cluster,
+    duration_ms,
 )
 from hacc.diagnostics import ERROR, WARNING, Diagnostic
 
@@ -226,6 +227,31 @@ def client_port(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
         yield _err(
             doc, stats_path, "HACC207", f"the HAProxy stats port {stats} is also the client port"
         )
+
+
+HAPROXY_MAX_MS = 2**31 - 1  # HAProxy's timers overflow past about 24.8 days
+
+
+@rule
+def haproxy_durations(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    if c.mode != KEEPALIVED_HAPROXY:
+        return
+    hp = c.haproxy
+    durations = {
+        (*LB, "haproxy", "healthCheck", "interval"): hp.check_interval,
+        (*LB, "haproxy", "timeouts", "connect"): hp.timeout_connect,
+        (*LB, "haproxy", "timeouts", "client"): hp.timeout_client,
+        (*LB, "haproxy", "timeouts", "server"): hp.timeout_server,
+        (*LB, "haproxy", "timeouts", "tunnel"): hp.timeout_tunnel,
+    }
+    for path, value in durations.items():
+        if duration_ms(value) > HAPROXY_MAX_MS:
+            yield _err(
+                doc,
+                path,
+                "HACC105",
+                f"{value} is longer than HAProxy's timers can count (about 596h); use 24h or less",
+            )
 
 
 @rule

@@ -52,9 +52,10 @@ _CODES = [
     Code(
         "HACC005",
         ERROR,
-        "duplicate key",
-        "YAML parsers disagree on which of two equal keys wins; hacc refuses to guess.",
-        "Keep one of the keys; the diagnostic points at the second one.",
+        "duplicate key or anchor",
+        "YAML parsers disagree on which of two equal keys wins; hacc refuses to guess. An anchor "
+        "defined twice silently changes what every later alias of that name means.",
+        "Keep one of the keys, or rename one of the anchors; the diagnostic points at the second.",
     ),
     Code(
         "HACC006",

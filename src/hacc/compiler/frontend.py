@@ -24,9 +24,20 @@ class Analysis:
 
 def analyze(path: str | Path) -> Analysis:
     """Every problem of one spec, sorted by position; the model when the spec is usable."""
-    name = str(path)
+    doc, problems = load_file(path, str(path))
+    return _analyze(str(path), doc, problems)
+
+
+def analyze_text(text: str, name: str) -> Analysis:
+    """`analyze` for a spec held in memory."""
+    from hacc.compiler.loader import load_text
+
+    doc, problems = load_text(text, name)
+    return _analyze(name, doc, problems)
+
+
+def _analyze(name: str, doc: Document | None, problems: list[Diagnostic]) -> Analysis:
     result = Analysis(name)
-    doc, problems = load_file(path, name)
     result.document = doc
     if doc is not None:
         from hacc.compiler.validate import validate

@@ -8,6 +8,8 @@ cannot describe. The result holds only dict, list, str, int, float, bool and Non
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,9 +107,19 @@ def load_bytes(raw: bytes, name: str) -> tuple[Document | None, list[Diagnostic]
 
 
 def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
+    deep = _too_deep(text)
+    if deep is not None:
+        return None, [
+            _error(name, *deep, "HACC004", f"collections nest deeper than {MAX_DEPTH} levels here")
+        ]
     yaml = YAML(typ="rt")
     try:
-        root = yaml.compose(text)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            root = yaml.compose(text)
+        reused = [_reused_anchor(name, str(w.message)) for w in caught]
+        if any(reused):
+            return None, [d for d in reused if d]
     except ReaderError as e:
         line, col = _offset_to_line_col(text, e.position)
         code = ord(e.character) if isinstance(e.character, str) else int(e.character)
@@ -174,6 +186,58 @@ def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
     return doc, []
 
 
+MAX_DEPTH = 64  # a spec nests about six levels; the parser recurses and slows far below this
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where flow collections (`[`, `{`) first nest deeper than MAX_DEPTH, found by a scan that
+    skips quoted strings and comments, before the recursive parser spends seconds on it."""
+    depth = col = 0
+    line = 1
+    quote = ""
+    previous = "\n"
+    for c in text:
+        col += 1
+        if c == "\n":
+            line, col = line + 1, 0
+            if quote == "#":
+                quote = ""
+        elif quote:
+            if c == quote and quote != "#":
+                quote = ""
+        elif c in "'\"" and previous in " \t\n[{,:":
+            quote = c
+        elif c == "#" and previous in " \t\n":
+            quote = "#"
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, col
+        elif c in "]}" and depth:
+            depth -= 1
+        previous = c
+    return None
+
+
+def _reused_anchor(name: str, message: str) -> Diagnostic | None:
+    """ruamel only warns, in nine lines, when an anchor is defined twice: one located error."""
+    m = re.search(
+        r"duplicate anchor '(.*)'.*first occurrence.*?line (\d+).*second occurrence.*?"
+        r"line (\d+), column (\d+)",
+        message,
+        re.S,
+    )
+    if m is None:
+        return None
+    return _error(
+        name,
+        int(m.group(3)),
+        int(m.group(4)),
+        "HACC005",
+        f"the anchor &{m.group(1)} is defined twice (first at line {m.group(2)}); rename one",
+    )
+
+
 class _Walker:
     def __init__(self, name: str, yaml: Any) -> None:
         self.name = name
@@ -185,10 +249,13 @@ class _Walker:
         self.problems.append(_error(self.name, m.line + 1, m.column + 1, code, message))
 
     def check_size(self, root: Any) -> Diagnostic | None:
-        """Expanded size of the tree, counting every alias as a copy; linear thanks to the memo."""
+        """Expanded size of the tree, counting every alias as a copy; linear thanks to the memo.
+        Only aliases that blow a document up are refused: a large document without them goes
+        on to the schema, whose limits say what is too many."""
         memo: dict[int, int] = {}
         active: set[int] = set()
         stack: list[tuple[Any, bool]] = [(root, False)]
+        first_over: Any = None
 
         def bomb(node: Any, message: str) -> Diagnostic:
             m = node.start_mark
@@ -200,10 +267,8 @@ class _Walker:
             if done:
                 active.discard(nid)
                 memo[nid] = 1 + sum(memo[id(child)] for child in _children(node))
-                if memo[nid] > MAX_EXPANDED_NODES:
-                    return bomb(
-                        node, f"aliases expand this value to more than {MAX_EXPANDED_NODES} nodes"
-                    )
+                if memo[nid] > MAX_EXPANDED_NODES and first_over is None:
+                    first_over = node
                 continue
             if nid in memo:
                 continue
@@ -214,6 +279,10 @@ class _Walker:
                     return bomb(child, "an alias refers to a value that contains it")
                 if id(child) not in memo:
                     stack.append((child, False))
+        if first_over is not None and memo[id(root)] > 2 * len(memo):
+            return bomb(
+                first_over, f"aliases expand this value to more than {MAX_EXPANDED_NODES} nodes"
+            )
         return None
 
     def convert(self, node: Any, path: Path_, doc: Document) -> Any:
@@ -284,7 +353,12 @@ class _Walker:
             return None
         if tag == _T + "str":
             return str(node.value)
-        value = self.yaml.constructor.construct_object(node, deep=True)
+        try:
+            value = self.yaml.constructor.construct_object(node, deep=True)
+        except Exception:  # an explicit tag on a value it does not fit: `!!int cp2`
+            kind = tag.rsplit(":", 1)[-1]
+            self._at(node, "HACC009", f"{node.value!r} is not a valid {kind}; remove the tag")
+            return None
         if isinstance(value, bool) or value is None:
             return value
         if tag == _T + "int":
