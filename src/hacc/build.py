@@ -51,6 +51,7 @@ class Planned:
     unit: Unit
     folder: Path
     changes: list[output.Change]
+    interrupted: bool = False  # the last build into the folder was killed half-way
 
     @property
     def pending(self) -> list[output.Change]:
@@ -130,7 +131,7 @@ def plan(units: list[Unit], out: str | Path) -> list[Planned]:
             conflicts.append(str(e))
             continue
         conflicts += in_the_way
-        plans.append(Planned(u, folder, changes))
+        plans.append(Planned(u, folder, changes, output.interrupted(folder)))
     if conflicts:
         listed = "".join(f"\n  {c}" for c in conflicts)
         raise HaccError(f"nothing written; in the way:{listed}\nmove them away, then build again")

@@ -322,9 +322,7 @@ def _leak_guard(units: list[Any], texts: dict[str, bytes]) -> None:
 def _build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hacc import output
-    from hacc.build import plan, spec_digest
-    from hacc.planview import stale
+    from hacc import fsafe
 
     repo = None
     if args.commit:
@@ -336,6 +334,17 @@ def _build(args: argparse.Namespace) -> int:
     units, ok = _compile(args)
     if not ok:
         return EXIT_PROBLEMS
+    with fsafe.locked(Path(args.output), exclusive=not args.check):
+        return _build_locked(args, units, repo)
+
+
+def _build_locked(args: argparse.Namespace, units: list[Any], repo: Any) -> int:
+    from pathlib import Path
+
+    from hacc import output
+    from hacc.build import plan, spec_digest
+    from hacc.planview import stale
+
     plans = plan(units, args.output)  # every folder planned before any is written
     texts = {str(p.folder / a.path): a.data for p in plans for a in p.unit.artifacts}
     if args.check:  # what is on disk is what would be committed
@@ -398,13 +407,17 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hacc import fsafe
     from hacc.build import plan
     from hacc.planview import render
 
     units, ok = _compile(args)
     if not ok:
         return EXIT_PROBLEMS
-    plans = plan(units, args.output)
+    with fsafe.locked(Path(args.output), exclusive=False):
+        plans = plan(units, args.output)
     sys.stdout.write(render(plans, diff=args.diff))
     if args.detailed_exitcode and any(p.pending for p in plans):
         return 2

@@ -9,11 +9,15 @@ exclusively, with an unpredictable name, in the target's own folder.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import re
 import stat
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from hacc.errors import HaccError
@@ -178,3 +182,34 @@ def stale_temporaries(folder: Path) -> list[Path]:
             ):
                 found.append(full)
     return sorted(found)
+
+
+@contextlib.contextmanager
+def locked(folder: Path, *, exclusive: bool, wait: float = 60.0) -> Iterator[None]:
+    """Hold a lock on the output folder: one build writes at a time, and plans and checks read a
+    consistent folder. A missing folder needs no lock when only reading."""
+    if not folder.is_dir():
+        if not exclusive:
+            yield
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _write_error(folder, e) from e
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise HaccError(
+                        f"another hacc is writing {folder}; waited {wait:.0f} s, try again"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)

@@ -81,6 +81,11 @@ def read_state(cluster_dir: Path) -> dict[str, str]:
     return files
 
 
+def interrupted(cluster_dir: Path) -> bool:
+    """Whether the last build into `cluster_dir` was killed before it finished."""
+    return _load_state(cluster_dir).get("incomplete") is True
+
+
 def read_gitops(cluster_dir: Path) -> dict[str, str] | None:
     """Where the cluster's output is committed, as recorded by its last build (for fleets);
     checked against the spec's own rules, since another folder's state file is input too."""
@@ -99,10 +104,20 @@ def read_gitops(cluster_dir: Path) -> dict[str, str] | None:
 
 
 def state_text(
-    cluster: str, artifacts: Iterable[Artifact], gitops: dict[str, str] | None = None
+    cluster: str,
+    artifacts: Iterable[Artifact],
+    gitops: dict[str, str] | None = None,
+    *,
+    also: dict[str, str] | None = None,
 ) -> str:
-    files = {a.path: digest(a.data) for a in sorted(artifacts, key=lambda a: a.path)}
-    doc: dict[str, Any] = {"generator": "hacc", "cluster": cluster, "files": files}
+    """The state file; `also` (files a build may still remove) makes it an intent, marked
+    incomplete until the build has finished."""
+    files = dict(also or {})
+    files.update({a.path: digest(a.data) for a in artifacts})
+    doc: dict[str, Any] = {"generator": "hacc", "cluster": cluster}
+    if also is not None:
+        doc["incomplete"] = True
+    doc["files"] = dict(sorted(files.items()))
     if gitops:
         doc["gitops"] = gitops
     return json.dumps(doc, indent=2) + "\n"
@@ -121,6 +136,8 @@ def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], li
     """What writing `artifacts` into `cluster_dir` would do, and every file in the way that hacc
     does not own (each a reason to write nothing at all)."""
     state = read_state(cluster_dir)
+    # After a killed build, files may hold either version: none of them was edited by hand.
+    trust = not interrupted(cluster_dir)
     changes: list[Change] = []
     conflicts: list[str] = []
     wanted = {a.path for a in artifacts}
@@ -139,7 +156,7 @@ def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], li
         elif a.path not in state:
             conflicts.append(f"{cluster_dir / a.path} exists and was not written by hacc")
         else:
-            edited = digest(data) != state[a.path]
+            edited = trust and digest(data) != state[a.path]
             changes.append(Change(UPDATE, a.path, a, edited=edited, current=data))
     for path in sorted(set(state) - wanted):
         try:
@@ -148,7 +165,7 @@ def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], li
             conflicts.append(str(e))
             continue
         if current is not None:
-            edited = digest(current[0]) != state[path]
+            edited = trust and digest(current[0]) != state[path]
             changes.append(Change(REMOVE, path, edited=edited, current=current[0]))
     return changes, conflicts
 
@@ -170,9 +187,18 @@ def apply(
     changes: list[Change],
     gitops: dict[str, str] | None = None,
 ) -> None:
-    for tmp in fsafe.stale_temporaries(cluster_dir):
+    """Make `cluster_dir` hold `artifacts`. Before touching any file it records its intent (every
+    file it may leave, marked incomplete), so a build killed half-way leaves nothing the next
+    build or `--check` does not know about."""
+    temporaries = fsafe.stale_temporaries(cluster_dir)
+    pending = [c for c in changes if c.action != IDENTICAL]
+    if pending or temporaries:
+        leaving = {c.path: digest(c.current) for c in changes if c.current is not None}
+        intent = state_text(cluster, artifacts, gitops, also=leaving).encode()
+        fsafe.write(cluster_dir / STATE_FILE, intent, _mode(False))
+    for tmp in temporaries:
         fsafe.remove(tmp)  # left by an interrupted build
-    for change in changes:
+    for change in pending:
         target = fsafe.inside(cluster_dir, change.path)
         if change.action in (CREATE, UPDATE):
             assert change.artifact is not None

@@ -51,6 +51,8 @@ def stale(plans: list[Planned]) -> list[str]:
     """`build --check`: one line per file that differs from what the specs produce."""
     out = []
     for p in plans:
+        if p.interrupted:
+            out.append(f"{p.folder}: a build was interrupted here (run hacc build)")
         for c in p.pending:
             path = p.folder / c.path
             if c.action == output.CREATE:
