@@ -53,7 +53,12 @@ def fleet(folder: Path, n: int, *, extra_worker: bool = False) -> list[str]:
 def hacc(*argv: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HACC_JOIN_TOKEN": "0123456789abcdef0123456789abcdef"}
     return subprocess.run(
-        [sys.executable, "-m", "hacc", *argv], capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, "-m", "hacc", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
     )
 
 
