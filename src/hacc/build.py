@@ -7,11 +7,13 @@ plan every folder before anything is written, so an error or a conflict leaves O
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hacc import output, selfcheck
-from hacc.compiler.frontend import Analysis, analyze_all
+from hacc.compiler.frontend import Analysis, analyze_all, claims
 from hacc.compiler.model import GitOps
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import HaccError, InternalError
@@ -42,6 +44,15 @@ class Unit:
         g = self.gitops
         return {"repoURL": g.repo_url, "branch": g.branch, "path": g.path} if g else None
 
+    def record(self, folder: Path) -> output.Record:
+        """What the state file remembers of this unit's spec."""
+        if self.analysis is None or self.analysis.cluster is None:
+            return output.Record()
+        spec = os.path.relpath(Path(self.analysis.file).resolve(), folder.resolve())
+        return output.Record(
+            Path(spec).as_posix(), self.gitops_record(), claims(self.analysis.cluster)
+        )
+
     def folder(self, out: str | Path) -> Path:
         return Path(out) / self.name
 
@@ -58,11 +69,34 @@ class Planned:
         return [c for c in self.changes if c.action != output.IDENTICAL]
 
 
-def compile_specs(paths: list[str]) -> tuple[list[Unit], list[Diagnostic]]:
-    """Artifacts of every usable spec (plus the fleet's), and every diagnostic of every spec."""
+def built_folders(out: str | Path) -> list[Path]:
+    """Every cluster folder in OUT that a build wrote (it has a state file), links excluded."""
+    return [
+        state.parent
+        for state in sorted(Path(out).glob(f"*/{output.STATE_FILE}"))
+        if state.parent.name != FLEET_FOLDER and not state.parent.is_symlink()
+    ]
+
+
+def recorded_claims(out: str | Path | None) -> dict[str, dict[str, Any]]:
+    """The addresses each cluster already built in OUT claims (for checks across specs)."""
+    if out is None:
+        return {}
+    return {
+        folder.name: output.read_record(folder)[2]
+        for folder in built_folders(out)
+        if orphan_reason(folder) is None  # a renamed cluster does not clash with its old self
+    }
+
+
+def compile_specs(
+    paths: list[str], out: str | Path | None = None
+) -> tuple[list[Unit], list[Diagnostic]]:
+    """Artifacts of every usable spec (plus the fleet's), and every diagnostic of every spec;
+    with OUT, specs are also checked against the clusters already built there."""
     units: list[Unit] = []
     diags: list[Diagnostic] = []
-    for analysis in analyze_all(paths):
+    for analysis in analyze_all(paths, recorded_claims(out)):
         diags.extend(analysis.diagnostics)
         if not analysis.ok or analysis.cluster is None:
             continue
@@ -103,12 +137,10 @@ def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
     (so building a subset of the specs, as pre-commit does, keeps the others in the fleet)."""
     members = {u.name: u.gitops for u in units if u.gitops is not None}
     built = {u.name for u in units}
-    for state in sorted(Path(out).glob(f"*/{output.STATE_FILE}")):
-        name = state.parent.name
-        if state.parent.is_symlink():
-            continue  # never read through a link; planning that folder reports it
-        record = output.read_gitops(state.parent)
-        if name not in built and name != FLEET_FOLDER and record:
+    for folder in built_folders(out):
+        name = folder.name
+        record = output.read_gitops(folder)
+        if name not in built and record:
             members[name] = GitOps(record["repoURL"], record["branch"], record["path"])
     artifacts = render_fleet({k: v for k, v in members.items() if v is not None})
     if artifacts or (Path(out) / FLEET_FOLDER / output.STATE_FILE).exists():
@@ -140,3 +172,35 @@ def plan(units: list[Unit], out: str | Path) -> list[Planned]:
 
 def spec_digest(path: str) -> str:
     return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def orphan_reason(folder: Path) -> str | None:
+    """Why no spec builds the cluster of `folder` any more (the spec its state file names is
+    gone, or now builds another cluster), or None. A spec not given in this run, as pre-commit
+    passes only changed files, still builds its cluster: its folder is no orphan."""
+    from hacc.compiler.loader import load_file
+
+    _, spec, _ = output.read_record(folder)
+    if spec is None:
+        return None  # built before hacc recorded specs: cannot tell
+    path = folder / spec
+    if not path.is_file():
+        return f"its spec {spec} is gone"
+    doc, _ = load_file(path)
+    data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if isinstance(name, str) and name != folder.name:
+        return f"its spec {spec} now builds cluster {name}"
+    return None
+
+
+def orphans(units: list[Unit], out: str | Path) -> list[tuple[Path, str]]:
+    """Cluster folders in OUT that no spec builds any more, each with the reason."""
+    built = {u.name for u in units}
+    found: list[tuple[Path, str]] = []
+    for folder in built_folders(out):
+        reason = None if folder.name in built else orphan_reason(folder)
+        if reason:
+            found.append((folder, reason))
+    return found

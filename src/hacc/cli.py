@@ -133,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     bld.add_argument("-m", "--message", metavar="MSG", help="commit message for --commit")
     bld.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove the files hacc wrote for clusters no spec builds any more (renamed or "
+        "deleted specs); without it they are only reported",
+    )
+    bld.add_argument(
         "-q", "--quiet", action="store_true", help="do not list files that stay identical"
     )
 
@@ -285,7 +291,7 @@ def _compile(args: argparse.Namespace) -> tuple[list[Any], bool]:
     from hacc.build import compile_specs
     from hacc.diagnostics import promote_warnings, render_text
 
-    units, diags = compile_specs(args.specs)
+    units, diags = compile_specs(args.specs, getattr(args, "output", None))
     if args.strict:
         diags = promote_warnings(diags)
     sys.stderr.write(render_text(diags))
@@ -342,9 +348,23 @@ def _build_locked(args: argparse.Namespace, units: list[Any], repo: Any) -> int:
     from pathlib import Path
 
     from hacc import output
-    from hacc.build import plan, spec_digest
+    from hacc.build import orphans, plan, spec_digest
     from hacc.planview import stale
 
+    written: list[Path] = []
+    removed: list[Path] = []
+    orphaned = orphans(units, args.output)
+    for folder, reason in orphaned:
+        if args.prune:
+            for path in output.prune(folder):
+                removed.append(path)
+                print(f"{output.REMOVE:>9} {path}", file=sys.stderr)
+        elif not args.check:
+            print(
+                f"hacc: {folder}: no spec builds cluster {folder.name} any more ({reason}); "
+                "hacc build --prune removes its files",
+                file=sys.stderr,
+            )
     plans = plan(units, args.output)  # every folder planned before any is written
     texts = {str(p.folder / a.path): a.data for p in plans for a in p.unit.artifacts}
     if args.check:  # what is on disk is what would be committed
@@ -359,20 +379,22 @@ def _build_locked(args: argparse.Namespace, units: list[Any], repo: Any) -> int:
     _leak_guard(units, texts)
     if args.check:
         problems = stale(plans)
-        for line in problems:
+        gone = [
+            f"{folder}: no spec builds cluster {folder.name} any more ({reason}; "
+            "run hacc build --prune)"
+            for folder, reason in orphaned
+        ]
+        for line in problems + gone:
             print(line, file=sys.stderr)
         n = sum(len(p.unit.artifacts) for p in plans)
-        print(
-            f"{len(problems)} stale file{'s' * (len(problems) != 1)}"
-            if problems
-            else f"up to date: {n} files",
-            file=sys.stderr,
-        )
+        parts = [f"{len(problems)} stale file{'s' * (len(problems) != 1)}"] if problems else []
+        if gone:
+            parts.append(f"{len(gone)} orphaned cluster folder{'s' * (len(gone) != 1)}")
+        print(" and ".join(parts) if parts else f"up to date: {n} files", file=sys.stderr)
+        problems += gone
         return EXIT_PROBLEMS if problems else EXIT_OK
-    written: list[Path] = []
-    removed: list[Path] = []
     for p in plans:
-        output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.gitops_record())
+        output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.record(p.folder))
         counts = dict.fromkeys((output.CREATE, output.UPDATE, output.IDENTICAL, output.REMOVE), 0)
         for change in p.changes:
             counts[change.action] += 1
@@ -416,10 +438,13 @@ def _plan(args: argparse.Namespace) -> int:
     units, ok = _compile(args)
     if not ok:
         return EXIT_PROBLEMS
+    from hacc.build import orphans
+
     with fsafe.locked(Path(args.output), exclusive=False):
         plans = plan(units, args.output)
-    sys.stdout.write(render(plans, diff=args.diff))
-    if args.detailed_exitcode and any(p.pending for p in plans):
+        orphaned = orphans(units, args.output)
+    sys.stdout.write(render(plans, diff=args.diff, orphans=orphaned))
+    if args.detailed_exitcode and (orphaned or any(p.pending for p in plans)):
         return 2
     return EXIT_OK
 

@@ -7,6 +7,7 @@ that the spec no longer produces are removed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -103,24 +104,53 @@ def read_gitops(cluster_dir: Path) -> dict[str, str] | None:
     return {k: str(v) for k, v in record.items()}
 
 
+@dataclass(frozen=True)
+class Record:
+    """What a cluster folder's state file says besides its files, for later runs: the spec that
+    built it (relative to the folder), where its output is committed, and the addresses it
+    claims (checked against other clusters' specs)."""
+
+    spec: str | None = None
+    gitops: dict[str, str] | None = None
+    claims: dict[str, Any] | None = None
+
+
 def state_text(
     cluster: str,
     artifacts: Iterable[Artifact],
-    gitops: dict[str, str] | None = None,
+    record: Record | None = None,
     *,
     also: dict[str, str] | None = None,
 ) -> str:
     """The state file; `also` (files a build may still remove) makes it an intent, marked
     incomplete until the build has finished."""
+    record = record or Record()
     files = dict(also or {})
     files.update({a.path: digest(a.data) for a in artifacts})
     doc: dict[str, Any] = {"generator": "hacc", "cluster": cluster}
     if also is not None:
         doc["incomplete"] = True
+    if record.spec:
+        doc["spec"] = record.spec
     doc["files"] = dict(sorted(files.items()))
-    if gitops:
-        doc["gitops"] = gitops
+    if record.gitops:
+        doc["gitops"] = record.gitops
+    if record.claims:
+        doc["claims"] = record.claims
     return json.dumps(doc, indent=2) + "\n"
+
+
+def read_record(cluster_dir: Path) -> tuple[str | None, str | None, dict[str, Any]]:
+    """(cluster name, spec path relative to the folder, claims) from a folder's state file."""
+    state = _load_state(cluster_dir)
+    name = state.get("cluster")
+    spec = state.get("spec")
+    claims = state.get("claims")
+    return (
+        name if isinstance(name, str) else None,
+        spec if isinstance(spec, str) and "\x00" not in spec else None,
+        claims if isinstance(claims, dict) else {},
+    )
 
 
 def _current(cluster_dir: Path, rel: str) -> tuple[bytes, bool] | None:
@@ -185,7 +215,7 @@ def apply(
     cluster: str,
     artifacts: list[Artifact],
     changes: list[Change],
-    gitops: dict[str, str] | None = None,
+    record: Record | None = None,
 ) -> None:
     """Make `cluster_dir` hold `artifacts`. Before touching any file it records its intent (every
     file it may leave, marked incomplete), so a build killed half-way leaves nothing the next
@@ -194,7 +224,7 @@ def apply(
     pending = [c for c in changes if c.action != IDENTICAL]
     if pending or temporaries:
         leaving = {c.path: digest(c.current) for c in changes if c.current is not None}
-        intent = state_text(cluster, artifacts, gitops, also=leaving).encode()
+        intent = state_text(cluster, artifacts, record, also=leaving).encode()
         fsafe.write(cluster_dir / STATE_FILE, intent, _mode(False))
     for tmp in temporaries:
         fsafe.remove(tmp)  # left by an interrupted build
@@ -206,6 +236,23 @@ def apply(
         elif change.action == REMOVE:
             fsafe.remove(target)
             _remove_empty_parents(target, cluster_dir)
-    state = state_text(cluster, artifacts, gitops).encode()
+    state = state_text(cluster, artifacts, record).encode()
     if _current(cluster_dir, STATE_FILE) != (state, False):
         fsafe.write(cluster_dir / STATE_FILE, state, _mode(False))
+
+
+def prune(cluster_dir: Path) -> list[Path]:
+    """Remove the files hacc owns in the folder of a cluster no spec builds any more, and its
+    state file; files hacc did not write stay. Returns what was removed."""
+    removed: list[Path] = []
+    for rel in read_state(cluster_dir):
+        target = fsafe.inside(cluster_dir, rel)
+        if fsafe.regular_or_missing(target) is not None:
+            fsafe.remove(target)
+            removed.append(target)
+            _remove_empty_parents(target, cluster_dir)
+    fsafe.remove(cluster_dir / STATE_FILE)
+    removed.append(cluster_dir / STATE_FILE)
+    with contextlib.suppress(OSError):  # files of someone else's may still be there
+        cluster_dir.rmdir()
+    return removed

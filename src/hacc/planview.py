@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from pathlib import Path
 
 from hacc import output
 from hacc.build import Planned
@@ -23,7 +24,9 @@ def summary(plans: list[Planned]) -> str:
     )
 
 
-def render(plans: list[Planned], diff: bool = False) -> str:
+def render(
+    plans: list[Planned], diff: bool = False, orphans: list[tuple[Path, str]] | None = None
+) -> str:
     lines: list[str] = []
     pending = [(p, c) for p in plans for c in p.pending]
     if pending:
@@ -42,6 +45,10 @@ def render(plans: list[Planned], diff: bool = False) -> str:
             body = difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}")
             lines += ["      " + line.rstrip("\n") for line in body]
     if pending:
+        lines.append("")
+    if orphans:
+        lines.append("No spec builds these clusters any more; `hacc build --prune` removes them:")
+        lines += [f"  - {folder}/ ({reason})" for folder, reason in orphans]
         lines.append("")
     lines.append(summary(plans))
     return "\n".join(lines) + "\n"

@@ -368,6 +368,17 @@ _CODES = [
         "remove the flag.",
     ),
     Code(
+        "HACC227",
+        ERROR,
+        "another cluster already uses this address or virtual router id",
+        "Two clusters on one network with the same node address, the same VIP, or the same "
+        "VRRP virtual router id on one subnet break each other: ARP answers flip between "
+        "machines and keepalived instances of different clusters elect one master between them. "
+        "hacc checks every spec of one run against each other and against the clusters already "
+        "built in OUT.",
+        "Give each cluster its own addresses, VIP and `virtualRouterId`.",
+    ),
+    Code(
         "HACC230",
         ERROR,
         "the join token is unusable",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hacc.compiler.loader import Document, load_file
 from hacc.compiler.model import Cluster
@@ -54,12 +55,33 @@ def _analyze(name: str, doc: Document | None, problems: list[Diagnostic]) -> Ana
     return result
 
 
-def analyze_all(paths: list[str]) -> list[Analysis]:
-    """Every spec, plus the checks that span specs (one cluster name per spec)."""
+def claims(cluster: Cluster) -> dict[str, Any]:
+    """The addresses a cluster takes on its network, which no other cluster may take."""
+    from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES
+
+    out: dict[str, Any] = {"addresses": sorted(n.address for n in cluster.nodes)}
+    if cluster.mode in VIP_MODES and cluster.endpoint.address:
+        out["vip"] = cluster.endpoint.address
+    if cluster.mode == KEEPALIVED_HAPROXY and cluster.subnet:
+        out["vrrp"] = f"{cluster.subnet} {cluster.keepalived.virtual_router_id}"
+    return out
+
+
+def analyze_all(
+    paths: list[str], recorded: dict[str, dict[str, Any]] | None = None
+) -> list[Analysis]:
+    """Every spec, plus the checks that span specs: one cluster name per spec, and no address,
+    VIP or virtual router id taken twice, among these specs and the clusters `recorded` in OUT
+    (name -> claims) that are not built now."""
     from hacc.diagnostics import ERROR
 
     results = [analyze(p) for p in paths]
     seen: dict[str, str] = {}
+    taken: dict[tuple[str, str], str] = {}  # (kind, value) -> who holds it
+    built = {r.cluster.name for r in results if r.cluster is not None}
+    for name, record in sorted((recorded or {}).items()):
+        if name not in built:
+            _claim(taken, f"cluster {name} (recorded in its output folder)", record)
     for r in results:
         if r.cluster is None or r.document is None:
             continue
@@ -73,7 +95,49 @@ def analyze_all(paths: list[str]) -> list[Analysis]:
                     f"cluster {name!r} is also built from {seen[name]}",
                 )
             )
-            r.diagnostics.sort(key=sort_key)
         else:
             seen[name] = r.file
+            r.diagnostics += _clashes(r, taken)
+        r.diagnostics.sort(key=sort_key)
     return results
+
+
+def _claim(taken: dict[tuple[str, str], str], who: str, record: dict[str, Any]) -> None:
+    for address in record.get("addresses", []):
+        taken.setdefault(("address", str(address)), who)
+    for kind in ("vip", "vrrp"):
+        if isinstance(record.get(kind), str):
+            taken.setdefault((kind, record[kind]), who)
+            if kind == "vip":
+                taken.setdefault(("address", record[kind]), who)
+
+
+def _clashes(r: Analysis, taken: dict[tuple[str, str], str]) -> list[Diagnostic]:
+    from hacc.diagnostics import ERROR
+
+    assert r.cluster is not None and r.document is not None
+    cluster, doc = r.cluster, r.document
+    who = f"cluster {cluster.name} ({r.file})"
+    out: list[Diagnostic] = []
+
+    def clash(path: tuple[Any, ...], what: str, holder: str) -> None:
+        out.append(doc.diag(path, ERROR, "HACC227", f"{what} is also used by {holder}"))
+
+    mine = claims(cluster)
+    for node in cluster.nodes:
+        holder = taken.get(("address", node.address))
+        if holder:
+            clash((*node.path, "address"), f"address {node.address}", holder)
+    endpoint = ("spec", "controlPlane", "endpoint", "address")
+    if "vip" in mine:
+        holder = taken.get(("address", mine["vip"]))
+        if holder:
+            clash(endpoint, f"the VIP {mine['vip']}", holder)
+    if "vrrp" in mine:
+        holder = taken.get(("vrrp", mine["vrrp"]))
+        if holder:
+            vrid = ("spec", "controlPlane", "loadBalancer", "keepalived", "virtualRouterId")
+            subnet, number = mine["vrrp"].split()
+            clash(vrid, f"virtual router id {number} on {subnet}", holder)
+    _claim(taken, who, mine)
+    return out
