@@ -371,3 +371,63 @@ def test_a_file_name_cannot_forge_diagnostic_lines(hacc, tmp_path) -> None:
     r = hacc("validate", str(spec))
     assert r.code == 1 and len(r.err.splitlines()) == 6  # five diagnostics and the summary
     assert not any(line.startswith("fake.yaml") for line in r.err.splitlines())
+
+
+# -- secrets and fleets -----------------------------------------------------------------------
+
+
+def test_plan_diff_never_prints_a_token(hacc, tmp_path, monkeypatch) -> None:
+    token = "0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv("HACC_JOIN_TOKEN", token)
+    out = tmp_path / "out"
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
+    private = tmp_path / "private"
+    assert hacc("materialize", str(KEEPALIVED_EXAMPLE), "-o", str(private)).code == 0
+    # Someone copies the materialized files over the committed ones.
+    for node in ("cp2", "w1"):
+        rel = f"{CLUSTER}/nodes/{node}/user-data.yaml"
+        (out / rel).write_bytes((private / rel).read_bytes())
+    r = hacc("plan", "--diff", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    assert r.code == 0 and "<redacted>" in r.out
+    assert token not in r.out
+    from hacc.secrets import worker_token
+
+    assert worker_token(token, CLUSTER, "w1") not in r.out
+    one_line_error(hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)))
+
+
+def test_a_token_pasted_as_a_variable_name_is_not_echoed(hacc, tmp_path, monkeypatch) -> None:
+    token = "Ab0123456789abcdef0123456789abcdef"
+    monkeypatch.delenv(token, raising=False)
+    spec = variant(tmp_path, "joinToken: {env: HACC_JOIN_TOKEN}", f"joinToken: {{env: {token}}}")
+    r = hacc("materialize", str(spec), "-o", str(tmp_path / "p"))
+    assert r.code == 1 and "HACC231" in r.err and token not in r.err
+
+
+def test_a_short_token_does_not_flag_every_file(hacc, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HACC_JOIN_TOKEN", "x")
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(tmp_path / "out")).code == 0
+
+
+def test_two_fleets_on_one_path_keep_their_own_files(hacc, tmp_path) -> None:
+    import yaml
+
+    out = tmp_path / "out"
+    specs = []
+    for i, (repo, name) in enumerate(
+        [("https://a.example/x.git", "c1"), ("https://a.example/x.git", "c2"),
+         ("https://b.example/y.git", "c3"), ("https://b.example/y.git", "c4")]
+    ):  # fmt: skip
+        data = yaml.safe_load(
+            KEEPALIVED_EXAMPLE.read_text().replace("198.18.10.", f"198.18.{60 + i}.")
+        )
+        data["metadata"]["name"] = name
+        data["spec"]["gitops"] = {"repoURL": repo, "branch": "main", "path": "clusters"}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        specs.append(str(path))
+    assert hacc("build", *specs, "-o", str(out)).code == 0
+    fleet = sorted(p.name for p in (out / "_fleet").iterdir() if p.name != STATE_FILE)
+    assert len(fleet) == 4, fleet
+    texts = "".join((out / "_fleet" / f).read_text() for f in fleet)
+    assert "a.example" in texts and "b.example" in texts

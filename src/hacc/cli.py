@@ -301,23 +301,32 @@ def _compile(args: argparse.Namespace) -> tuple[list[Any], bool]:
     return units, not errors
 
 
-def _leak_guard(units: list[Any], texts: dict[str, bytes]) -> None:
-    """Fail if a secret value the specs reference appears in what would be committed."""
+def _secret_values(units: list[Any]) -> list[str]:
+    """The join tokens the specs reference, where they resolve on this machine, and the worker
+    tokens derived from them: what must never be committed or printed."""
     from pathlib import Path
 
-    from hacc.secrets import SecretUnavailable, leaks, resolve
+    from hacc.secrets import SecretUnavailable, resolve, worker_token
 
     values = []
     for unit in units:
         if unit.analysis is None or unit.analysis.cluster is None:
             continue
+        cluster = unit.analysis.cluster
         try:
-            values.append(
-                resolve(unit.analysis.cluster.join_token, Path(unit.analysis.file).parent)
-            )
+            token = resolve(cluster.join_token, Path(unit.analysis.file).parent)
         except SecretUnavailable:
             continue  # nothing to look for: the value is not on this machine
-    found = leaks(texts, values)
+        values.append(token)
+        values += [worker_token(token, cluster.name, w.name) for w in cluster.workers]
+    return values
+
+
+def _leak_guard(units: list[Any], texts: dict[str, bytes]) -> None:
+    """Fail if a secret value the specs reference appears in what would be committed."""
+    from hacc.secrets import leaks
+
+    found = leaks(texts, _secret_values(units))
     if found:
         raise HaccError(
             f"hacc: a secret value appears in {', '.join(found)}; remove it, rotate "
@@ -443,7 +452,8 @@ def _plan(args: argparse.Namespace) -> int:
     with fsafe.locked(Path(args.output), exclusive=False):
         plans = plan(units, args.output)
         orphaned = orphans(units, args.output)
-    sys.stdout.write(render(plans, diff=args.diff, orphans=orphaned))
+    secrets = _secret_values(units) if args.diff else []
+    sys.stdout.write(render(plans, diff=args.diff, orphans=orphaned, redact=secrets))
     if args.detailed_exitcode and (orphaned or any(p.pending for p in plans)):
         return 2
     return EXIT_OK

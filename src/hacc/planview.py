@@ -25,8 +25,12 @@ def summary(plans: list[Planned]) -> str:
 
 
 def render(
-    plans: list[Planned], diff: bool = False, orphans: list[tuple[Path, str]] | None = None
+    plans: list[Planned],
+    diff: bool = False,
+    orphans: list[tuple[Path, str]] | None = None,
+    redact: list[str] | None = None,
 ) -> str:
+    """The plan; `redact`: secret values never to print (a diff over materialized files)."""
     lines: list[str] = []
     pending = [(p, c) for p in plans for c in p.pending]
     if pending:
@@ -43,7 +47,10 @@ def render(
             old = current.splitlines(keepends=True)
             new = change.artifact.content.splitlines(keepends=True)
             body = difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}")
-            lines += ["      " + line.rstrip("\n") for line in body]
+            shown = ["      " + line.rstrip("\n") for line in body]
+            for secret in redact or []:
+                shown = [line.replace(secret, "<redacted>") for line in shown]
+            lines += shown
     if pending:
         lines.append("")
     if orphans:

@@ -28,6 +28,13 @@ class SecretUnavailable(Exception):
 def resolve(ref: SecretRef, spec_dir: Path) -> str:
     if ref.kind == "env":
         value = os.environ.get(ref.ref)
+        if value is None and len(ref.ref) >= MIN_TOKEN_LENGTH:
+            # Never echo it: a name this long may be the token itself, pasted by mistake.
+            raise SecretUnavailable(
+                "the environment variable that joinToken.env names is not set (its name is "
+                f"{len(ref.ref)} characters long: if that is the token itself, put the token in "
+                "a variable and name the variable)"
+            )
         if value is None:
             raise SecretUnavailable(f"environment variable {ref.ref} is not set")
         return value.strip()
@@ -101,5 +108,6 @@ def token_problem(value: str) -> str | None:
 
 def leaks(texts: dict[str, bytes], values: list[str]) -> list[str]:
     """Names of the texts that contain any of the secret values."""
-    needles = [v.encode() for v in values if v]
+    # A value too short to be a token (materialize refuses it anyway) would match everywhere.
+    needles = [v.encode() for v in values if len(v) >= MIN_TOKEN_LENGTH]
     return sorted(name for name, data in texts.items() if any(n in data for n in needles))

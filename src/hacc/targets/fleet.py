@@ -26,13 +26,29 @@ def fleets(members: dict[str, GitOps]) -> dict[GitOps, list[str]]:
     return {g: sorted(names) for g, names in groups.items() if len(names) > 1}
 
 
-def applicationset(g: GitOps) -> dict[str, Any]:
+def stems(groups: list[GitOps]) -> dict[GitOps, str]:
+    """A file and object name per fleet: its path, plus a short digest of the repository and
+    branch when two fleets share a path, so neither overwrites the other."""
+    import hashlib
+
+    plain = {g: g.path.replace("/", "-") for g in groups}
+    count: dict[str, int] = {}
+    for stem in plain.values():
+        count[stem] = count.get(stem, 0) + 1
+    out = {}
+    for g, stem in plain.items():
+        tag = hashlib.sha256(f"{g.repo_url}\n{g.branch}".encode()).hexdigest()[:8]
+        out[g] = f"{stem}-{tag}" if count[stem] > 1 else stem
+    return out
+
+
+def applicationset(g: GitOps, stem: str) -> dict[str, Any]:
     depth = len(g.path.split("/"))  # the cluster name's index in the generated path's segments
     name = f"{{{{ index .path.segments {depth} }}}}"
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "ApplicationSet",
-        "metadata": {"name": f"hacc-{g.path.replace('/', '-')}", "namespace": "argocd"},
+        "metadata": {"name": f"hacc-{stem}", "namespace": "argocd"},
         "spec": {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
@@ -63,8 +79,8 @@ def applicationset(g: GitOps) -> dict[str, Any]:
     }
 
 
-def flux(g: GitOps, clusters: list[str]) -> list[dict[str, Any]]:
-    source = f"hacc-{g.path.replace('/', '-')}"
+def flux(g: GitOps, clusters: list[str], stem: str) -> list[dict[str, Any]]:
+    source = f"hacc-{stem}"
     docs: list[dict[str, Any]] = [
         {
             "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -95,17 +111,21 @@ def flux(g: GitOps, clusters: list[str]) -> list[dict[str, Any]]:
 def render_fleet(clusters: dict[str, GitOps]) -> list[Artifact]:
     """`clusters`: every cluster in the output folder, with where it is committed."""
     out = []
-    for g, members in sorted(
+    groups = sorted(
         fleets(clusters).items(), key=lambda kv: (kv[0].repo_url, kv[0].branch, kv[0].path)
-    ):
-        stem = g.path.replace("/", "-")
+    )
+    names = stems([g for g, _ in groups])
+    for g, members in groups:
+        stem = names[g]
         out.append(
-            Artifact(f"argocd-applicationset-{stem}.yaml", HEADER + dump_yaml(applicationset(g)))
+            Artifact(
+                f"argocd-applicationset-{stem}.yaml", HEADER + dump_yaml(applicationset(g, stem))
+            )
         )
         out.append(
             Artifact(
                 f"flux-kustomizations-{stem}.yaml",
-                HEADER + dump_yaml(*flux(g, members), explicit_start=True),
+                HEADER + dump_yaml(*flux(g, members, stem), explicit_start=True),
             )
         )
     return out
