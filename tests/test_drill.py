@@ -118,3 +118,18 @@ def test_drilled_configs_differ_only_in_addresses_and_paths() -> None:
     drilled = config.files["cp2"].haproxy_cfg.splitlines()
     changed = [(a, b) for a, b in zip(original, drilled, strict=True) if a != b]
     assert changed and all("198.18.10." in a or "/run/haproxy" in a for a, _ in changed)
+
+
+def test_a_leftover_namespace_is_a_clear_error_not_a_bug(hacc, drill_ready) -> None:
+    """Another run's namespace in the way: exit 1 with one line, and ours are cleaned up."""
+    import os
+    import subprocess
+
+    name = f"hd{os.getpid()}-lan"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        r = hacc("drill", str(KEEPALIVED_EXAMPLE), "--scenarios", "apiserver-kill-other")
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True)
+    assert r.code == 1, r.err
+    assert "already exists" in r.err and "internal error" not in r.err

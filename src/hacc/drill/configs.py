@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hacc.compiler.model import APISERVER_PORT, Cluster
-from hacc.drill.lab import LAB_NET, VIP, node_address
+from hacc.drill.lab import LAB_NET, VIP, LabError, node_address
 from hacc.targets import keepalived, render_cluster
 
 IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
@@ -272,4 +272,4 @@ def make_certificates(labdir: Path, config: LabConfig) -> Path:
 def _openssl(*args: str) -> None:
     r = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60, check=False)
     if r.returncode != 0:
-        raise RuntimeError(f"openssl {args[0]} failed: {r.stderr.strip()[:300]}")
+        raise LabError(f"openssl {args[0]} failed: {r.stderr.strip()[:300]}")

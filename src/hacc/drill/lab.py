@@ -12,6 +12,8 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
+from hacc.errors import HaccError
+
 LAB_PREFIX = "198.18.0"
 LAB_NET = f"{LAB_PREFIX}.0/24"
 VIP = f"{LAB_PREFIX}.100"
@@ -22,8 +24,9 @@ def node_address(index: int) -> str:
     return f"{LAB_PREFIX}.{11 + index}"
 
 
-class LabError(Exception):
-    pass
+class LabError(HaccError):
+    """The lab could not be built or taken down (a leftover namespace, a failing `ip`): the
+    machine's state, reported as one line with exit 1, not a bug in hacc."""
 
 
 def ip(*args: str, check: bool = True, timeout: float = 10) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from hacc.drill.lab import LabError
+
 
 @dataclass
 class Proc:
@@ -42,7 +44,7 @@ class Supervisor:
         stdout_pipe: bool = False,
     ) -> Proc:
         if name in self.procs and self.procs[name].alive:
-            raise RuntimeError(f"{name} is already running")
+            raise LabError(f"{name} is already running")
         log = None if stdout_pipe else open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115
         popen = subprocess.Popen(
             ["ip", "netns", "exec", netns, *argv],

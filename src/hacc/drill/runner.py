@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hacc.drill.configs import LabConfig, make_certificates
-from hacc.drill.lab import VIP, Lab, host_state
+from hacc.drill.lab import VIP, Lab, LabError, host_state
 from hacc.drill.procs import Supervisor, wait_until
 from hacc.drill.scenarios import HOLDER, Scenario
 
@@ -203,7 +203,7 @@ class Drill:
         left = self.lab.down()
         shutil.rmtree(self.labdir, ignore_errors=True)
         if left:
-            raise RuntimeError(f"could not delete network namespaces {left}")
+            raise LabError(f"could not delete network namespaces {left}")
 
     # -- observation -------------------------------------------------------------------------
 

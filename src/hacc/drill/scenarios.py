@@ -49,14 +49,6 @@ def _restart(kind: str) -> Callable[[Drill, str], None]:
     return recover
 
 
-def _cut(d: Drill, node: str) -> None:
-    d.lab.cut(d.lab.node(node))
-
-
-def _heal(d: Drill, node: str) -> None:
-    d.lab.heal(d.lab.node(node))
-
-
 SCENARIOS = [
     Scenario(
         "keepalived-stop",
