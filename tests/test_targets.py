@@ -321,14 +321,15 @@ SECTION_TOPICS = {
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_runbook_section_references_point_at_the_right_section(path) -> None:
-    from hacc.targets.base import impact
+    from hacc.artifact import KINDS, impact
 
     _, arts = compiled(path.stem)
     text = next(a.content for a in arts if a.path == "RUNBOOK.md")
     headings = dict(re.findall(r"^## (\d+)\. (.+)$", text, re.M))
     hints = " ".join(
-        impact(p, a)[1]
-        for p in ("nodes/x/user-data.yaml", "nodes/x/apply-day2.sh")
+        impact(kind, node, a)[1]
+        for kind in KINDS.values()
+        for node in ("x", None)
         for a in ("create", "update", "remove")
     )
     # The bootstrap scripts' errors name sections too.

@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from hacc import output, selfcheck
+from hacc.artifact import Artifact
 from hacc.compiler.frontend import Analysis, analyze_all, claims
 from hacc.compiler.model import GitOps
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import HaccError, InternalError
 from hacc.targets import render_cluster
-from hacc.targets.base import Artifact
 from hacc.targets.fleet import FOLDER as FLEET_FOLDER
 from hacc.targets.fleet import render_fleet
-from hacc.targets.user_data import EC2_LIMIT
 
 
 @dataclass
@@ -31,9 +30,6 @@ class Unit:
     name: str
     artifacts: list[Artifact]
     analysis: Analysis | None = None  # None for the fleet folder
-
-    def artifact(self, path: str) -> str:
-        return next(a.content for a in self.artifacts if a.path == path)
 
     @property
     def gitops(self) -> GitOps | None:
@@ -115,20 +111,22 @@ def compile_specs(
 def _size_warnings(analysis: Analysis, artifacts: list[Artifact]) -> list[Diagnostic]:
     cluster, doc = analysis.cluster, analysis.document
     assert cluster is not None and doc is not None
+    nodes = {n.name: n for n in cluster.nodes}
     out = []
-    for node in cluster.nodes:
-        path = f"nodes/{node.name}/user-data.yaml"
-        size = next(len(a.data) for a in artifacts if a.path == path)
-        if size > EC2_LIMIT:
-            out.append(
-                doc.diag(
-                    (*node.path, "name"),
-                    WARNING,
-                    "HACC223",
-                    f"the user-data of {node.name} is {size} bytes, over the "
-                    f"{EC2_LIMIT}-byte EC2 limit",
-                )
+    for a in artifacts:
+        limit = a.kind.size_limit
+        if limit is None or len(a.data) <= limit:
+            continue
+        where = (*nodes[a.node].path, "name") if a.node in nodes else ("metadata", "name")
+        out.append(
+            doc.diag(
+                where,
+                WARNING,
+                "HACC223",
+                f"the {a.kind.name} of {a.node or cluster.name} is {len(a.data)} bytes, over "
+                f"the {limit}-byte EC2 limit",
             )
+        )
     return out
 
 

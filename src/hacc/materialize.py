@@ -71,22 +71,24 @@ def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> in
         if problem:
             diags.append(doc.diag(TOKEN_PATH, ERROR, "HACC230", problem))
             continue
-        for node in cluster.nodes:
-            base = f"nodes/{node.name}"
-            text = fill_tokens(unit.artifact(f"{base}/user-data.yaml"), token, cluster.name)
+        workers = {n.name for n in cluster.workers}
+        for a in unit.artifacts:
+            if not a.kind.secret:
+                continue
+            text = fill_tokens(a.content, token, cluster.name)
             # The guarantee behind the worker tokens, checked rather than assumed.
-            if not node.is_control_plane and token in text:
-                raise HaccError(f"hacc: internal error: {node.name}'s user-data holds the token")
+            if a.node in workers and token in text:
+                raise InternalError(f"{a.node}'s user-data holds the cluster's join token")
             broken = _materialized_problems(text)
             if broken:
                 raise InternalError(
-                    f"hacc produced invalid user-data for {node.name}: " + "; ".join(broken[:3])
+                    f"hacc produced invalid user-data for {a.node}: " + "; ".join(broken[:3])
                 )
-            files[target / cluster.name / base / "user-data.yaml"] = text
-            if not node.is_control_plane:
+            files[target / cluster.name / a.path] = text
+            if a.node in workers:
                 # For a worker added after the first node booted (RUNBOOK.md section 10).
-                own = worker_token(token, cluster.name, node.name)
-                files[target / cluster.name / base / "join-token"] = own + "\n"
+                own = worker_token(token, cluster.name, a.node)
+                files[target / cluster.name / Path(a.path).parent / "join-token"] = own + "\n"
     diags.sort(key=sort_key)
     sys.stderr.write(render_text(diags))
     if any(d.is_error for d in diags):

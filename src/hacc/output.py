@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from hacc import fsafe
+from hacc.artifact import KINDS, RUNBOOK, Artifact, Kind
 from hacc.errors import HaccError
-from hacc.targets.base import Artifact
 
 STATE_FILE = ".hacc-state.json"
 CREATE, UPDATE, IDENTICAL, REMOVE = "create", "update", "identical", "remove"
@@ -31,9 +31,12 @@ class Change:
     artifact: Artifact | None = None
     edited: bool = False  # an owned file changed by hand since hacc wrote it
     current: bytes | None = None  # what is on disk now (update, identical, remove)
+    kind: Kind = RUNBOOK  # for a removal: as the state file recorded it
+    node: str | None = None
 
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+NODE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 STATE_LIMIT = 16 << 20
 
 
@@ -80,6 +83,20 @@ def read_state(cluster_dir: Path) -> dict[str, str]:
     """The files hacc wrote into `cluster_dir`, with their hashes, every path checked."""
     files: dict[str, str] = _load_state(cluster_dir).get("files", {})
     return files
+
+
+def read_kinds(cluster_dir: Path) -> dict[str, tuple[Kind, str | None]]:
+    """What the state file says each file is, and its node; unknown entries are left out."""
+    state = _load_state(cluster_dir)
+    kinds, nodes = state.get("kinds"), state.get("nodes")
+    kinds = kinds if isinstance(kinds, dict) else {}
+    nodes = nodes if isinstance(nodes, dict) else {}
+    out: dict[str, tuple[Kind, str | None]] = {}
+    for path, name in kinds.items():
+        node = nodes.get(path)
+        if name in KINDS and (node is None or (isinstance(node, str) and NODE.fullmatch(node))):
+            out[str(path)] = (KINDS[name], node)
+    return out
 
 
 def interrupted(cluster_dir: Path) -> bool:
@@ -133,6 +150,11 @@ def state_text(
     if record.spec:
         doc["spec"] = record.spec
     doc["files"] = dict(sorted(files.items()))
+    # What each file is, for a later run that removes it (`plan` says what that means).
+    doc["kinds"] = {a.path: a.kind.name for a in sorted(artifacts, key=lambda a: a.path)}
+    nodes = {a.path: a.node for a in sorted(artifacts, key=lambda a: a.path) if a.node}
+    if nodes:
+        doc["nodes"] = nodes
     if record.gitops:
         doc["gitops"] = record.gitops
     if record.claims:
@@ -178,16 +200,19 @@ def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], li
             conflicts.append(str(e))
             continue
         if current is None:
-            changes.append(Change(CREATE, a.path, a))
+            changes.append(Change(CREATE, a.path, a, kind=a.kind, node=a.node))
             continue
         data, executable = current
         if data == a.data and executable == a.executable:
-            changes.append(Change(IDENTICAL, a.path, a, current=data))
+            changes.append(Change(IDENTICAL, a.path, a, current=data, kind=a.kind, node=a.node))
         elif a.path not in state:
             conflicts.append(f"{cluster_dir / a.path} exists and was not written by hacc")
         else:
             edited = trust and digest(data) != state[a.path]
-            changes.append(Change(UPDATE, a.path, a, edited=edited, current=data))
+            changes.append(
+                Change(UPDATE, a.path, a, edited=edited, current=data, kind=a.kind, node=a.node)
+            )
+    recorded = read_kinds(cluster_dir)
     for path in sorted(set(state) - wanted):
         try:
             current = _current(cluster_dir, path)
@@ -196,7 +221,10 @@ def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], li
             continue
         if current is not None:
             edited = trust and digest(current[0]) != state[path]
-            changes.append(Change(REMOVE, path, edited=edited, current=current[0]))
+            kind, node = recorded.get(path, (RUNBOOK, None))
+            changes.append(
+                Change(REMOVE, path, edited=edited, current=current[0], kind=kind, node=node)
+            )
     return changes, conflicts
 
 

@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 from hacc import output
+from hacc.artifact import impact
 from hacc.build import Planned
-from hacc.targets.base import impact
 
 SYMBOL = {output.CREATE: "+", output.UPDATE: "~", output.REMOVE: "-"}
 VERB = {output.CREATE: "created", output.UPDATE: "updated", output.REMOVE: "destroyed"}
@@ -38,7 +38,7 @@ def render(
         lines.append("")
     for p, change in pending:
         path = p.folder / change.path
-        kind, hint = impact(change.path, change.action)
+        kind, hint = impact(change.kind, change.node, change.action)
         edited = "; edited by hand since hacc wrote it" if change.edited else ""
         lines.append(f"  {SYMBOL[change.action]} {path}")
         lines.append(f"      {VERB[change.action]} [{kind}]{': ' + hint if hint else ''}{edited}")

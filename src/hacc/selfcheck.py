@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from hacc.artifact import Artifact
 from hacc.schemas import load_schema
-from hacc.targets.base import Artifact
 
 CLOUD_CONFIG_SCHEMA = "cloud-config-v1.json"
 LAUNCH_CONFIG_SCHEMA = "microk8s-launch-config.json"
@@ -71,15 +71,15 @@ def launch_config_problems(text: str) -> list[str]:
 
 
 CHECKS = {
-    "user-data.yaml": cloud_config_problems,
-    "microk8s-launch.yaml": launch_config_problems,
+    "cloud-config": cloud_config_problems,
+    "launch-config": launch_config_problems,
 }
 
 
 def problems(artifacts: list[Artifact]) -> list[str]:
     out = []
     for a in artifacts:
-        check = CHECKS.get(a.path.rsplit("/", 1)[-1])
+        check = CHECKS.get(a.kind.check or "")
         if check:
             out += [f"{a.path}: {p}" for p in check(a.content)]
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from hacc.artifact import Artifact
 from hacc.compiler.model import Cluster
 from hacc.targets import (
     day2,
@@ -20,7 +21,6 @@ from hacc.targets import (
     runbook,
     user_data,
 )
-from hacc.targets.base import Artifact
 
 TARGETS: dict[str, ModuleType] = {
     "launch-config": launch_config,

@@ -1,51 +1,12 @@
-"""What every target shares: the artifact record, YAML serialisation and templates."""
+"""What every target shares: placeholders, YAML serialisation and templates (the artifact
+record itself is hacc.artifact)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from hacc.compiler.model import Cluster, Node
-
-# What a change to an artifact means for a running cluster (`hacc plan`).
-FIRST_BOOT = "first boot only"
-GITOPS = "GitOps-reconciled"
-LIVE_NODE = "live-node step"
-DOCS = "documentation"
-
-
-def impact(path: str, action: str = "update") -> tuple[str, str]:
-    """The impact of creating, updating or removing the artifact at `path` (relative to the
-    cluster folder), and what a running cluster needs."""
-    parts = path.split("/")
-    name = parts[-1]
-    node = parts[1] if parts[0] == "nodes" and len(parts) > 2 else ""
-    if node and name == "user-data.yaml" and action == "create":
-        return FIRST_BOOT, f"boot the new node {node} with it (RUNBOOK.md section 3)"
-    if node and action == "remove":
-        return (
-            FIRST_BOOT,
-            f"{node} left the spec: take it out of the cluster (RUNBOOK.md section 3)",
-        )
-    if parts[0] in ("manifests", "gitops"):
-        return GITOPS, "Argo CD / Flux apply it" if parts[
-            0
-        ] == "manifests" else "apply once to the GitOps controller"
-    if name in ("user-data.yaml", "microk8s-launch.yaml"):
-        return (
-            FIRST_BOOT,
-            f"cloud-init does not run again on a live {node}; see RUNBOOK.md section 5",
-        )
-    if name in ("apply-day2.sh", "apiserver-args.overlay"):
-        return (
-            LIVE_NODE,
-            f"run apply-day2.sh on {node} (RUNBOOK.md section 5): may refresh certificates and restart kubelite",
-        )
-    if name in ("keepalived.conf", "haproxy.cfg", "check-apiserver.sh"):
-        return LIVE_NODE, f"copy to /etc on {node}, then systemctl reload haproxy keepalived"
-    return DOCS, ""
-
 
 # Committed output carries placeholders; `hacc materialize` replaces them (secrets.py). The
 # cluster's token T goes to control-plane nodes only; each worker gets a single-use token
@@ -56,17 +17,6 @@ PLACEHOLDER_PREFIX = "__HACC_"
 
 def worker_token_placeholder(worker: Node) -> str:
     return f"__HACC_WORKER_TOKEN_{worker.name}__"
-
-
-@dataclass(frozen=True)
-class Artifact:
-    path: str  # relative to OUT/<cluster>/, always with '/'
-    content: str
-    executable: bool = False
-
-    @property
-    def data(self) -> bytes:
-        return self.content.encode("utf-8")
 
 
 def is_ip(name: str) -> bool:

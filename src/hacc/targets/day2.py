@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hacc.artifact import DAY2, Artifact
 from hacc.compiler.model import Cluster, Node
-from hacc.targets.base import Artifact, header, is_ip, node_dir, render_template
+from hacc.targets.base import header, is_ip, node_dir, render_template
 
 
 def applies(cluster: Cluster) -> bool:
@@ -49,6 +50,8 @@ def render(cluster: Cluster) -> list[Artifact]:
     out = []
     for node in cluster.control_plane:
         d = node_dir(node)
-        out.append(Artifact(f"{d}/apiserver-args.overlay", overlay(cluster, node)))
-        out.append(Artifact(f"{d}/apply-day2.sh", script(cluster, node), executable=True))
+        out.append(Artifact(f"{d}/apiserver-args.overlay", overlay(cluster, node), DAY2, node.name))
+        out.append(
+            Artifact(f"{d}/apply-day2.sh", script(cluster, node), DAY2, node.name, executable=True)
+        )
     return out

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hacc.artifact import EXTERNAL_LB, Artifact
 from hacc.compiler.model import APISERVER_PORT, EXTERNAL, Cluster
-from hacc.targets.base import Artifact, dump_yaml, header
+from hacc.targets.base import dump_yaml, header
 
 
 def applies(cluster: Cluster) -> bool:
@@ -70,5 +71,6 @@ def render(cluster: Cluster) -> list[Artifact]:
         Artifact(
             "loadbalancer-targets.yaml",
             header(cluster) + intro + dump_yaml(targets(cluster)),
+            EXTERNAL_LB,
         )
     ]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hacc.artifact import GITOPS_OBJECT, Artifact
 from hacc.compiler.model import GitOps
-from hacc.targets.base import Artifact, dump_yaml
+from hacc.targets.base import dump_yaml
 from hacc.targets.gitops import flux_url
 
 FOLDER = "_fleet"
@@ -119,13 +120,16 @@ def render_fleet(clusters: dict[str, GitOps]) -> list[Artifact]:
         stem = names[g]
         out.append(
             Artifact(
-                f"argocd-applicationset-{stem}.yaml", HEADER + dump_yaml(applicationset(g, stem))
+                f"argocd-applicationset-{stem}.yaml",
+                HEADER + dump_yaml(applicationset(g, stem)),
+                GITOPS_OBJECT,
             )
         )
         out.append(
             Artifact(
                 f"flux-kustomizations-{stem}.yaml",
                 HEADER + dump_yaml(*flux(g, members, stem), explicit_start=True),
+                GITOPS_OBJECT,
             )
         )
     return out

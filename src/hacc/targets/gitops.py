@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hacc.artifact import GITOPS_OBJECT, Artifact
 from hacc.compiler.model import Cluster, GitOps
-from hacc.targets.base import Artifact, dump_yaml, header
+from hacc.targets.base import dump_yaml, header
 
 
 def applies(cluster: Cluster) -> bool:
@@ -70,9 +71,12 @@ def render(cluster: Cluster) -> list[Artifact]:
     assert g is not None
     h = header(cluster)
     return [
-        Artifact("gitops/argocd-application.yaml", h + dump_yaml(argocd(cluster, g))),
+        Artifact(
+            "gitops/argocd-application.yaml", h + dump_yaml(argocd(cluster, g)), GITOPS_OBJECT
+        ),
         Artifact(
             "gitops/flux-kustomization.yaml",
             h + dump_yaml(*flux(cluster, g), explicit_start=True),
+            GITOPS_OBJECT,
         ),
     ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from hacc.artifact import LOAD_BALANCER, Artifact
 from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, Cluster, Node
-from hacc.targets.base import Artifact, node_dir, render_template
+from hacc.targets.base import node_dir, render_template
 
 CONF_PATH = "/etc/haproxy/haproxy.cfg"
 
@@ -27,4 +28,7 @@ def conf(cluster: Cluster, node: Node) -> str:
 
 
 def render(cluster: Cluster) -> list[Artifact]:
-    return [Artifact(f"{node_dir(n)}/haproxy.cfg", conf(cluster, n)) for n in cluster.control_plane]
+    return [
+        Artifact(f"{node_dir(n)}/haproxy.cfg", conf(cluster, n), LOAD_BALANCER, n.name)
+        for n in cluster.control_plane
+    ]

@@ -7,8 +7,9 @@ FAULT (never `nopreempt` with a negative weight, which can leave the VIP stuck).
 
 from __future__ import annotations
 
+from hacc.artifact import LOAD_BALANCER, Artifact
 from hacc.compiler.model import KEEPALIVED_HAPROXY, Cluster, Node
-from hacc.targets.base import Artifact, node_dir, render_template
+from hacc.targets.base import node_dir, render_template
 
 CHECK_SCRIPT_PATH = "/etc/keepalived/check-apiserver.sh"
 CONF_PATH = "/etc/keepalived/keepalived.conf"
@@ -62,8 +63,14 @@ def render(cluster: Cluster) -> list[Artifact]:
     out = []
     for node in cluster.control_plane:
         d = node_dir(node)
-        out.append(Artifact(f"{d}/keepalived.conf", conf(cluster, node)))
+        out.append(Artifact(f"{d}/keepalived.conf", conf(cluster, node), LOAD_BALANCER, node.name))
         out.append(
-            Artifact(f"{d}/check-apiserver.sh", check_script(cluster, node), executable=True)
+            Artifact(
+                f"{d}/check-apiserver.sh",
+                check_script(cluster, node),
+                LOAD_BALANCER,
+                node.name,
+                executable=True,
+            )
         )
     return out

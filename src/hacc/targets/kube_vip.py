@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hacc.artifact import MANIFEST, Artifact
 from hacc.compiler.model import APISERVER_PORT, KUBE_VIP, Cluster
-from hacc.targets.base import Artifact, dump_yaml, header
+from hacc.targets.base import dump_yaml, header
 
 NAME = "kube-vip"
 # MicroK8s's admin kubeconfig, pointing at this node's apiserver (https://127.0.0.1:16443).
@@ -169,10 +170,12 @@ def render(cluster: Cluster) -> list[Artifact]:
         Artifact(
             "manifests/kube-vip/rbac.yaml",
             h + dump_yaml(*rbac(cluster), explicit_start=True),
+            MANIFEST,
         ),
         Artifact(
             "manifests/kube-vip/daemonset.yaml",
             h + dump_yaml(daemonset(cluster), explicit_start=True),
+            MANIFEST,
         ),
-        Artifact("manifests/kube-vip/kustomization.yaml", h + dump_yaml(kustomization)),
+        Artifact("manifests/kube-vip/kustomization.yaml", h + dump_yaml(kustomization), MANIFEST),
     ]

@@ -12,10 +12,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from hacc.artifact import LAUNCH_CONFIG, Artifact
 from hacc.compiler.model import CLUSTER_AGENT_PORT, Cluster, Node
 from hacc.targets.base import (
     JOIN_TOKEN_PLACEHOLDER,
-    Artifact,
     dump_yaml,
     header,
     node_dir,
@@ -101,5 +101,6 @@ def text(cluster: Cluster, node: Node) -> str:
 
 def render(cluster: Cluster) -> list[Artifact]:
     return [
-        Artifact(f"{node_dir(n)}/microk8s-launch.yaml", text(cluster, n)) for n in cluster.nodes
+        Artifact(f"{node_dir(n)}/microk8s-launch.yaml", text(cluster, n), LAUNCH_CONFIG, n.name)
+        for n in cluster.nodes
     ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from hacc.artifact import MANIFEST, Artifact
 from hacc.compiler.model import Cluster
 from hacc.targets import kube_vip
-from hacc.targets.base import Artifact, dump_yaml, header
+from hacc.targets.base import dump_yaml, header
 
 
 def applies(cluster: Cluster) -> bool:
@@ -18,4 +19,4 @@ def render(cluster: Cluster) -> list[Artifact]:
         "kind": "Kustomization",
         "resources": resources,
     }
-    return [Artifact("manifests/kustomization.yaml", header(cluster) + dump_yaml(doc))]
+    return [Artifact("manifests/kustomization.yaml", header(cluster) + dump_yaml(doc), MANIFEST)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from hacc.artifact import RUNBOOK, Artifact
 from hacc.compiler.model import CLUSTER_AGENT_PORT, VIP_MODES, Cluster
 from hacc.targets import keepalived
-from hacc.targets.base import Artifact, is_ip, render_template
+from hacc.targets.base import is_ip, render_template
 
 
 def applies(cluster: Cluster) -> bool:
@@ -27,4 +28,4 @@ def render(cluster: Cluster) -> list[Artifact]:
         priorities=keepalived.priorities(cluster),
         advert_int=keepalived.advert_int(cluster),
     )
-    return [Artifact("RUNBOOK.md", text)]
+    return [Artifact("RUNBOOK.md", text, RUNBOOK)]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hacc.artifact import USER_DATA, Artifact
 from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES, Cluster, Node
 from hacc.targets import haproxy, keepalived, launch_config
 from hacc.targets.base import (
-    Artifact,
     dump_yaml,
     header,
     node_dir,
@@ -33,7 +33,6 @@ LB_FILES = (
     ("keepalived.conf", keepalived.CONF_PATH, "0644"),
     ("check-apiserver.sh", keepalived.CHECK_SCRIPT_PATH, "0755"),
 )
-EC2_LIMIT = 16384  # bytes of raw user-data EC2 accepts
 
 
 def applies(cluster: Cluster) -> bool:
@@ -128,4 +127,7 @@ def text(cluster: Cluster, node: Node) -> str:
 
 
 def render(cluster: Cluster) -> list[Artifact]:
-    return [Artifact(f"{node_dir(n)}/user-data.yaml", text(cluster, n)) for n in cluster.nodes]
+    return [
+        Artifact(f"{node_dir(n)}/user-data.yaml", text(cluster, n), USER_DATA, n.name)
+        for n in cluster.nodes
+    ]

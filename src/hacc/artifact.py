@@ -1,0 +1,87 @@
+"""One generated file, and what the rest of hacc needs to know about it.
+
+Each target says, on every artifact it returns, what kind of file it is and which node it
+belongs to. The writer, the planner, the self-check, the size check and `materialize` read
+that from here instead of guessing it from the path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What a change to an artifact means for a running cluster (`hacc plan`).
+FIRST_BOOT = "first boot only"
+GITOPS = "GitOps-reconciled"
+LIVE_NODE = "live-node step"
+DOCS = "documentation"
+
+EC2_LIMIT = 16384  # bytes of raw user-data EC2 accepts
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    impact: str  # FIRST_BOOT, GITOPS, LIVE_NODE or DOCS
+    check: str | None = None  # the build's self-check: "cloud-config" or "launch-config"
+    size_limit: int | None = None  # a warning (HACC223) above this many bytes
+    secret: bool = False  # carries join-token placeholders that `materialize` fills
+
+
+USER_DATA = Kind("user-data", FIRST_BOOT, "cloud-config", EC2_LIMIT, secret=True)
+LAUNCH_CONFIG = Kind("launch-config", FIRST_BOOT, "launch-config")
+LOAD_BALANCER = Kind("load-balancer", LIVE_NODE)  # keepalived.conf, haproxy.cfg, check script
+DAY2 = Kind("day2", LIVE_NODE)
+MANIFEST = Kind("manifest", GITOPS)
+GITOPS_OBJECT = Kind("gitops", GITOPS)
+EXTERNAL_LB = Kind("external-lb", LIVE_NODE)
+RUNBOOK = Kind("runbook", DOCS)
+KINDS = {
+    k.name: k
+    for k in (
+        USER_DATA,
+        LAUNCH_CONFIG,
+        LOAD_BALANCER,
+        DAY2,
+        MANIFEST,
+        GITOPS_OBJECT,
+        EXTERNAL_LB,
+        RUNBOOK,
+    )
+}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str  # relative to OUT/<cluster>/, always with '/'
+    content: str
+    kind: Kind
+    node: str | None = None  # the node it is for, if any
+    executable: bool = False
+
+    @property
+    def data(self) -> bytes:
+        return self.content.encode("utf-8")
+
+
+def impact(kind: Kind, node: str | None, action: str = "update") -> tuple[str, str]:
+    """What creating, updating or removing an artifact of `kind` (for `node`) means for a
+    running cluster, and the step it needs."""
+    if node and kind is USER_DATA and action == "create":
+        return FIRST_BOOT, f"boot the new node {node} with it (RUNBOOK.md section 3)"
+    if node and action == "remove":
+        return (
+            FIRST_BOOT,
+            f"{node} left the spec: take it out of the cluster (RUNBOOK.md section 3)",
+        )
+    hints = {
+        "user-data": f"cloud-init does not run again on a live {node}; see RUNBOOK.md section 5",
+        "launch-config": f"cloud-init does not run again on a live {node}; see RUNBOOK.md section 5",
+        "load-balancer": f"copy to /etc on {node}, then systemctl reload haproxy keepalived",
+        "day2": f"run apply-day2.sh on {node} (RUNBOOK.md section 5): may refresh certificates "
+        "and restart kubelite",
+        "manifest": "Argo CD / Flux apply it",
+        "gitops": "apply once to the GitOps controller",
+        "external-lb": "apply it to your load balancer (RUNBOOK.md section 7)",
+        "runbook": "",
+    }
+    return kind.impact, hints[kind.name]
