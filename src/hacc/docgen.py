@@ -11,22 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from hacc.compiler.codes import CODES
-from hacc.schemas import load_schema
+from hacc.schemas import load_schema, resolve
 
 BEGIN = "<!-- BEGIN GENERATED: {} -->"
 END = "<!-- END GENERATED: {} -->"
 
 
-def _resolve(s: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in s:
-        target = dict(root["definitions"][s["$ref"].rsplit("/", 1)[-1]])
-        target.update({k: v for k, v in s.items() if k != "$ref"})
-        return _resolve(target, root)
-    return s
-
-
 def _type(s: dict[str, Any], root: dict[str, Any]) -> str:
-    s = _resolve(s, root)
+    s = resolve(s, root)
     if "const" in s:
         return f"`{s['const']}`"
     if "enum" in s:
@@ -57,7 +49,7 @@ def _type(s: dict[str, Any], root: dict[str, Any]) -> str:
 
 
 def _rows(s: dict[str, Any], root: dict[str, Any], prefix: str, required: bool) -> list[str]:
-    s = _resolve(s, root)
+    s = resolve(s, root)
     rows = []
     if prefix:
         default = (
@@ -72,8 +64,8 @@ def _rows(s: dict[str, Any], root: dict[str, Any], prefix: str, required: bool) 
     req_keys = set(s.get("required", []))
     for key, sub in props.items():
         child = f"{prefix}.{key}" if prefix else key
-        sub_r = _resolve(sub, root)
-        if sub_r.get("type") == "array" and "properties" in _resolve(sub_r.get("items", {}), root):
+        sub_r = resolve(sub, root)
+        if sub_r.get("type") == "array" and "properties" in resolve(sub_r.get("items", {}), root):
             rows.append(_rows(sub, root, child + "[]", key in req_keys)[0])
             rows.extend(_rows(sub_r["items"], root, child + "[]", False)[1:])
         else:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hacc.compiler.loader import Path_
-from hacc.schemas import load_schema
+from hacc.schemas import load_schema, resolve
 
 CONTROL_PLANE = "control-plane"
 WORKER = "worker"
@@ -161,26 +161,17 @@ class Cluster:
         return tuple(dict.fromkeys(n for n in names if n))
 
 
-def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        merged = dict(root["definitions"][name])
-        merged.update({k: v for k, v in schema.items() if k != "$ref"})
-        schema = merged
-    return schema
-
-
 def apply_defaults(
     data: Any, schema: dict[str, Any] | None = None, root: dict[str, Any] | None = None
 ) -> Any:
     """A copy of `data` with every schema `default` filled in, recursively."""
     root = root or load_schema()
-    schema = _resolve(schema if schema is not None else root, root)
+    schema = resolve(schema if schema is not None else root, root)
     if isinstance(data, dict):
         out = {}
         props = schema.get("properties", {})
         for key, prop in props.items():
-            sub = _resolve(prop, root)
+            sub = resolve(prop, root)
             if key not in data and "default" in sub:
                 out[key] = apply_defaults(copy.deepcopy(sub["default"]), sub, root)
         for key, value in data.items():

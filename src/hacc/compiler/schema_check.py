@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from hacc.schemas import is_type, resolve
+
 KEYWORDS = frozenset({
     "$schema", "$id", "$ref", "title", "description", "default", "definitions",
     "type", "properties", "additionalProperties", "required", "propertyNames",
@@ -35,24 +37,6 @@ class SchemaError:
     @property
     def message(self) -> str:
         return f"{self.instance!r} fails {self.validator} {self.validator_value!r}"
-
-
-def _is_type(value: Any, t: str) -> bool:
-    if t == "object":
-        return isinstance(value, dict)
-    if t == "array":
-        return isinstance(value, list)
-    if t == "string":
-        return isinstance(value, str)
-    if t == "boolean":
-        return isinstance(value, bool)
-    if t == "null":
-        return value is None
-    if isinstance(value, bool):
-        return False
-    if t == "integer":
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    return isinstance(value, (int, float))  # number
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -129,9 +113,7 @@ class Validator:
         self.root = root
 
     def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
-        while "$ref" in schema:
-            schema = self.root["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
-        return schema
+        return resolve(schema, self.root, annotations=False)
 
     def iter_errors(self, instance: Any) -> Iterator[SchemaError]:
         yield from self._errors(instance, self.root, (), ())
@@ -145,7 +127,7 @@ class Validator:
             return SchemaError(kw, value, inst, schema, path, (*spath, kw), context or [])
 
         t = schema.get("type")
-        if t is not None and not any(_is_type(inst, x) for x in ([t] if isinstance(t, str) else t)):
+        if t is not None and not any(is_type(inst, x) for x in ([t] if isinstance(t, str) else t)):
             yield err("type", t)
             return
         if "const" in schema and not _equal(inst, schema["const"]):

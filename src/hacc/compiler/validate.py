@@ -11,7 +11,7 @@ from typing import Any
 from hacc.compiler.loader import Document, Path_
 from hacc.compiler.schema_check import Validator
 from hacc.diagnostics import ERROR, Diagnostic
-from hacc.schemas import load_schema
+from hacc.schemas import is_type, load_schema
 
 _RANGE = {
     "minimum",
@@ -92,17 +92,7 @@ def _type_matches(schema: dict[str, Any], value: Any) -> bool:
     t = schema.get("type")
     if t is None:
         return True
-    types = [t] if isinstance(t, str) else t
-    checks = {
-        "object": isinstance(value, dict),
-        "array": isinstance(value, list),
-        "string": isinstance(value, str),
-        "boolean": isinstance(value, bool),
-        "integer": isinstance(value, int) and not isinstance(value, bool),
-        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "null": value is None,
-    }
-    return any(checks[x] for x in types)
+    return any(is_type(value, x) for x in ([t] if isinstance(t, str) else t))
 
 
 def _translate(doc: Document, error: Any) -> Iterator[Diagnostic]:
