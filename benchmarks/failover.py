@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from hacc.commands.drill import preflight, with_profile
 from hacc.compiler.frontend import analyze
-from hacc.drill.command import preflight, with_profile
 from hacc.drill.configs import from_cluster, kubeadm
 from hacc.drill.report import verdict
 from hacc.drill.runner import Result, Timing, as_json, run_drill

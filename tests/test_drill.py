@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import KEEPALIVED_EXAMPLE
+from hacc.commands.drill import with_profile
 from hacc.compiler.frontend import analyze
-from hacc.drill.command import with_profile
 from hacc.drill.configs import UnsafeConfig, from_cluster, remap
 from hacc.drill.lab import host_state, namespaces
 from hacc.drill.report import verdict

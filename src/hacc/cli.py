@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hacc import __version__
-from hacc.errors import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, HaccError, UsageError
+from hacc.errors import EXIT_INTERNAL, EXIT_PROBLEMS, HaccError, UsageError
 
 MODES = ("keepalived-haproxy", "kube-vip", "external")
 
@@ -214,7 +214,56 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _options(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The command module and its typed options, from the parsed command line."""
+    if args.command == "validate":
+        from hacc.commands import validate
+
+        return validate, validate.Options(args.specs, args.strict, args.format == "json")
+    if args.command == "build":
+        from hacc.commands import build
+
+        return build, build.Options(
+            args.specs,
+            args.output,
+            args.strict,
+            args.check,
+            args.commit,
+            args.repo,
+            args.message,
+            args.quiet,
+            args.prune,
+        )
+    if args.command == "plan":
+        from hacc.commands import plan
+
+        return plan, plan.Options(
+            args.specs, args.output, args.strict, args.diff, args.detailed_exitcode
+        )
+    if args.command == "materialize":
+        from hacc.commands import materialize
+
+        return materialize, materialize.Options(args.specs, args.output, args.allow_git)
+    if args.command == "drill":
+        from hacc.commands import drill
+
+        names = (
+            [n.strip() for n in args.scenarios.split(",") if n.strip()] if args.scenarios else None
+        )
+        return drill, drill.Options(args.spec, args.profile, names, args.json)
+    if args.command == "schema":
+        from hacc.commands import schema
+
+        return schema, schema.Options(args.output)
+    from hacc.commands import init
+
+    return init, init.Options(args.path, args.mode, args.name, args.schema_url, args.force)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, run the command, and turn every failure into one line and an exit code."""
+    from hacc.commands import Report
+
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
@@ -222,16 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             _parser().print_help(sys.stderr)
             return 2
-        command = {
-            "init": _init,
-            "validate": _validate,
-            "build": _build,
-            "plan": _plan,
-            "materialize": _materialize,
-            "drill": _drill,
-            "schema": _schema,
-        }[args.command]
-        return command(args)
+        module, options = _options(args)
+        code: int = module.run(options, Report(sys.stdout, sys.stderr))
+        return code
     except HaccError as e:
         print(f"hacc: {e}" if not str(e).startswith("hacc") else str(e), file=sys.stderr)
         return e.exit_code
@@ -239,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hacc: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (`hacc schema | head -c1`): stop quietly, as other tools do.
+        # The reader went away (`hacc schema | true`): stop quietly, as other tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as e:
@@ -256,255 +298,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from hacc.compiler.frontend import analyze_all
-    from hacc.diagnostics import promote_warnings, render_json, render_text
-
-    diags = []
-    for analysis in analyze_all(args.specs):
-        diags.extend(analysis.diagnostics)
-    if args.strict:
-        diags = promote_warnings(diags)
-    errors = sum(d.is_error for d in diags)
-    if args.format == "json":
-        sys.stdout.write(render_json(diags))
-    else:
-        sys.stderr.write(render_text(diags))
-        warnings = len(diags) - errors
-        n = len(args.specs)
-        summary = (
-            (
-                f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
-                f"in {n} spec{'s' * (n != 1)}"
-            )
-            if diags
-            else f"{n} spec{'s' * (n != 1)} valid"
-        )
-        print(summary, file=sys.stderr)
-    return EXIT_PROBLEMS if errors else EXIT_OK
-
-
-def _compile(args: argparse.Namespace) -> tuple[list[Any], bool]:
-    """Compile the specs and print their diagnostics; (units, ok)."""
-    from hacc.build import compile_specs
-    from hacc.diagnostics import promote_warnings, render_text
-
-    units, diags = compile_specs(args.specs, getattr(args, "output", None))
-    if args.strict:
-        diags = promote_warnings(diags)
-    sys.stderr.write(render_text(diags))
-    errors = sum(d.is_error for d in diags)
-    if errors:
-        print(f"{errors} error{'s' * (errors != 1)}; nothing written", file=sys.stderr)
-    return units, not errors
-
-
-def _secret_values(units: list[Any]) -> list[str]:
-    """The join tokens the specs reference, where they resolve on this machine, and the worker
-    tokens derived from them: what must never be committed or printed."""
-    from pathlib import Path
-
-    from hacc.secrets import SecretUnavailable, resolve, worker_token
-
-    values = []
-    for unit in units:
-        if unit.analysis is None or unit.analysis.cluster is None:
-            continue
-        cluster = unit.analysis.cluster
-        try:
-            token = resolve(cluster.join_token, Path(unit.analysis.file).parent)
-        except SecretUnavailable:
-            continue  # nothing to look for: the value is not on this machine
-        values.append(token)
-        values += [worker_token(token, cluster.name, w.name) for w in cluster.workers]
-    return values
-
-
-def _leak_guard(units: list[Any], texts: dict[str, bytes]) -> None:
-    """Fail if a secret value the specs reference appears in what would be committed."""
-    from hacc.secrets import leaks
-
-    found = leaks(texts, _secret_values(units))
-    if found:
-        raise HaccError(
-            f"hacc: a secret value appears in {', '.join(found)}; remove it, rotate "
-            "the secret, and never commit these files"
-        )
-
-
-def _build(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from hacc import fsafe
-
-    repo = None
-    if args.commit:
-        from hacc import gitrepo
-
-        repo = gitrepo.open_repo(Path(args.repo or args.output).resolve())
-        gitrepo.ensure_committable(repo)
-        gitrepo.ensure_inside(repo, Path(args.output))
-    units, ok = _compile(args)
-    if not ok:
-        return EXIT_PROBLEMS
-    with fsafe.locked(Path(args.output), exclusive=not args.check):
-        return _build_locked(args, units, repo)
-
-
-def _build_locked(args: argparse.Namespace, units: list[Any], repo: Any) -> int:
-    from pathlib import Path
-
-    from hacc import output
-    from hacc.build import orphans, plan, spec_digest
-    from hacc.planview import stale
-
-    written: list[Path] = []
-    removed: list[Path] = []
-    orphaned = orphans(units, args.output)
-    for folder, reason in orphaned:
-        if args.prune:
-            for path in output.prune(folder):
-                removed.append(path)
-                print(f"{output.REMOVE:>9} {path}", file=sys.stderr)
-        elif not args.check:
-            print(
-                f"hacc: {folder}: no spec builds cluster {folder.name} any more ({reason}); "
-                "hacc build --prune removes its files",
-                file=sys.stderr,
-            )
-    plans = plan(units, args.output)  # every folder planned before any is written
-    texts = {str(p.folder / a.path): a.data for p in plans for a in p.unit.artifacts}
-    if args.check:  # what is on disk is what would be committed
-        texts.update(
-            {
-                str(p.folder / c.path): c.current
-                for p in plans
-                for c in p.changes
-                if c.current is not None
-            }
-        )
-    _leak_guard(units, texts)
-    if args.check:
-        problems = stale(plans)
-        gone = [
-            f"{folder}: no spec builds cluster {folder.name} any more ({reason}; "
-            "run hacc build --prune)"
-            for folder, reason in orphaned
-        ]
-        for line in problems + gone:
-            print(line, file=sys.stderr)
-        n = sum(len(p.unit.artifacts) for p in plans)
-        parts = [f"{len(problems)} stale file{'s' * (len(problems) != 1)}"] if problems else []
-        if gone:
-            parts.append(f"{len(gone)} orphaned cluster folder{'s' * (len(gone) != 1)}")
-        print(" and ".join(parts) if parts else f"up to date: {n} files", file=sys.stderr)
-        problems += gone
-        return EXIT_PROBLEMS if problems else EXIT_OK
-    for p in plans:
-        output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.record(p.folder))
-        counts = dict.fromkeys((output.CREATE, output.UPDATE, output.IDENTICAL, output.REMOVE), 0)
-        for change in p.changes:
-            counts[change.action] += 1
-            if change.action == output.REMOVE:
-                removed.append(p.folder / change.path)
-            else:
-                written.append(p.folder / change.path)
-            if args.quiet and change.action == output.IDENTICAL:
-                continue
-            note = " (edited by hand; replaced)" if change.edited else ""
-            print(f"{change.action:>9} {p.folder / change.path}{note}", file=sys.stderr)
-        written.append(p.folder / output.STATE_FILE)
-        print(
-            f"{p.unit.name}: " + ", ".join(f"{n} {a}" for a, n in counts.items()), file=sys.stderr
-        )
-    if repo is not None:
-        from hacc import gitrepo
-
-        names = [u.name for u in units if u.analysis]
-        digests = [f"{u.name}: {spec_digest(u.analysis.file)}" for u in units if u.analysis]
-        message = args.message or (
-            f"hacc: build {', '.join(names)}\n\nSpecs:\n" + "".join(f"  {d}\n" for d in digests)
-        )
-        sha = gitrepo.commit_paths(repo, written, removed, message)
-        print(
-            f"committed {sha[:12]}"
-            if sha
-            else "nothing to commit: the repository already holds this output",
-            file=sys.stderr,
-        )
-    return EXIT_OK
-
-
-def _plan(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from hacc import fsafe
-    from hacc.build import plan
-    from hacc.planview import render
-
-    units, ok = _compile(args)
-    if not ok:
-        return EXIT_PROBLEMS
-    from hacc.build import orphans
-
-    with fsafe.locked(Path(args.output), exclusive=False):
-        plans = plan(units, args.output)
-        orphaned = orphans(units, args.output)
-    secrets = _secret_values(units) if args.diff else []
-    sys.stdout.write(render(plans, diff=args.diff, orphans=orphaned, redact=secrets))
-    if args.detailed_exitcode and (orphaned or any(p.pending for p in plans)):
-        return 2
-    return EXIT_OK
-
-
-def _materialize(args: argparse.Namespace) -> int:
-    from hacc.materialize import materialize
-
-    return materialize(args.specs, args.output, force_in_git=args.allow_git)
-
-
-def _drill(args: argparse.Namespace) -> int:
-    from hacc.drill.command import run
-
-    names = [n.strip() for n in args.scenarios.split(",") if n.strip()] if args.scenarios else None
-    return run(args.spec, args.profile, names, args.json)
-
-
-def _schema(args: argparse.Namespace) -> int:
-    from hacc.schemas import schema_text
-
-    text = schema_text()
-    if args.output:
-        _write_new(args.output, text, force=True)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
-
-
-def _init(args: argparse.Namespace) -> int:
-    import re
-
-    from hacc.starter import SCHEMA_URL, starter_spec
-
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", args.name):
-        raise UsageError(f"hacc init: --name {args.name!r} is not a DNS-1123 label")
-    shown = "ha-cluster.yaml" if args.path == "-" else os.path.basename(args.path)
-    text = starter_spec(args.mode, args.name, shown, args.schema_url or SCHEMA_URL)
-    if args.path == "-":
-        sys.stdout.write(text)
-        return EXIT_OK
-    _write_new(args.path, text, force=args.force)
-    print(f"create {args.path}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _write_new(path: str, text: str, *, force: bool) -> None:
-    from pathlib import Path
-
-    from hacc import fsafe
-
-    if os.path.lexists(path) and not force:
-        raise HaccError(f"hacc: {path} exists; pass --force to overwrite it")
-    fsafe.write(Path(path), text.encode("utf-8"), 0o644)

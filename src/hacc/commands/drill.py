@@ -1,4 +1,4 @@
-"""The `hacc drill` command: checks, the spec's model for the chosen profile, the run, the report."""
+"""`hacc drill`: checks, the spec's model for the chosen profile, the run, the report."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import copy
 import json
 import os
 import shutil
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hacc.commands import Report
 from hacc.compiler.model import KEEPALIVED_HAPROXY, Cluster, build_model
 from hacc.errors import HaccError, UsageError
 
@@ -43,11 +44,17 @@ def with_profile(raw: dict[str, Any], profile: str, source: str) -> Cluster:
     return build_model(data, source)
 
 
-def run(
-    spec: str, profile: str | None, scenario_names: list[str] | None, json_path: str | None
-) -> int:
+@dataclass(frozen=True)
+class Options:
+    spec: str
+    profile: str | None = None
+    scenarios: list[str] | None = None
+    json: str | None = None
+
+
+def run(opts: Options, report: Report) -> int:
+    spec, profile, scenario_names, json_path = opts.spec, opts.profile, opts.scenarios, opts.json
     from hacc.compiler.frontend import analyze
-    from hacc.diagnostics import render_text
     from hacc.drill.configs import from_cluster
     from hacc.drill.report import table, verdict
     from hacc.drill.runner import Timing, as_json, run_drill
@@ -62,7 +69,7 @@ def run(
             )
         scenarios = [BY_NAME[n] for n in scenario_names]
     analysis = analyze(spec)
-    sys.stderr.write(render_text(analysis.diagnostics))
+    report.diagnostics(analysis.diagnostics)
     if not analysis.ok or analysis.cluster is None or analysis.document is None:
         return 1
     cluster = analysis.cluster
@@ -74,13 +81,12 @@ def run(
         cluster = with_profile(analysis.document.data, profile, spec)
     preflight()
 
-    print(
+    report.err(
         f"drill: {cluster.name}, profile {cluster.profile}, {len(scenarios)} scenarios "
-        f"(about {len(scenarios) * 25} s)",
-        file=sys.stderr,
+        f"(about {len(scenarios) * 25} s)"
     )
     results, changed = run_drill(lambda d: from_cluster(cluster, d), scenarios, Timing())
-    sys.stdout.write(table(results))
+    report.out(table(results))
     if json_path:
         doc = {
             "cluster": cluster.name,

@@ -1,13 +1,14 @@
-"""`hacc materialize`: the final user-data with the secret in it, for the provisioner only."""
+"""`hacc materialize`: the final user-data with the secrets in it, for the provisioner only."""
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from hacc import fsafe, selfcheck
 from hacc.build import compile_specs
-from hacc.diagnostics import ERROR, render_text, sort_key
+from hacc.commands import Report
+from hacc.diagnostics import ERROR, sort_key
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError, InternalError
 from hacc.secrets import SecretUnavailable, fill_tokens, resolve, token_problem, worker_token
 
@@ -41,19 +42,27 @@ def _materialized_problems(text: str) -> list[str]:
     return selfcheck.launch_config_problems(launch)
 
 
-def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> int:
+@dataclass(frozen=True)
+class Options:
+    specs: list[str]
+    output: str
+    allow_git: bool = False
+
+
+def run(opts: Options, report: Report) -> int:
+    out = opts.output
     target = Path(out)
-    if not force_in_git:
+    if not opts.allow_git:
         from hacc.gitrepo import inside_unignored_worktree
 
         tree = inside_unignored_worktree(target.resolve())
         if tree is not None:
             raise HaccError(
-                f"hacc: {out} is inside the Git work tree {tree} and not ignored: "
+                f"{out} is inside the Git work tree {tree} and not ignored: "
                 "secrets must never be committed (choose another folder, ignore it, "
                 "or pass --allow-git)"
             )
-    units, diags = compile_specs(specs)
+    units, diags = compile_specs(opts.specs)
     files: dict[Path, str] = {}
     for unit in units:
         analysis = unit.analysis
@@ -90,9 +99,9 @@ def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> in
                 own = worker_token(token, cluster.name, a.node)
                 files[target / cluster.name / Path(a.path).parent / "join-token"] = own + "\n"
     diags.sort(key=sort_key)
-    sys.stderr.write(render_text(diags))
+    report.diagnostics(diags)
     if any(d.is_error for d in diags):
-        print("nothing written", file=sys.stderr)
+        report.err("nothing written")
         return EXIT_PROBLEMS
     if target.exists() and not target.is_dir():
         raise HaccError(f"{target} is a file; materialize writes into a folder")
@@ -104,5 +113,5 @@ def materialize(specs: list[str], out: str, *, force_in_git: bool = False) -> in
         safe = fsafe.inside(target, rel)  # no link below the private folder
         _private_folders(target, rel)
         fsafe.write(safe, text.encode("utf-8"), 0o600)
-        print(f"    write {path} (0600)", file=sys.stderr)
+        report.err(f"    write {path} (0600)")
     return EXIT_OK

@@ -1,0 +1,128 @@
+"""`hacc build`: write OUT (or, with --check, compare it), prune orphans, and commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hacc.commands import Report, plural
+from hacc.commands.shared import compile_reported, leak_guard
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS
+
+
+@dataclass(frozen=True)
+class Options:
+    specs: list[str]
+    output: str = "out"
+    strict: bool = False
+    check: bool = False
+    commit: bool = False
+    repo: str | None = None
+    message: str | None = None
+    quiet: bool = False
+    prune: bool = False
+
+
+def run(opts: Options, report: Report) -> int:
+    from hacc import fsafe
+
+    repo = None
+    if opts.commit:
+        from hacc import gitrepo
+
+        repo = gitrepo.open_repo(Path(opts.repo or opts.output).resolve())
+        gitrepo.ensure_committable(repo)
+        gitrepo.ensure_inside(repo, Path(opts.output))
+    units, ok = compile_reported(opts.specs, report, strict=opts.strict, out=opts.output)
+    if not ok:
+        return EXIT_PROBLEMS
+    with fsafe.locked(Path(opts.output), exclusive=not opts.check):
+        return _locked(opts, report, units, repo)
+
+
+def _locked(opts: Options, report: Report, units: list[Any], repo: Any) -> int:
+    from hacc import output
+    from hacc.build import orphans, plan
+
+    removed: list[Path] = []
+    orphaned = orphans(units, opts.output)
+    for folder, reason in orphaned:
+        if opts.prune:
+            for path in output.prune(folder):
+                removed.append(path)
+                report.err(f"{output.REMOVE:>9} {path}")
+        elif not opts.check:
+            report.err(
+                f"hacc: {folder}: no spec builds cluster {folder.name} any more ({reason}); "
+                "hacc build --prune removes its files"
+            )
+    plans = plan(units, opts.output)  # every folder planned before any is written
+    texts = {str(p.folder / a.path): a.data for p in plans for a in p.unit.artifacts}
+    if opts.check:  # what is on disk is what would be committed
+        texts.update(
+            {str(p.folder / c.path): c.current for p in plans for c in p.changes if c.current}
+        )
+    leak_guard(units, texts)
+    if opts.check:
+        return _check(report, plans, orphaned)
+    written: list[Path] = []
+    for p in plans:
+        output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.record(p.folder))
+        counts = dict.fromkeys((output.CREATE, output.UPDATE, output.IDENTICAL, output.REMOVE), 0)
+        for change in p.changes:
+            counts[change.action] += 1
+            (removed if change.action == output.REMOVE else written).append(p.folder / change.path)
+            if opts.quiet and change.action == output.IDENTICAL:
+                continue
+            note = " (edited by hand; replaced)" if change.edited else ""
+            report.err(f"{change.action:>9} {p.folder / change.path}{note}")
+        written.append(p.folder / output.STATE_FILE)
+        report.err(f"{p.unit.name}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+    if repo is not None:
+        _commit(opts, report, units, repo, written=written, removed=removed)
+    return EXIT_OK
+
+
+def _check(report: Report, plans: list[Any], orphaned: list[tuple[Path, str]]) -> int:
+    from hacc.planview import stale
+
+    problems = stale(plans)
+    gone = [
+        f"{folder}: no spec builds cluster {folder.name} any more ({reason}; "
+        "run hacc build --prune)"
+        for folder, reason in orphaned
+    ]
+    for line in problems + gone:
+        report.err(line)
+    parts = [plural(len(problems), "stale file")] if problems else []
+    if gone:
+        parts.append(plural(len(gone), "orphaned cluster folder"))
+    n = sum(len(p.unit.artifacts) for p in plans)
+    report.err(" and ".join(parts) if parts else f"up to date: {n} files")
+    return EXIT_PROBLEMS if parts else EXIT_OK
+
+
+def _commit(
+    opts: Options,
+    report: Report,
+    units: list[Any],
+    repo: Any,
+    *,
+    written: list[Path],
+    removed: list[Path],
+) -> None:
+    from hacc import gitrepo
+    from hacc.build import spec_digest
+
+    names = [u.name for u in units if u.analysis]
+    digests = [f"{u.name}: {spec_digest(u.analysis.file)}" for u in units if u.analysis]
+    message = opts.message or (
+        f"hacc: build {', '.join(names)}\n\nSpecs:\n" + "".join(f"  {d}\n" for d in digests)
+    )
+    sha = gitrepo.commit_paths(repo, written, removed, message)
+    report.err(
+        f"committed {sha[:12]}"
+        if sha
+        else "nothing to commit: the repository already holds this output"
+    )
