@@ -136,7 +136,7 @@ def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None
         spec.read_text().replace("      - {name: w2, address: 198.18.10.22, interface: ens4}\n", "")
     )
     r = hacc("build", "--commit", str(spec), "-o", str(out), "-m", "remove w2")
-    assert r.code == 0 and repo.head.commit.message == "remove w2"
+    assert r.code == 0 and repo.head.commit.message.rstrip("\n") == "remove w2"
     files = set(repo.git.ls_files().splitlines())
     assert not any("nodes/w2/" in f for f in files)
     changed = set(repo.head.commit.stats.files)

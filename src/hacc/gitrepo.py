@@ -13,6 +13,7 @@ IN_PROGRESS = {
     "rebase-apply": "a rebase or git am",
     "CHERRY_PICK_HEAD": "a cherry-pick",
     "REVERT_HEAD": "a revert",
+    "BISECT_LOG": "a bisect",
 }
 
 
@@ -58,6 +59,11 @@ def ensure_committable(repo: Any) -> None:
             raise HaccError(
                 f"{repo.working_tree_dir} is in the middle of {what}; finish or abort it first"
             )
+    if repo.head.is_detached:
+        raise HaccError(
+            f"{repo.working_tree_dir} has a detached HEAD; check out a branch so hacc's commit "
+            "is not lost"
+        )
     staged = staged_paths(repo)
     if staged:
         shown = ", ".join(staged[:5]) + (" ..." if len(staged) > 5 else "")
@@ -79,23 +85,77 @@ def staged_paths(repo: Any) -> list[str]:
     return sorted(str(path) for path, _stage in repo.index.entries)
 
 
-def commit_paths(repo: Any, written: list[Path], removed: list[Path], message: str) -> str | None:
-    """Stage exactly these paths and commit; None when that changes nothing."""
+def _rel(repo: Any, p: Path) -> str:
     root = Path(repo.working_tree_dir).resolve()
+    try:
+        return Path(p).resolve().relative_to(root).as_posix()
+    except ValueError as e:
+        raise HaccError(f"{p} is outside the repository {root}") from e
 
-    def rel(p: Path) -> str:
+
+def ensure_not_ignored(repo: Any, paths: list[Path]) -> None:
+    """Refuse before writing when Git ignores files hacc would commit: they would be left out."""
+    ignored = repo.ignored(*[_rel(repo, p) for p in paths]) if paths else []
+    if ignored:
+        shown = ", ".join(sorted(ignored)[:3]) + (" ..." if len(ignored) > 3 else "")
+        raise HaccError(
+            f"Git ignores files hacc would commit ({shown}); stop ignoring OUT, or build "
+            "without --commit"
+        )
+
+
+def _owned_at_head(repo: Any, folders: list[Path]) -> list[str]:
+    """Files hacc owned at HEAD in these cluster folders (from the committed state files)."""
+    import json
+
+    import git
+
+    owned: list[str] = []
+    for folder in folders:
+        state = f"{_rel(repo, folder)}/.hacc-state.json"
         try:
-            return str(p.resolve().relative_to(root))
-        except ValueError as e:
-            raise HaccError(f"{p} is outside the repository {root}") from e
+            files = json.loads(repo.git.show(f"HEAD:{state}")).get("files", {})
+        except (git.GitCommandError, ValueError, AttributeError):
+            continue
+        owned += [f"{_rel(repo, folder)}/{f}" for f in files if isinstance(f, str)]
+    return owned
 
-    if written:
-        repo.index.add([rel(p) for p in written])
-    tracked = {str(path) for path, _stage in repo.index.entries}
-    gone = [rel(p) for p in removed if rel(p) in tracked]
-    if gone:
-        repo.index.remove(gone, working_tree=False)
-    if not staged_paths(repo):
-        return None
-    commit = repo.index.commit(message)
-    return str(commit.hexsha)
+
+def commit_paths(
+    repo: Any, folders: list[Path], written: list[Path], removed: list[Path], message: str
+) -> str | None:
+    """Stage exactly hacc's paths and commit with Git itself (hooks and signing as configured);
+    None when that changes nothing. Removals include files hacc owned at HEAD that a failed
+    earlier attempt already deleted from disk."""
+    import git
+
+    root = Path(repo.working_tree_dir).resolve()
+    add = [_rel(repo, p) for p in written]
+    tracked = set(repo.git.ls_files().splitlines()) if repo.head.is_valid() else set()
+    gone = {_rel(repo, p) for p in removed} | set(_owned_at_head(repo, folders))
+    gone = {g for g in gone if g in tracked and not (root / g).exists()}
+    paths = sorted(set(add) | gone)
+    try:
+        if add:
+            repo.git.add("--", *add)
+        if gone:
+            repo.git.rm("--cached", "--quiet", "--", *sorted(gone))
+        if not staged_paths(repo):
+            return None
+        repo.git.commit("-m", message)
+    except git.GitCommandError as e:
+        if paths:
+            repo.git.reset("--quiet", "--", *paths)  # leave nothing of hacc's staged
+        detail = (e.stderr or "").strip().splitlines()[-3:]
+        raise HaccError(
+            "git commit failed, nothing committed and hacc's files unstaged: "
+            + " / ".join(line.strip() for line in detail if line.strip())
+        ) from e
+    committed = set(repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "HEAD").splitlines())
+    extra = sorted(committed - set(paths))
+    if extra:
+        raise HaccError(
+            f"the commit {repo.head.commit.hexsha[:12]} also holds {', '.join(extra[:5])}, added "
+            "by a commit hook; amend it to keep hacc's commit to hacc's files"
+        )
+    return str(repo.head.commit.hexsha)

@@ -66,6 +66,12 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any) -> int:
     leak_guard(units, texts)
     if opts.check:
         return _check(report, plans, orphaned)
+    if repo is not None:
+        from hacc import gitrepo
+
+        gitrepo.ensure_not_ignored(
+            repo, [p.folder / a.path for p in plans for a in p.unit.artifacts]
+        )
     written: list[Path] = []
     for p in plans:
         output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.record(p.folder))
@@ -120,7 +126,9 @@ def _commit(
     message = opts.message or (
         f"hacc: build {', '.join(names)}\n\nSpecs:\n" + "".join(f"  {d}\n" for d in digests)
     )
-    sha = gitrepo.commit_paths(repo, written, removed, message)
+    folders = sorted({p.parent for p in written if p.name == ".hacc-state.json"})
+    folders += [p.parent for p in removed if p.name == ".hacc-state.json"]  # pruned
+    sha = gitrepo.commit_paths(repo, folders, written, removed, message)
     report.err(
         f"committed {sha[:12]}"
         if sha
