@@ -34,3 +34,10 @@ def hacc(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 
 
 KEEPALIVED_EXAMPLE = REPO / "examples" / "keepalived-haproxy.yaml"
+
+
+def replaced(text: str, old: str, new: str) -> str:
+    """`text` with `old`, which must occur exactly once, replaced: a variant whose replace
+    missed would silently test the unmodified spec."""
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+    return text.replace(old, new)

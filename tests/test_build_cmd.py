@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import EXAMPLES, KEEPALIVED_EXAMPLE
+from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, replaced
 from hacc.output import STATE_FILE
 
 
@@ -70,7 +70,7 @@ def test_removing_a_node_removes_exactly_its_files(hacc, tmp_path) -> None:
     hacc("build", str(spec), "-o", str(out))
     before = tree(out)
     spec.write_text(
-        text.replace("      - {name: w2, address: 198.18.10.22, interface: ens4}\n", "")
+        replaced(text, "      - {name: w2, address: 198.18.10.22, interface: ens4}\n", "")
     )
     r = hacc("build", str(spec), "-o", str(out))
     assert r.code == 0, r.err
@@ -127,7 +127,7 @@ def test_bad_spec_leaves_previous_output_untouched(hacc, tmp_path) -> None:
     spec.write_text(KEEPALIVED_EXAMPLE.read_text())
     hacc("build", str(spec), "-o", str(out))
     before = tree(out)
-    spec.write_text(KEEPALIVED_EXAMPLE.read_text().replace("port: 8443", "port: 16443"))
+    spec.write_text(replaced(KEEPALIVED_EXAMPLE.read_text(), "port: 8443", "port: 16443"))
     r = hacc("build", str(spec), "-o", str(out))
     assert r.code == 1
     assert f"{spec}:22:13: error[HACC207]" in r.err and r.err.endswith("1 error; nothing written\n")
@@ -137,7 +137,7 @@ def test_bad_spec_leaves_previous_output_untouched(hacc, tmp_path) -> None:
 def test_warnings_build_unless_strict(hacc, tmp_path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text(
-        KEEPALIVED_EXAMPLE.read_text().replace("channel: 1.32/stable", "channel: latest/stable")
+        replaced(KEEPALIVED_EXAMPLE.read_text(), "channel: 1.32/stable", "channel: latest/stable")
     )
     assert hacc("build", str(spec), "-o", str(tmp_path / "a")).code == 0
     r = hacc("build", "--strict", str(spec), "-o", str(tmp_path / "b"))
@@ -162,8 +162,10 @@ def test_oversized_user_data_is_a_located_warning(hacc, tmp_path) -> None:
     spec = tmp_path / "spec.yaml"
     flags = "".join(f"      --flag-{i:03d}: {'x' * 90}\n" for i in range(120))
     spec.write_text(
-        KEEPALIVED_EXAMPLE.read_text().replace(
-            "      --event-ttl: null\n", "      --event-ttl: null\n" + flags
+        replaced(
+            KEEPALIVED_EXAMPLE.read_text(),
+            "      --event-ttl: null\n",
+            "      --event-ttl: null\n" + flags,
         )
     )
     r = hacc("build", str(spec), "-o", str(tmp_path / "out"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import git
 import pytest
 
-from conftest import KEEPALIVED_EXAMPLE
+from conftest import KEEPALIVED_EXAMPLE, replaced
 
 W2 = "      - {name: w2, address: 198.18.10.22, interface: ens4}\n"
 
@@ -55,7 +55,7 @@ def test_a_failing_hook_leaves_nothing_staged_and_the_retry_commits_the_removals
     hacc, repo, spec
 ) -> None:
     assert hacc("build", "--commit", str(spec), "-o", str(out(repo))).code == 0
-    spec.write_text(spec.read_text().replace(W2, ""))
+    spec.write_text(replaced(spec.read_text(), W2, ""))
     hook(repo, "pre-commit", "echo 'policy says no' >&2\nexit 1\n")
     r = hacc("build", "--commit", str(spec), "-o", str(out(repo)))
     assert r.code == 1 and "git commit failed" in r.err and "policy says no" in r.err

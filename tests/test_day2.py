@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import KEEPALIVED_EXAMPLE, REPO
+from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
 from hacc.compiler.frontend import analyze
 from hacc.targets import render_cluster
 from realtools import run, tool
@@ -25,8 +25,10 @@ def day2(tmp_path: Path):
     """The spec example plus a --feature-gates overlay, compiled; a fake tree; a runner."""
     spec = tmp_path / "spec.yaml"
     spec.write_text(
-        KEEPALIVED_EXAMPLE.read_text().replace(
-            "      --event-ttl: null\n", f"      --event-ttl: null\n      {GATES}\n"
+        replaced(
+            KEEPALIVED_EXAMPLE.read_text(),
+            "      --event-ttl: null\n",
+            f"      --event-ttl: null\n      {GATES}\n",
         )
     )
     cluster = analyze(spec).cluster
@@ -118,9 +120,11 @@ def test_flags_only_restart_kubelite(day2) -> None:
     assert apply().returncode == 0
     calls.unlink()
     (snap / "args" / "kube-apiserver").write_text(
-        (snap / "args" / "kube-apiserver")
-        .read_text()
-        .replace("--audit-log-maxage=30", "--audit-log-maxage=7")
+        replaced(
+            (snap / "args" / "kube-apiserver").read_text(),
+            "--audit-log-maxage=30",
+            "--audit-log-maxage=7",
+        )
     )
     assert apply().returncode == 0
     assert calls.read_text() == "snap-cmd restart microk8s.daemon-kubelite\n"

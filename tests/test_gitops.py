@@ -15,7 +15,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO
+from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO, replaced
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 SCHEMAS = REPO / "tests" / "fixtures" / "gitops-schemas"
@@ -64,10 +64,15 @@ def test_plan_after_build_and_after_changes(hacc, spec, tmp_path, monkeypatch, s
     assert (r.code, r.out) == (0, "No changes. The output matches the specs.\n")
     text = spec.read_text()
     spec.write_text(
-        text.replace(
-            "extraSANs: [k8s.paris.example.com, 198.18.10.200]",
-            "extraSANs: [k8s.paris.example.com, 198.18.10.200, k8s-2.paris.example.com]",
-        ).replace("      - {name: w2, address: 198.18.10.22, interface: ens4}\n", "")
+        replaced(
+            replaced(
+                text,
+                "extraSANs: [k8s.paris.example.com, 198.18.10.200]",
+                "extraSANs: [k8s.paris.example.com, 198.18.10.200, k8s-2.paris.example.com]",
+            ),
+            "      - {name: w2, address: 198.18.10.22, interface: ens4}\n",
+            "",
+        )
     )
     r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
     assert r.code == 2
@@ -85,7 +90,7 @@ def test_plan_after_build_and_after_changes(hacc, spec, tmp_path, monkeypatch, s
 
 
 def test_plan_with_errors_exits_1(hacc, spec) -> None:
-    spec.write_text(spec.read_text().replace("port: 8443", "port: 16443"))
+    spec.write_text(replaced(spec.read_text(), "port: 8443", "port: 16443"))
     r = hacc("plan", str(spec), "--detailed-exitcode")
     assert r.code == 1 and "error[HACC207]" in r.err
 
@@ -102,7 +107,7 @@ def test_check(hacc, spec, tmp_path) -> None:
     assert (r.code, r.err) == (0, "up to date: 29 files\n")
     edited = out / "edge-paris-01" / "nodes" / "cp1" / "haproxy.cfg"
     edited.write_text(edited.read_text() + "# tweak\n")
-    spec.write_text(spec.read_text().replace("balance: leastconn", "balance: roundrobin"))
+    spec.write_text(replaced(spec.read_text(), "balance: leastconn", "balance: roundrobin"))
     r = hacc("build", "--check", str(spec), "-o", str(out))
     assert r.code == 1
     assert f"{edited}: edited by hand" in r.err
@@ -133,7 +138,9 @@ def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None
     assert "nothing to commit" in r.err and repo.head.commit == head
     # a removed node: its files leave the repository in one commit
     spec.write_text(
-        spec.read_text().replace("      - {name: w2, address: 198.18.10.22, interface: ens4}\n", "")
+        replaced(
+            spec.read_text(), "      - {name: w2, address: 198.18.10.22, interface: ens4}\n", ""
+        )
     )
     r = hacc("build", "--commit", str(spec), "-o", str(out), "-m", "remove w2")
     assert r.code == 0 and repo.head.commit.message.rstrip("\n") == "remove w2"
@@ -269,8 +276,8 @@ def test_materialize_refuses_an_unignored_git_folder(
 
 def test_token_from_a_file(hacc, spec, tmp_path) -> None:
     spec.write_text(
-        spec.read_text().replace(
-            "joinToken: {env: HACC_JOIN_TOKEN}", "joinToken: {file: token.txt}"
+        replaced(
+            spec.read_text(), "joinToken: {env: HACC_JOIN_TOKEN}", "joinToken: {file: token.txt}"
         )
     )
     (tmp_path / "token.txt").write_text(TOKEN + "\n")
@@ -300,7 +307,8 @@ def test_token_from_sops_with_age(hacc, spec, tmp_path, monkeypatch) -> None:
     plain.unlink()
     assert TOKEN not in encrypted.read_text() and "ENC[AES256_GCM" in encrypted.read_text()
     spec.write_text(
-        spec.read_text().replace(
+        replaced(
+            spec.read_text(),
             "joinToken: {env: HACC_JOIN_TOKEN}",
             "joinToken: {sops: secrets.sops.yaml, key: microk8s.joinToken}",
         )
@@ -357,11 +365,9 @@ def test_gitops_schema_harness_rejects_broken() -> None:
 def second_cluster(tmp_path: Path) -> Path:
     """Another cluster committed to the same repository folder as the keepalived example."""
     path = tmp_path / "paris-02.yaml"
-    path.write_text(
-        KEEPALIVED_EXAMPLE.read_text()
-        .replace("name: edge-paris-01", "name: edge-paris-02")
-        .replace("198.18.10.", "198.18.11.")
-    )
+    text = replaced(KEEPALIVED_EXAMPLE.read_text(), "name: edge-paris-01", "name: edge-paris-02")
+    assert text.count("198.18.10.") > 5  # every address moves to another subnet
+    path.write_text(text.replace("198.18.10.", "198.18.11."))
     return path
 
 
@@ -406,7 +412,7 @@ def test_pre_commit_hooks_from_this_repository(tmp_path, git_env, monkeypatch) -
     repo = git.Repo.init(work)
     (work / "good.hacc.yaml").write_text(KEEPALIVED_EXAMPLE.read_text())
     (work / "bad.hacc.yaml").write_text(
-        KEEPALIVED_EXAMPLE.read_text().replace("port: 8443", "port: 16443")
+        replaced(KEEPALIVED_EXAMPLE.read_text(), "port: 8443", "port: 16443")
     )
     repo.index.add(["good.hacc.yaml", "bad.hacc.yaml"])
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEEPALIVED_EXAMPLE, REPO
+from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
 from hacc.output import STATE_FILE
 
 CLUSTER = "edge-paris-01"
@@ -296,7 +296,7 @@ def variant(tmp_path: Path, old: str, new: str) -> Path:
     text = KEEPALIVED_EXAMPLE.read_text()
     assert text.count(old) == 1, old
     spec = tmp_path / "spec.yaml"
-    spec.write_text(text.replace(old, new))
+    spec.write_text(replaced(text, old, new))
     return spec
 
 
@@ -418,9 +418,9 @@ def test_two_fleets_on_one_path_keep_their_own_files(hacc, tmp_path) -> None:
         [("https://a.example/x.git", "c1"), ("https://a.example/x.git", "c2"),
          ("https://b.example/y.git", "c3"), ("https://b.example/y.git", "c4")]
     ):  # fmt: skip
-        data = yaml.safe_load(
-            KEEPALIVED_EXAMPLE.read_text().replace("198.18.10.", f"198.18.{60 + i}.")
-        )
+        text = KEEPALIVED_EXAMPLE.read_text()
+        assert text.count("198.18.10.") > 5  # every address moves to another subnet
+        data = yaml.safe_load(text.replace("198.18.10.", f"198.18.{60 + i}."))
         data["metadata"]["name"] = name
         data["spec"]["gitops"] = {"repoURL": repo, "branch": "main", "path": "clusters"}
         path = tmp_path / f"{name}.yaml"

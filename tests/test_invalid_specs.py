@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import INVALID, REPO
+from conftest import INVALID, REPO, replaced
 from hacc.compiler.codes import CODES
 
 LINE = re.compile(
@@ -64,11 +64,11 @@ def test_channel_1_27_is_refused_for_its_join_hostname_check(hacc, tmp_path) -> 
     text = path.read_text()
     assert "channel: 1.26/stable" in text
     spec = tmp_path / "spec.yaml"
-    spec.write_text(text.replace("channel: 1.26/stable", "channel: 1.27/stable"))
+    spec.write_text(replaced(text, "channel: 1.26/stable", "channel: 1.27/stable"))
     r = hacc("validate", str(spec))
     assert r.code == 1 and "error[HACC209]" in r.err
     assert "refuses joins whose hostname does not resolve" in r.err
-    spec.write_text(text.replace("channel: 1.26/stable", "channel: 1.28/stable"))
+    spec.write_text(replaced(text, "channel: 1.26/stable", "channel: 1.28/stable"))
     assert hacc("validate", str(spec)).code == 0
 
 

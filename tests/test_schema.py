@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from conftest import KEEPALIVED_EXAMPLE
+from conftest import KEEPALIVED_EXAMPLE, replaced
 from hacc.compiler.frontend import analyze
 from hacc.compiler.loader import load_text
 from hacc.compiler.model import apply_defaults, build_model
@@ -123,7 +123,7 @@ def test_port_default_depends_on_mode(mode: str, port: int) -> None:
 
 
 def test_fractional_advert_picks_vrrp3(tmp_path) -> None:
-    text = KEEPALIVED_EXAMPLE.read_text().replace("advertInterval: 1}", "advertInterval: 0.2}")
+    text = replaced(KEEPALIVED_EXAMPLE.read_text(), "advertInterval: 1}", "advertInterval: 0.2}")
     assert "advertInterval: 0.2" in text
     spec = tmp_path / "s.yaml"
     spec.write_text(text)

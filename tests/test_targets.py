@@ -8,7 +8,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from artifacts import all_artifacts, compiled
-from conftest import EXAMPLES, REPO
+from conftest import EXAMPLES, REPO, replaced
 from hacc.compiler.frontend import analyze
 from hacc.targets import TARGETS, render_cluster
 from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
@@ -148,7 +148,7 @@ def test_launch_configuration_dns_disabled(tmp_path) -> None:
     spec = tmp_path / "s.yaml"
     line = "      - {name: hostpath-storage, disable: true}"
     assert line in text
-    spec.write_text(text.replace(line, "      - {name: dns, disable: true}"))
+    spec.write_text(replaced(text, line, "      - {name: dns, disable: true}"))
     cluster = analyze(spec).cluster
     assert cluster is not None
     arts = {a.path: a.content for a in render_cluster(cluster)}
@@ -215,9 +215,11 @@ def test_keepalived_haproxy_node_files() -> None:
 def test_fractional_advert_uses_vrrp3(tmp_path) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text(
-        (REPO / "examples" / "keepalived-haproxy.yaml")
-        .read_text()
-        .replace("advertInterval: 1}", "advertInterval: 0.2}")
+        replaced(
+            (REPO / "examples" / "keepalived-haproxy.yaml").read_text(),
+            "advertInterval: 1}",
+            "advertInterval: 0.2}",
+        )
     )
     arts = {a.path: a.content for a in render_cluster(analyze(spec).cluster)}
     ka = arts["nodes/cp1/keepalived.conf"]
