@@ -431,3 +431,16 @@ def test_two_fleets_on_one_path_keep_their_own_files(hacc, tmp_path) -> None:
     assert len(fleet) == 4, fleet
     texts = "".join((out / "_fleet" / f).read_text() for f in fleet)
     assert "a.example" in texts and "b.example" in texts
+
+
+def test_materialize_folders_are_private_whatever_the_umask(hacc, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HACC_JOIN_TOKEN", "0123456789abcdef0123456789abcdef")
+    old = os.umask(0)
+    try:
+        r = hacc("materialize", str(KEEPALIVED_EXAMPLE), "-o", str(tmp_path / "p"))
+    finally:
+        os.umask(old)
+    assert r.code == 0, r.err
+    for path in (tmp_path / "p").rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
