@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +42,18 @@ def replaced(text: str, old: str, new: str) -> str:
     missed would silently test the unmodified spec."""
     assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
     return text.replace(old, new)
+
+
+def run_hacc(*argv: str, env: dict[str, str] | None = None, timeout: float = 300) -> Any:
+    """hacc in a process of its own (for signals, pipes and races), output captured."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "hacc", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
+from conftest import KEEPALIVED_EXAMPLE, REPO, replaced, run_hacc
 from hacc.output import STATE_FILE
 
 CLUSTER = "edge-paris-01"
@@ -229,17 +229,6 @@ def test_stale_temporary_files_are_cleaned(hacc, built) -> None:
     assert not stale.exists()
 
 
-def run_cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hacc", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        input=stdin,
-        check=False,
-    )
-
-
 def test_a_closed_pipe_ends_quietly() -> None:
     r = subprocess.run(
         ["bash", "-c", f"set -o pipefail; {sys.executable} -m hacc schema | true"],
@@ -252,7 +241,7 @@ def test_a_closed_pipe_ends_quietly() -> None:
 
 
 def test_debug_after_the_subcommand() -> None:
-    r = run_cli("validate", str(KEEPALIVED_EXAMPLE), "--debug")
+    r = run_hacc("validate", str(KEEPALIVED_EXAMPLE), "--debug")
     assert r.returncode == 0, r.stderr
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import KEEPALIVED_EXAMPLE
+from conftest import KEEPALIVED_EXAMPLE, run_hacc
 from hacc.output import STATE_FILE
 
 pytestmark = pytest.mark.slow
@@ -51,14 +51,8 @@ def fleet(folder: Path, n: int, *, extra_worker: bool = False) -> list[str]:
 
 
 def hacc(*argv: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HACC_JOIN_TOKEN": "0123456789abcdef0123456789abcdef"}
-    return subprocess.run(
-        [sys.executable, "-m", "hacc", *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
+    return run_hacc(
+        *argv, env={**os.environ, "HACC_JOIN_TOKEN": "0123456789abcdef0123456789abcdef"}
     )
 
 
