@@ -120,7 +120,10 @@ def test_joining_control_plane_node_restarts_the_datastore_into_its_failure_doma
     starts = [e["failure_domain"] for e in b.happened("k8s-dqlite started")]
     # The join started the datastore before its failure domain was there; the restart fixed it.
     assert starts[-2:] == [0, node.failure_domain]
-    assert b.happened("joined")[0]["worker"] is False
+    # The bootstrap left the certificate lock to the join, so that the join's certificate for
+    # the cluster's CA could be issued.
+    assert b.happened("joined") == [{"event": "joined", "worker": False, "locked_before": False}]
+    assert b.happened("server certificate re-issued for the cluster's CA")
 
 
 def test_worker_joins_with_its_own_token_registered_by_the_first_node(work) -> None:
@@ -134,9 +137,8 @@ def test_worker_joins_with_its_own_token_registered_by_the_first_node(work) -> N
     assert TOKEN not in ud
     b = boot(cluster, worker, ud, work / "w", accepted_tokens=registered)
     configured(b, ud, worker)
-    assert b.happened("joined") == [
-        {"event": "joined", "worker": True, "url_host": cluster.first.address}
-    ]
+    joined = {"event": "joined", "worker": True, "url_host": cluster.first.address}
+    assert b.happened("joined") == [{**joined, "locked_before": False}]
     # Pinned to the VIP: refresh off, and the provider lists the VIP only.
     assert "--refresh-interval=0s" in b.read("args/apiserver-proxy").splitlines()
     assert b.read("args/traefik/provider.yaml") == provider_yaml(cluster)

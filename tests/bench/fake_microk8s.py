@@ -133,6 +133,7 @@ class JoinFailed(Exception):
 
 def join(url: str, worker: bool) -> None:
     address, token = url.split("/", maxsplit=1)[0], url.split("/")[1]
+    locked_before = (LOCKS / "no-cert-reissue").exists()
     # scripts/wrappers/join.py: the contacted node answers "invalid token" (pkg/api/v2/join.go
     # ConsumeClusterToken); the joining node's cluster-agent logs the whole URL.
     if CONFIG.get("join") == "never" or token not in CONFIG.get("accepted_tokens", []):
@@ -146,7 +147,7 @@ def join(url: str, worker: bool) -> None:
         traefik = DATA / "args" / "traefik"
         traefik.mkdir(parents=True, exist_ok=True)
         (traefik / "provider.yaml").write_text(f'        - address: "{host}:16443"\n')
-        event("joined", worker=True, url_host=host)
+        event("joined", worker=True, url_host=host, locked_before=locked_before)
         return
     # join.py join_dqlite_master_node: update_apiserver restarts kubelite, then update_dqlite
     # stops it and k8s-dqlite, moves the datastore aside, starts k8s-dqlite, then kubelite.
@@ -159,8 +160,12 @@ def join(url: str, worker: bool) -> None:
     BACKEND.mkdir()
     start_dqlite()
     start_kubelite()
+    # While the join runs (its 10 s wait in update_dqlite), the kicker re-issues the server
+    # certificate for the new CA: only without the lock (wrappers/apiservice-kicker).
+    if not locked_before:
+        event("server certificate re-issued for the cluster's CA")
     (LOCKS / "no-cert-reissue").touch()  # join.py mark_no_cert_reissue
-    event("joined", worker=False)
+    event("joined", worker=False, locked_before=locked_before)
 
 
 def launcher_tick() -> None:
