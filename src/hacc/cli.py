@@ -202,6 +202,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     dr.add_argument("--json", metavar="FILE", help="write every measurement to FILE")
 
+    ver = _command(
+        sub,
+        "verify",
+        help="check a live cluster against its spec and name the broken layer",
+        description="Check what clients depend on, against the spec: the DNS name, the "
+        "endpoint (TCP, TLS, certificate SANs and expiry, /readyz) and every control-plane "
+        "node's apiserver directly on its address:16443; then name the broken layer. Sends "
+        "only TLS handshakes and GET /readyz; every step has a timeout.",
+        epilog="exit codes: 0 every check holds, 1 a check failed or the spec has errors, "
+        "2 usage error, 3 internal error.",
+    )
+    ver.add_argument("spec", metavar="SPEC", help="the cluster's spec")
+    ver.add_argument(
+        "--ca", metavar="FILE", help="the cluster CA (ca.crt); without it trust is not checked"
+    )
+    ver.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="per network step (default: 5)",
+    )
+    ver.add_argument("--format", choices=["text", "json"], default="text")
+
     sch = _command(
         sub,
         "schema",
@@ -251,6 +275,10 @@ def _options(args: argparse.Namespace) -> tuple[Any, Any]:
             [n.strip() for n in args.scenarios.split(",") if n.strip()] if args.scenarios else None
         )
         return drill, drill.Options(args.spec, args.profile, names, args.json)
+    if args.command == "verify":
+        from hacc.commands import verify
+
+        return verify, verify.Options(args.spec, args.ca, args.timeout, args.format == "json")
     if args.command == "schema":
         from hacc.commands import schema
 

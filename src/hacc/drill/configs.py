@@ -38,6 +38,7 @@ class LabConfig:
     port: int
     server_name: str  # what the client verifies the certificate against
     sans: list[str]
+    cert_days: int = 2  # how long the lab's certificates are valid
 
 
 class UnsafeConfig(Exception):
@@ -214,7 +215,7 @@ def make_certificates(labdir: Path, config: LabConfig) -> Path:
         "ec_paramgen_curve:prime256v1",
         "-nodes",
         "-days",
-        "2",
+        str(max(config.cert_days, 2)),
         "-keyout",
         str(ca_key),
         "-out",
@@ -227,46 +228,57 @@ def make_certificates(labdir: Path, config: LabConfig) -> Path:
         "keyUsage=critical,keyCertSign,cRLSign",
     )
     for i, (name, _) in enumerate(config.nodes):
-        d = labdir / name
-        sans = [*config.sans, node_address(i), "127.0.0.1", "kubernetes", "kubernetes.default"]
-        ext = d / "leaf.ext"
-        ext.write_text(
-            "subjectAltName="
-            + ",".join(("IP:" if IPV4.fullmatch(s) else "DNS:") + s for s in dict.fromkeys(sans))
-            + "\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
-        )
-        run(
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(d / "apiserver.key"),
-            "-out",
-            str(d / "apiserver.csr"),
-            "-subj",
-            f"/CN=kube-apiserver-{name}",
-        )
-        run(
-            "x509",
-            "-req",
-            "-in",
-            str(d / "apiserver.csr"),
-            "-CA",
-            str(ca_crt),
-            "-CAkey",
-            str(ca_key),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            str(d / "apiserver.crt"),
-            "-extfile",
-            str(ext),
-        )
+        issue_leaf(labdir, name, node_sans(config, i), days=config.cert_days)
     return ca_crt
+
+
+def node_sans(config: LabConfig, index: int) -> list[str]:
+    """The SANs MicroK8s's certificate of the node at `index` carries (spec SANs, the node's
+    address, MicroK8s's own), moved into the lab."""
+    sans = [*config.sans, node_address(index), "127.0.0.1", "kubernetes", "kubernetes.default"]
+    return list(dict.fromkeys(sans))
+
+
+def issue_leaf(labdir: Path, name: str, sans: list[str], *, days: int) -> None:
+    """The apiserver certificate of node `name`, signed by the lab CA, with these SANs."""
+    d = labdir / name
+    ext = d / "leaf.ext"
+    ext.write_text(
+        "subjectAltName="
+        + ",".join(("IP:" if IPV4.fullmatch(s) else "DNS:") + s for s in sans)
+        + "\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        str(d / "apiserver.key"),
+        "-out",
+        str(d / "apiserver.csr"),
+        "-subj",
+        f"/CN=kube-apiserver-{name}",
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(d / "apiserver.csr"),
+        "-CA",
+        str(labdir / "ca.crt"),
+        "-CAkey",
+        str(labdir / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        str(days),
+        "-out",
+        str(d / "apiserver.crt"),
+        "-extfile",
+        str(ext),
+    )
 
 
 def _openssl(*args: str) -> None:

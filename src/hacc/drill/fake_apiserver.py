@@ -1,6 +1,6 @@
 """A stand-in kube-apiserver for the drill: HTTPS on :16443 answering /readyz, /livez, /healthz.
 
-Run inside a node's namespace: `python -m hacc.drill.fake_apiserver NAME CERT KEY`. Standard
+Run inside a node's namespace: `python -m hacc.drill.fake_apiserver NAME CERT KEY [BIND]`. Standard
 library only. The TLS handshake happens in the per-connection thread, so health checks never
 stall the accept loop.
 """
@@ -39,10 +39,10 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
 
-    def __init__(self, node: str, context: ssl.SSLContext) -> None:
+    def __init__(self, node: str, context: ssl.SSLContext, bind: str = "0.0.0.0") -> None:
         self.node_name = node
         self.context = context
-        super().__init__(("0.0.0.0", PORT), Handler)
+        super().__init__((bind, PORT), Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
@@ -53,10 +53,10 @@ class Server(ThreadingHTTPServer):
 
 
 def main(argv: list[str]) -> int:
-    node, cert, key = argv
+    node, cert, key, *bind = argv  # bind: 127.0.0.1 plays an apiserver on loopback only
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = Server(node, context)
+    server = Server(node, context, *bind)
     server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     print(f"fake apiserver {node} on :{PORT}", flush=True)
     server.serve_forever(poll_interval=0.1)

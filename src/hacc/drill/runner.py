@@ -158,7 +158,7 @@ class Drill:
                 self.start(kind, name)
         self.started = time.monotonic()
 
-    def start(self, kind: str, node: str) -> None:
+    def start(self, kind: str, node: str, *, bind: str = "0.0.0.0") -> None:
         d = self.labdir / node
         netns = self.lab.node(node).netns
         if kind == "apiserver":
@@ -169,6 +169,7 @@ class Drill:
                 node,
                 str(d / "apiserver.crt"),
                 str(d / "apiserver.key"),
+                bind,
             ]
             self.supervisor.start(f"apiserver-{node}", netns, argv)
         elif kind == "haproxy":
