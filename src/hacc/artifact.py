@@ -35,6 +35,7 @@ MANIFEST = Kind("manifest", GITOPS)
 GITOPS_OBJECT = Kind("gitops", GITOPS)
 EXTERNAL_LB = Kind("external-lb", LIVE_NODE)
 RUNBOOK = Kind("runbook", DOCS)
+VERIFY = Kind("verify", DOCS)  # a read-only check, run by hand on the node
 KINDS = {
     k.name: k
     for k in (
@@ -46,6 +47,7 @@ KINDS = {
         GITOPS_OBJECT,
         EXTERNAL_LB,
         RUNBOOK,
+        VERIFY,
     )
 }
 
@@ -83,5 +85,6 @@ def impact(kind: Kind, node: str | None, action: str = "update") -> tuple[str, s
         "gitops": "apply once to the GitOps controller",
         "external-lb": "apply it to your load balancer (RUNBOOK.md section 7)",
         "runbook": "",
+        "verify": f"copy to {node} and run it there to check the node",
     }
     return kind.impact, hints[kind.name]

@@ -20,6 +20,7 @@ from hacc.targets import (
     manifests,
     runbook,
     user_data,
+    verify_script,
 )
 
 TARGETS: dict[str, ModuleType] = {
@@ -33,6 +34,7 @@ TARGETS: dict[str, ModuleType] = {
     "user-data": user_data,
     "gitops": gitops,
     "runbook": runbook,
+    "verify": verify_script,
 }
 
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Inside the bench's own mount and network namespaces: a node's file tree laid over the real
+# paths (overlays on a tmpfs of the bench's), the node's addresses on a veth, the drill's fake
+# apiserver and, for load-balancer nodes, the real HAProxy with the node's configuration; then
+# the node's verify.sh. Usage: node.sh WORK IFACE BIND ADDRESS/PREFIX...
+set -euo pipefail
+work=$1 iface=$2 bind=$3
+shift 3
+mount --make-rprivate /
+mount -t tmpfs tmpfs "$work/ov"
+for d in var etc usr/local root run; do
+  mkdir -p "$work/ov/$d/u" "$work/ov/$d/w"
+  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$work/ov/$d/u,workdir=$work/ov/$d/w" "/$d"
+done
+ip link set lo up
+ip link add "$iface" type veth peer name hacc-bench
+ip link set "$iface" up
+ip link set hacc-bench up
+for address in "$@"; do ip addr add "$address" dev "$iface"; done
+cp -a "$work/tree/." /
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done; }
+trap cleanup EXIT
+if [[ $bind != none ]]; then
+  "$PYTHON" -m hacc.drill.fake_apiserver node "$work/apiserver.crt" "$work/apiserver.key" "$bind" > /dev/null 2>&1 &
+  pids+=($!)
+fi
+for _ in $(seq 100); do
+  { [[ $bind == none ]] || ss -ltnH 'sport = :16443' | grep -q .; } && break
+  sleep 0.05
+done
+# HAProxy after the apiserver listens, as on a node (the bootstrap starts it last).
+if [[ -e /etc/haproxy/haproxy.cfg && -e $work/run-haproxy ]]; then
+  mkdir -p /run/haproxy
+  haproxy -db -f /etc/haproxy/haproxy.cfg > /dev/null 2>&1 &
+  pids+=($!)
+fi
+sleep "${SETTLE:-0}"
+export PATH="$work/fakes:/usr/sbin:/usr/bin:/sbin:/bin"
+set +e
+sh "$work/verify.sh" > "$work/output" 2>&1
+echo $? > "$work/rc"
