@@ -137,13 +137,13 @@ def day2(b: NodeBench, script: str) -> None:
     assert r.returncode == 0, r.stderr
 
 
-def certificate(b: NodeBench, sans: list[str]) -> None:
+def certificate(b: NodeBench, sans: list[str], days: int = 365) -> None:
     """What the apiserver serves: a certificate with these SANs (MicroK8s's csr.conf.template
     names, plus the spec's)."""
     names = ",".join(("IP:" if _is_ip(s) else "DNS:") + s for s in dict.fromkeys(sans))
     subprocess.run(
         [tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "365",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", str(days),
          "-keyout", str(b.work / "apiserver.key"), "-out", str(b.work / "apiserver.crt"),
          "-subj", "/CN=127.0.0.1", "-addext", f"subjectAltName={names}"],
         check=True, capture_output=True,
@@ -248,6 +248,37 @@ def test_a_san_missing_from_the_served_certificate(tmp_path) -> None:
     assert code == 1
     assert failures(out) == [
         "FAIL  the served certificate lacks api.paris.example.com (RUNBOOK.md section 5)"
+    ]
+
+
+def test_a_certificate_expiring_in_ten_days(tmp_path) -> None:
+    cluster, _ = compiled()
+    b = prepare(tmp_path, "cp2")
+    certificate(b, [*cluster.sans, "198.18.10.12"], days=10)
+    code, out = run_verify(b)
+    assert code == 1
+    assert failures(out) == [
+        "FAIL  the served certificate expires within 30 days, or none is served "
+        "(RUNBOOK.md section 6)"
+    ]
+
+
+def test_the_apiserver_down(tmp_path) -> None:
+    b = prepare(tmp_path, "cp2")
+    (b.work / "run-haproxy").unlink()  # nothing listens, and so no load balancing either
+    code, out = run_verify(b, bind="none", settle=0)
+    assert code == 1
+    assert "FAIL  nothing listens on 16443: kubelite is down (RUNBOOK.md section 9)" in out
+    assert any("HAProxy does not answer" in f for f in failures(out))
+
+
+def test_haproxy_stopped(tmp_path) -> None:
+    b = prepare(tmp_path, "cp2")
+    (b.work / "run-haproxy").unlink()
+    code, out = run_verify(b, settle=0)
+    assert code == 1
+    assert failures(out) == [
+        "FAIL  HAProxy does not answer on 127.0.0.1:8404: is it running? (RUNBOOK.md section 9)"
     ]
 
 
