@@ -173,6 +173,7 @@ def run_verify(b: NodeBench, *, bind: str = "0.0.0.0", settle: float = 1.5) -> t
          bind if b.node.is_control_plane else "none", *(f"{a}/{prefix}" for a in addresses)],
         env=env, check=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+    assert (b.work / "changed").read_text() == "", "verify.sh changed the node"
     return int((b.work / "rc").read_text()), (b.work / "output").read_text()
 
 
