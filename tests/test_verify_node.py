@@ -28,6 +28,7 @@ from hacc.compiler.frontend import analyze
 from hacc.compiler.model import Cluster, Node
 from hacc.secrets import fill_tokens
 from hacc.targets import render_cluster
+from hacc.targets.base import is_ip
 from realtools import require_root, run, tool
 
 pytestmark = pytest.mark.slow
@@ -140,7 +141,7 @@ def day2(b: NodeBench, script: str) -> None:
 def certificate(b: NodeBench, sans: list[str], days: int = 365) -> None:
     """What the apiserver serves: a certificate with these SANs (MicroK8s's csr.conf.template
     names, plus the spec's)."""
-    names = ",".join(("IP:" if _is_ip(s) else "DNS:") + s for s in dict.fromkeys(sans))
+    names = ",".join(("IP:" if is_ip(s) else "DNS:") + s for s in dict.fromkeys(sans))
     subprocess.run(
         [tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
          "ec_paramgen_curve:prime256v1", "-nodes", "-days", str(days),
@@ -148,14 +149,6 @@ def certificate(b: NodeBench, sans: list[str], days: int = 365) -> None:
          "-subj", "/CN=127.0.0.1", "-addext", f"subjectAltName={names}"],
         check=True, capture_output=True,
     )  # fmt: skip
-
-
-def _is_ip(s: str) -> bool:
-    try:
-        ipaddress.ip_address(s)
-    except ValueError:
-        return False
-    return True
 
 
 def run_verify(b: NodeBench, *, bind: str = "0.0.0.0", settle: float = 1.5) -> tuple[int, str]:

@@ -1,21 +1,13 @@
 #!/usr/bin/env bash
-# Inside the bench's own mount and network namespaces (unshare --mount --net): overlays keep
-# every write to /var, /etc, /usr/local and /root in a tmpfs of the bench's, then one node's
-# user-data runs as cloud-init would run it. Usage: boot.sh WORK IFACE ADDR/PREFIX PREINSTALL VIP
+# Inside the bench's own mount and network namespaces (unshare --mount --net), made a node by
+# node-namespace.sh: one node's user-data runs as cloud-init would run it.
+# Usage: boot.sh WORK IFACE ADDR/PREFIX PREINSTALL VIP
 set -euo pipefail
 work=$1 iface=$2 address=$3 preinstall=$4 vip=$5
 bench=$(cd "$(dirname "$0")" && pwd)
-mount --make-rprivate /
-mount -t tmpfs tmpfs "$work/ov"
-for d in var etc usr/local root; do
-  mkdir -p "$work/ov/$d/u" "$work/ov/$d/w"
-  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$work/ov/$d/u,workdir=$work/ov/$d/w" "/$d"
-done
-ip link set lo up
-ip link add "$iface" type veth peer name hacc-bench
-ip link set "$iface" up
-ip link set hacc-bench up
-ip addr add "$address" dev "$iface"
+# shellcheck source=tests/bench/node-namespace.sh
+source "$bench/node-namespace.sh"
+node_namespace "$work" "$iface" "$address"
 
 export PATH="$work/fakes:/usr/sbin:/usr/bin:/sbin:/bin"
 if [[ $preinstall == yes ]]; then

@@ -1,22 +1,15 @@
 #!/usr/bin/env bash
-# Inside the bench's own mount and network namespaces: a node's file tree laid over the real
-# paths (overlays on a tmpfs of the bench's), the node's addresses on a veth, the drill's fake
+# Inside the bench's own mount and network namespaces, made a node by node-namespace.sh: a
+# node's file tree laid over the real paths, the node's addresses on a veth, the drill's fake
 # apiserver and, for load-balancer nodes, the real HAProxy with the node's configuration; then
 # the node's verify.sh. Usage: node.sh WORK IFACE BIND ADDRESS/PREFIX...
 set -euo pipefail
 work=$1 iface=$2 bind=$3
 shift 3
-mount --make-rprivate /
-mount -t tmpfs tmpfs "$work/ov"
-for d in var etc usr/local root run; do
-  mkdir -p "$work/ov/$d/u" "$work/ov/$d/w"
-  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$work/ov/$d/u,workdir=$work/ov/$d/w" "/$d"
-done
-ip link set lo up
-ip link add "$iface" type veth peer name hacc-bench
-ip link set "$iface" up
-ip link set hacc-bench up
-for address in "$@"; do ip addr add "$address" dev "$iface"; done
+bench=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/bench/node-namespace.sh
+source "$bench/node-namespace.sh"
+node_namespace "$work" "$iface" "$@"
 cp -a "$work/tree/." /
 
 pids=()
