@@ -5,7 +5,7 @@
 set -euo pipefail
 work=$1 iface=$2 address=$3 preinstall=$4 vip=$5
 bench=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/bench/node-namespace.sh
+# shellcheck source-path=SCRIPTDIR source=node-namespace.sh
 source "$bench/node-namespace.sh"
 node_namespace "$work" "$iface" "$address"
 

@@ -7,7 +7,7 @@ set -euo pipefail
 work=$1 iface=$2 bind=$3
 shift 3
 bench=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/bench/node-namespace.sh
+# shellcheck source-path=SCRIPTDIR source=node-namespace.sh
 source "$bench/node-namespace.sh"
 node_namespace "$work" "$iface" "$@"
 cp -a "$work/tree/." /
