@@ -194,3 +194,29 @@ def test_the_dns_name_resolving_elsewhere(tmp_path) -> None:
     assert report["dns"] == f"resolves to 198.18.0.99, not {VIP}"
     assert report["diagnosis"].startswith(f"the DNS name {NAME} resolves to 198.18.0.99")
     assert all(p["readyz"] == "ok" for p in report["probes"])  # only DNS is wrong
+
+
+def test_an_endpoint_name_that_does_not_resolve_is_never_dialled(tmp_path, monkeypatch) -> None:
+    """External mode known only by a name that does not resolve: nothing is dialled by name (a
+    second lookup would have no timeout). The resolver's answer is given here, so no query
+    leaves this machine, and no node is probed."""
+    from hacc import verify
+    from hacc.verify import run
+
+    monkeypatch.setattr(verify, "_resolve", lambda name, timeout: ([], "name or service not known"))
+
+    data = yaml.safe_load(KEEPALIVED_EXAMPLE.read_text())
+    cp = data["spec"]["controlPlane"]
+    cp["loadBalancer"] = {"mode": "external"}
+    cp["endpoint"] = {"dnsName": "api.does-not-resolve.invalid", "port": 16443}
+    data["spec"]["workers"]["apiserverEndpoint"] = "local-proxy"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    cluster = analyze(spec).cluster
+    assert cluster is not None
+    # No node is probed here: only the endpoint, which has no address to dial.
+    cluster = dataclasses.replace(cluster, control_plane=())
+    report = run(cluster, ca=None, timeout=1)
+    endpoint = report.probes[0]
+    assert endpoint.tcp.startswith("not tried") and not report.ok
+    assert report.diagnosis.startswith("the DNS name api.does-not-resolve.invalid")

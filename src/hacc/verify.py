@@ -188,13 +188,17 @@ def run(cluster: Cluster, *, ca: str | None, timeout: float) -> Report:
         elif dns == "ok" and not resolved:
             dns = "resolves to no IPv4 address"
     sni = ep.dns_name or ep.address or ""
-    host = ep.address or (resolved[0] if resolved else sni)
-    targets = [Target("endpoint", host, ep.port, list(cluster.sans))]
-    targets += [
+    # Only addresses are dialled: a name would be resolved again, without a timeout.
+    host = ep.address or (resolved[0] if resolved else "")
+    targets = [
         Target(n.name, n.address, APISERVER_PORT, [*cluster.sans, n.address])
         for n in cluster.control_plane
     ]
+    if host:
+        targets.insert(0, Target("endpoint", host, ep.port, list(cluster.sans)))
     probes = [probe(t, sni, ca, timeout) for t in targets]
+    if not host:  # an external load balancer known by a name that does not resolve
+        probes.insert(0, Probe("endpoint", sni, ep.port, tcp=f"not tried: {dns}"))
     report = Report(cluster.name, ep.dns_name, dns, resolved, probes, "")
     report.diagnosis = diagnose(cluster, report)
     return report
