@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import KEEPALIVED_EXAMPLE, REPO
+from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
 from hacc.compiler.frontend import analyze
 from hacc.compiler.model import Cluster, Node
 from hacc.secrets import fill_tokens
@@ -329,4 +329,24 @@ def test_a_healthy_worker_and_one_holding_the_cluster_token(tmp_path) -> None:
     assert failures(out) == [
         "FAIL  this worker holds the cluster's join token, which joins as control plane "
         "(RUNBOOK.md section 10)"
+    ]
+
+
+def test_a_worker_whose_proxy_dropped_the_vip(tmp_path) -> None:
+    """The apiserver-proxy's own refresh rewrote provider.yaml with the node list (unquoted, as
+    cluster-agent pkg/proxy writes it) and the refresh interval is back to 30s."""
+    b = prepare(tmp_path, "w1")
+    b.file(f"{SNAP}/args/traefik/provider.yaml").write_text(
+        "tcp:\n  services:\n    kube-apiserver:\n      loadBalancer:\n        servers:\n"
+        "        - address: 198.18.10.11:16443\n        - address: 198.18.10.12:16443\n"
+    )
+    args = b.file(f"{SNAP}/args/apiserver-proxy")
+    args.write_text(replaced(args.read_text(), "--refresh-interval=0s", "--refresh-interval 30s"))
+    code, out = run_verify(b)
+    assert code == 1
+    assert failures(out) == [
+        "FAIL  the apiserver-proxy points at '198.18.10.11:16443 198.18.10.12:16443', not "
+        "198.18.10.100:8443 (RUNBOOK.md section 9)",
+        "FAIL  the apiserver-proxy still refreshes its endpoints and will drop the VIP "
+        "(RUNBOOK.md section 9)",
     ]
