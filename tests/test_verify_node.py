@@ -333,8 +333,8 @@ def test_a_healthy_worker_and_one_holding_the_cluster_token(tmp_path) -> None:
 
 
 def test_a_worker_whose_proxy_dropped_the_vip(tmp_path) -> None:
-    """The apiserver-proxy's own refresh rewrote provider.yaml with the node list (unquoted, as
-    cluster-agent pkg/proxy writes it) and the refresh interval is back to 30s."""
+    """provider.yaml lists the nodes again, unquoted as MicroK8s writes it (join.py
+    update_apiserver_proxy, yaml.dump), and the refresh interval is back to 30s."""
     b = prepare(tmp_path, "w1")
     b.file(f"{SNAP}/args/traefik/provider.yaml").write_text(
         "tcp:\n  services:\n    kube-apiserver:\n      loadBalancer:\n        servers:\n"
