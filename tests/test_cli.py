@@ -177,3 +177,29 @@ def test_validate_does_not_import_jinja2_or_git() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_commit_options_without_commit_are_usage_errors(hacc, tmp_path) -> None:
+    from conftest import KEEPALIVED_EXAMPLE
+
+    for extra in (["-m", "msg"], ["--repo", str(tmp_path)]):
+        r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(tmp_path / "out"), *extra)
+        assert r.code == 2 and "go with --commit" in r.err
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_comma_that_split_a_flow_mapping_gets_a_hint(hacc, tmp_path) -> None:
+    from conftest import KEEPALIVED_EXAMPLE, replaced
+
+    block = (
+        "    apiserverArgs:\n"
+        "      --authorization-mode: RBAC,Node\n"
+        '      --audit-log-maxage: "30"\n'
+        "      --event-ttl: null\n"
+    )
+    flow = "    apiserverArgs: {--authorization-mode: RBAC,Node, --event-ttl: null}\n"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(replaced(KEEPALIVED_EXAMPLE.read_text(), block, flow))
+    r = hacc("validate", str(spec))
+    assert r.code == 1 and "error[HACC104]" in r.err
+    assert "'Node' is not valid" in r.err and "quote it, as in 'RBAC,Node'" in r.err, r.err

@@ -23,3 +23,17 @@ def test_readme_quickstart_runs_the_test_script() -> None:
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
     assert "scripts/test" in readme and "scripts/test" in ci
+
+
+def test_every_spec_in_the_readme_validates(hacc, tmp_path) -> None:
+    """Spec-shaped YAML blocks in the README are specs a reader will copy."""
+    import re
+
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    specs = [b for b in blocks if "apiVersion: hacc.dev/v1alpha1" in b]
+    assert specs
+    for i, text in enumerate(specs):
+        path = tmp_path / f"readme-{i}.yaml"
+        path.write_text(text)
+        r = hacc("validate", str(path))
+        assert r.code == 0, r.err

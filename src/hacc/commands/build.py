@@ -8,7 +8,7 @@ from typing import Any
 
 from hacc.commands import Report, plural
 from hacc.commands.shared import compile_reported, leak_guard
-from hacc.errors import EXIT_OK, EXIT_PROBLEMS
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Options:
 def run(opts: Options, report: Report) -> int:
     from hacc import fsafe
 
+    if not opts.commit and (opts.repo or opts.message):
+        raise UsageError("hacc build: --repo and -m/--message go with --commit")
     repo = None
     if opts.commit:
         from hacc import gitrepo

@@ -133,7 +133,7 @@ def _translate(doc: Document, error: Any) -> Iterator[Diagnostic]:
         desc = _first_sentence(schema.get("description", "a valid name"))
         yield at(
             "HACC104",
-            f"{where}: {_show(value)} is not valid: expected {desc}",
+            f"{where}: {_show(value)} is not valid: expected {desc}{_comma_hint(desc, value)}",
             (*path, value),
             key=True,
         )
@@ -167,6 +167,13 @@ def _pattern(
     return doc.diag(
         path, ERROR, "HACC104", f"{where}: {_show(value)} is not valid: expected {text}"
     )
+
+
+def _comma_hint(expected: str, key: str) -> str:
+    """`{--authorization-mode: RBAC,Node}` reads as two keys: the comma split a flow mapping."""
+    if expected.startswith("a flag name") and not key.startswith("-"):
+        return "; if a value holds a comma in a {flow: mapping}, quote it, as in 'RBAC,Node'"
+    return ""
 
 
 def _range_message(kind: str, limit: Any, value: Any) -> str:
