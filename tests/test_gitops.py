@@ -259,7 +259,7 @@ def test_materialize_rejects_unusable_tokens(
 def test_materialize_unresolvable_token_is_located(hacc, spec, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("HACC_JOIN_TOKEN", raising=False)
     r = hacc("materialize", str(spec), "-o", str(tmp_path / "private"))
-    assert r.code == 1 and f"{spec}:40:16: error[HACC231]" in r.err
+    assert r.code == 1 and f"{spec}:42:16: error[HACC231]" in r.err
     assert "HACC_JOIN_TOKEN is not set" in r.err
 
 

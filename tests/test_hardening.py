@@ -300,13 +300,13 @@ def variant(tmp_path: Path, old: str, new: str) -> Path:
         ),
         ("{name: cp2,", "{name: !!int cp2,", "HACC009"),
         ("kind: HACluster", "kind: !!bool HACluster", "HACC009"),
-        ("interval: 2s", 'interval: "2s\\n"', "HACC104"),
+        ("path: /readyz, rise", 'path: /readyz, interval: "2s\\n", rise', "HACC104"),
         ("subnet: 198.18.10.0/24", 'subnet: "198.18.10.0/24\\n"', "HACC104"),
         ("--event-ttl: null", '"--event-ttl\\n": "5m"', "HACC104"),
         ("--event-ttl: null", '--event-ttl: "5m\\u009b"', "HACC104"),
         ("--event-ttl: null", '--event-ttl: "5m\\ud800"', "HACC104"),
         ("--event-ttl: null", '--event-ttl: "5\\u00a0m"', "HACC104"),
-        ("interval: 2s", "interval: 597h", "HACC105"),
+        ("path: /readyz, rise", "path: /readyz, interval: 597h, rise", "HACC105"),
         ("channel: 1.32/stable", 'channel: "1.32/stable\\n"', "HACC104"),
     ],
 )
@@ -322,7 +322,7 @@ def test_values_that_used_to_validate_and_then_crash(hacc, tmp_path, old, new, c
 def test_the_longest_haproxy_duration_hacc_accepts_is_one_haproxy_accepts(hacc, tmp_path) -> None:
     from realtools import run, tool
 
-    spec = variant(tmp_path, "interval: 2s", "interval: 596h")
+    spec = variant(tmp_path, "path: /readyz, rise", "path: /readyz, interval: 596h, rise")
     assert hacc("build", str(spec), "-o", str(tmp_path / "out")).code == 0
     cfg = tmp_path / "out" / CLUSTER / "nodes" / "cp1" / "haproxy.cfg"
     assert "596h" in cfg.read_text()

@@ -123,7 +123,11 @@ def test_port_default_depends_on_mode(mode: str, port: int) -> None:
 
 
 def test_fractional_advert_picks_vrrp3(tmp_path) -> None:
-    text = replaced(KEEPALIVED_EXAMPLE.read_text(), "advertInterval: 1}", "advertInterval: 0.2}")
+    text = replaced(
+        KEEPALIVED_EXAMPLE.read_text(),
+        "keepalived: {virtualRouterId: 51}",
+        "keepalived: {virtualRouterId: 51, advertInterval: 0.2}",
+    )
     assert "advertInterval: 0.2" in text
     spec = tmp_path / "s.yaml"
     spec.write_text(text)

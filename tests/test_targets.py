@@ -217,8 +217,8 @@ def test_fractional_advert_uses_vrrp3(tmp_path) -> None:
     spec.write_text(
         replaced(
             (REPO / "examples" / "keepalived-haproxy.yaml").read_text(),
-            "advertInterval: 1}",
-            "advertInterval: 0.2}",
+            "keepalived: {virtualRouterId: 51}",
+            "keepalived: {virtualRouterId: 51, advertInterval: 0.2}",
         )
     )
     arts = {a.path: a.content for a in render_cluster(analyze(spec).cluster)}

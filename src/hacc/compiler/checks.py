@@ -255,6 +255,35 @@ def haproxy_durations(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
 
 
 @rule
+def profile_overridden(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    """A profile whose every value the spec sets by hand changes nothing: say so."""
+    if c.mode != KEEPALIVED_HAPROXY:
+        return
+    lb = doc.data.get("spec", {}).get("controlPlane", {}).get("loadBalancer", {})
+    if "profile" not in lb:
+        return
+    ka, hc = lb.get("keepalived", {}), lb.get("haproxy", {}).get("healthCheck", {})
+    explicit = [
+        name
+        for name, present in (
+            ("keepalived.advertInterval", "advertInterval" in ka),
+            ("haproxy.healthCheck.interval", "interval" in hc),
+            ("haproxy.healthCheck.fall", "fall" in hc),
+        )
+        if present
+    ]
+    if explicit:
+        what = "changes nothing" if len(explicit) == 3 else "is partly overridden"
+        yield _warn(
+            doc,
+            (*LB, "profile"),
+            "HACC228",
+            f"profile {c.profile!r} {what}: {', '.join(explicit)} set here win over it; "
+            "remove them to let the profile choose",
+        )
+
+
+@rule
 def vrrp_version(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     ka = c.keepalived
     if (

@@ -379,6 +379,16 @@ _CODES = [
         "Give each cluster its own addresses, VIP and `virtualRouterId`.",
     ),
     Code(
+        "HACC228",
+        WARNING,
+        "explicit timing overrides the failover profile",
+        "A profile (`default`, `fast`) chooses the VRRP advert interval and HAProxy's check "
+        "interval and fall; values set explicitly win. A spec that sets `profile: fast` and all "
+        "three values by hand builds exactly what it built before.",
+        "Remove `advertInterval`, `healthCheck.interval` and `healthCheck.fall` to let the "
+        "profile choose, or remove `profile`.",
+    ),
+    Code(
         "HACC230",
         ERROR,
         "the join token is unusable",
