@@ -459,3 +459,20 @@ def test_fleet_survives_building_one_spec_at_a_time(hacc, tmp_path) -> None:
     second.write_text(second.read_text().split("  gitops:")[0])
     assert hacc("build", str(second), "-o", str(out)).code == 0
     assert not (out / "_fleet" / "flux-kustomizations-clusters.yaml").exists()
+
+
+def test_plan_impact_lines_fit_the_change(hacc, spec, tmp_path) -> None:
+    out = tmp_path / "out"
+    r = hacc("plan", str(spec), "-o", str(out))
+    # A new node: every file of it waits for its first boot.
+    assert (
+        f"  + {out}/edge-paris-01/nodes/w1/verify.sh\n"
+        "      created [first boot only]: boot the new node w1 with its user-data (RUNBOOK.md section 3)"
+    ) in r.out
+    assert hacc("build", str(spec), "-o", str(out)).code == 0
+    # A file an existing node lacks is no new node; a load-balancer file names its real path.
+    (out / "edge-paris-01/nodes/w1/verify.sh").unlink()
+    spec.write_text(replaced(spec.read_text(), "balance: leastconn", "balance: roundrobin"))
+    r = hacc("plan", str(spec), "-o", str(out))
+    assert "boot the new node" not in r.out
+    assert "copy it to /etc/haproxy/haproxy.cfg on cp1, then systemctl reload" in r.out

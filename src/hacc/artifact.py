@@ -65,20 +65,33 @@ class Artifact:
         return self.content.encode("utf-8")
 
 
-def impact(kind: Kind, node: str | None, action: str = "update") -> tuple[str, str]:
-    """What creating, updating or removing an artifact of `kind` (for `node`) means for a
-    running cluster, and the step it needs."""
-    if node and kind is USER_DATA and action == "create":
-        return FIRST_BOOT, f"boot the new node {node} with it (RUNBOOK.md section 3)"
+# Where the bootstrap installs each load-balancer file on a node (targets/user_data.py LB_FILES).
+LB_PATHS = {
+    "haproxy.cfg": "/etc/haproxy/haproxy.cfg",
+    "keepalived.conf": "/etc/keepalived/keepalived.conf",
+    "check-apiserver.sh": "/etc/keepalived/check-apiserver.sh",
+}
+
+
+def impact(
+    kind: Kind, node: str | None, action: str = "update", *, name: str = "", new_node: bool = False
+) -> tuple[str, str]:
+    """What creating, updating or removing an artifact of `kind` (file `name`, for `node`) means
+    for a running cluster, and the step it needs. `new_node`: the node itself is new in this
+    change (its user-data is created too), so nothing of it runs yet."""
+    if node and new_node and action == "create":
+        what = "with it" if kind is USER_DATA else "with its user-data"
+        return FIRST_BOOT, f"boot the new node {node} {what} (RUNBOOK.md section 3)"
     if node and action == "remove":
         return (
             FIRST_BOOT,
             f"{node} left the spec: take it out of the cluster (RUNBOOK.md section 3)",
         )
+    where = LB_PATHS.get(name, "/etc")
     hints = {
         "user-data": f"cloud-init does not run again on a live {node}; see RUNBOOK.md section 5",
         "launch-config": f"cloud-init does not run again on a live {node}; see RUNBOOK.md section 5",
-        "load-balancer": f"copy to /etc on {node}, then systemctl reload haproxy keepalived",
+        "load-balancer": f"copy it to {where} on {node}, then systemctl reload haproxy keepalived",
         "day2": f"run apply-day2.sh on {node} (RUNBOOK.md section 5): may refresh certificates "
         "and restart kubelite",
         "manifest": "Argo CD / Flux apply it",

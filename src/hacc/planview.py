@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from hacc import output
-from hacc.artifact import impact
+from hacc.artifact import USER_DATA, impact
 from hacc.build import Planned
 
 SYMBOL = {output.CREATE: "+", output.UPDATE: "~", output.REMOVE: "-"}
@@ -36,9 +36,18 @@ def render(
     if pending:
         lines.append("hacc will change these files (+ create, ~ update, - destroy):")
         lines.append("")
+    new_nodes = {
+        (p.folder, c.node) for p, c in pending if c.kind is USER_DATA and c.action == output.CREATE
+    }
     for p, change in pending:
         path = p.folder / change.path
-        kind, hint = impact(change.kind, change.node, change.action)
+        kind, hint = impact(
+            change.kind,
+            change.node,
+            change.action,
+            name=change.path.rsplit("/", 1)[-1],
+            new_node=(p.folder, change.node) in new_nodes,
+        )
         edited = "; edited by hand since hacc wrote it" if change.edited else ""
         lines.append(f"  {SYMBOL[change.action]} {path}")
         lines.append(f"      {VERB[change.action]} [{kind}]{': ' + hint if hint else ''}{edited}")
