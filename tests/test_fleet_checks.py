@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from conftest import KEEPALIVED_EXAMPLE
@@ -108,3 +109,30 @@ def test_renamed_and_deleted_specs_leave_orphans_that_prune_removes(hacc, tmp_pa
     assert hacc("build", "--check", str(a), "-o", str(out)).code == 0
     fleet = json.loads((out / "edge-renamed" / STATE_FILE).read_text())
     assert fleet["spec"] == "../../a.yaml"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("claims", {"addresses": 7, "vip": ["x"], "vrrp": None}),
+        ("claims", "198.18.10.11"),
+        ("spec", "../../../../etc/passwd"),
+        ("spec", "/etc/hostname.yaml"),
+        ("spec", ["a.yaml"]),
+    ],
+)
+def test_odd_records_in_another_folder_are_ignored(hacc, tmp_path, field, value) -> None:
+    """Another cluster's state file is input too: records of the wrong shape count for nothing,
+    and a spec path is only ever a relative YAML file."""
+    out = tmp_path / "out"
+    a = spec(tmp_path / "a.yaml", "edge-a")
+    assert hacc("build", str(a), "-o", str(out)).code == 0
+    state = out / "edge-a" / STATE_FILE
+    data = json.loads(state.read_text())
+    data[field] = value
+    state.write_text(json.dumps(data))
+    b = spec(tmp_path / "b.yaml", "edge-b", subnet="198.18.11.")
+    r = hacc("build", "--check", str(b), "-o", str(out))
+    assert r.code == 1 and "internal error" not in r.err  # b is not built yet
+    assert "edge-a" not in r.err  # neither an orphan nor a clash
+    assert hacc("build", str(b), "-o", str(out)).code == 0

@@ -162,17 +162,28 @@ def state_text(
     return json.dumps(doc, indent=2) + "\n"
 
 
+SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
+
+
 def read_record(cluster_dir: Path) -> tuple[str | None, str | None, dict[str, Any]]:
-    """(cluster name, spec path relative to the folder, claims) from a folder's state file."""
+    """(cluster name, spec path relative to the folder, claims) from a folder's state file.
+    A state file is input like any other: a spec path is only ever a relative YAML file (read
+    to learn which cluster it builds), and claims of the wrong shape are ignored."""
     state = _load_state(cluster_dir)
     name = state.get("cluster")
     spec = state.get("spec")
-    claims = state.get("claims")
-    return (
-        name if isinstance(name, str) else None,
-        spec if isinstance(spec, str) and "\x00" not in spec else None,
-        claims if isinstance(claims, dict) else {},
-    )
+    if not (isinstance(spec, str) and SPEC_PATH.fullmatch(spec) and not spec.startswith("/")):
+        spec = None
+    claims: dict[str, Any] = {}
+    raw = state.get("claims")
+    if isinstance(raw, dict):
+        addresses = raw.get("addresses")
+        if isinstance(addresses, list) and all(isinstance(a, str) for a in addresses):
+            claims["addresses"] = addresses
+        for key in ("vip", "vrrp"):
+            if isinstance(raw.get(key), str):
+                claims[key] = raw[key]
+    return (name if isinstance(name, str) else None, spec, claims)
 
 
 def _current(cluster_dir: Path, rel: str) -> tuple[bytes, bool] | None:
