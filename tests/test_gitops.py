@@ -46,7 +46,7 @@ def test_plan_on_empty_output(hacc, spec, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
     assert r.code == 2, r.err
-    assert r.out.splitlines()[-1] == "Plan: 34 to add, 0 to change, 0 to destroy."
+    assert r.out.splitlines()[-1] == "Plan: 44 to add, 0 to change, 0 to destroy."
     assert (
         "  + out/edge-paris-01/nodes/cp1/user-data.yaml\n      created [first boot only]" in r.out
     )
@@ -101,10 +101,10 @@ def test_plan_with_errors_exits_1(hacc, spec) -> None:
 def test_check(hacc, spec, tmp_path) -> None:
     out = tmp_path / "out"
     r = hacc("build", "--check", str(spec), "-o", str(out))
-    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 34
+    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 44
     hacc("build", str(spec), "-o", str(out))
     r = hacc("build", "--check", str(spec), "-o", str(out))
-    assert (r.code, r.err) == (0, "up to date: 34 files\n")
+    assert (r.code, r.err) == (0, "up to date: 44 files\n")
     edited = out / "edge-paris-01" / "nodes" / "cp1" / "haproxy.cfg"
     edited.write_text(edited.read_text() + "# tweak\n")
     spec.write_text(replaced(spec.read_text(), "balance: leastconn", "balance: roundrobin"))
@@ -131,7 +131,7 @@ def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None
     assert head.message.startswith("hacc: build edge-paris-01\n\nSpecs:\n  edge-paris-01: sha256:")
     files = set(repo.git.ls_files().splitlines())
     assert "clusters/edge-paris-01/.hacc-state.json" in files
-    assert len([f for f in files if f.startswith("clusters/")]) == 35
+    assert len([f for f in files if f.startswith("clusters/")]) == 45
     assert "notes.txt" not in files and repo.is_dirty(untracked_files=True)
     # nothing changed: no commit
     r = hacc("build", "--commit", str(spec), "-o", str(out))
@@ -452,7 +452,7 @@ def test_fleet_survives_building_one_spec_at_a_time(hacc, tmp_path) -> None:
     out = tmp_path / "out"
     assert hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out)).code == 0
     fleet = (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text()
-    assert "0 update, 34 identical" in hacc("build", str(second), "-o", str(out), "-q").err
+    assert "0 update, 44 identical" in hacc("build", str(second), "-o", str(out), "-q").err
     assert (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text() == fleet
     assert hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
     # a cluster whose spec drops its gitops section leaves the fleet: the fleet files go

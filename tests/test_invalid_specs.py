@@ -88,3 +88,22 @@ def test_internal_ip_preference_follows_the_cluster_agent(types, skips_check) ->
     from hacc.compiler.checks import prefers_internal_ip
 
     assert prefers_internal_ip(types) is skips_check
+
+
+@pytest.mark.parametrize(
+    ("port", "reason"),
+    [
+        (16443, "the kube-apiserver"),
+        (8443, "the client port"),
+        (8404, "the HAProxy stats port"),
+        (9100, "the node exporter's port"),
+    ],
+)
+def test_haproxy_metrics_port_clashes(port, reason, hacc, tmp_path) -> None:
+    spec = tmp_path / "spec.yaml"
+    text = (REPO / "examples" / "keepalived-haproxy.yaml").read_text()
+    spec.write_text(text + f"  monitoring:\n    haproxyMetricsPort: {port}\n")
+    r = hacc("validate", str(spec))
+    assert r.code == 1
+    assert f"error[HACC207]: HAProxy's metrics cannot listen on {port}: " in r.err
+    assert reason in r.err

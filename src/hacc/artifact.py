@@ -14,6 +14,7 @@ FIRST_BOOT = "first boot only"
 GITOPS = "GitOps-reconciled"
 LIVE_NODE = "live-node step"
 DOCS = "documentation"
+PROMETHEUS = "Prometheus reload"
 
 EC2_LIMIT = 16384  # bytes of raw user-data EC2 accepts
 
@@ -36,6 +37,7 @@ GITOPS_OBJECT = Kind("gitops", GITOPS)
 EXTERNAL_LB = Kind("external-lb", LIVE_NODE)
 RUNBOOK = Kind("runbook", DOCS)
 VERIFY = Kind("verify", DOCS)  # a read-only check, run by hand on the node
+MONITORING = Kind("monitoring", PROMETHEUS)  # monitoring/: for a Prometheus outside the cluster
 KINDS = {
     k.name: k
     for k in (
@@ -48,6 +50,7 @@ KINDS = {
         EXTERNAL_LB,
         RUNBOOK,
         VERIFY,
+        MONITORING,
     )
 }
 
@@ -70,6 +73,7 @@ LB_PATHS = {
     "haproxy.cfg": "/etc/haproxy/haproxy.cfg",
     "keepalived.conf": "/etc/keepalived/keepalived.conf",
     "check-apiserver.sh": "/etc/keepalived/check-apiserver.sh",
+    "keepalived-notify.sh": "/etc/keepalived/keepalived-notify.sh",
 }
 
 
@@ -99,5 +103,7 @@ def impact(
         "external-lb": "apply it to your load balancer (RUNBOOK.md section 7)",
         "runbook": "",
         "verify": f"copy to {node} and run it there to check the node",
+        "monitoring": "load it into your Prometheus or blackbox exporter and reload it "
+        "(RUNBOOK.md section 8)",
     }
     return kind.impact, hints[kind.name]

@@ -227,6 +227,37 @@ def client_port(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
         yield _err(
             doc, stats_path, "HACC207", f"the HAProxy stats port {stats} is also the client port"
         )
+    m = c.monitoring
+    if not m.enabled:
+        return
+    metrics = m.haproxy_metrics_port
+    metrics_path = ("spec", "monitoring", "haproxyMetricsPort")
+    taken = {
+        **{p: f"{what} holds it" for p, what in MICROK8S_PORTS.items()},
+        port: "it is the client port",
+        stats: "it is the HAProxy stats port",
+        m.node_exporter_port: "it is the node exporter's port",
+    }
+    if metrics in taken:
+        yield _err(
+            doc,
+            metrics_path,
+            "HACC207",
+            f"HAProxy's metrics cannot listen on {metrics}: {taken[metrics]}",
+        )
+
+
+@rule
+def certificate_alert_days(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    a = c.monitoring.alerts
+    if c.monitoring.enabled and a.cert_critical_days >= a.cert_warning_days:
+        yield _err(
+            doc,
+            ("spec", "monitoring", "alerts", "certCriticalDays"),
+            "HACC229",
+            f"certCriticalDays ({a.cert_critical_days}) must be less than certWarningDays "
+            f"({a.cert_warning_days}): the warning would never come first",
+        )
 
 
 HAPROXY_MAX_MS = 2**31 - 1  # HAProxy's timers overflow past about 24.8 days

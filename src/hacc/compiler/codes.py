@@ -194,7 +194,8 @@ _CODES = [
         "HAProxy runs on every control-plane node, where MicroK8s already listens on 16443 "
         "(apiserver, bound to 0.0.0.0), 25000 (cluster-agent), 19001 (dqlite), 10250 (kubelet) and "
         "others. Binding the same port fails at boot, and `haproxy -c` does not notice.",
-        "Use another port for `controlPlane.endpoint.port`, such as the default 8443.",
+        "Use another port for `controlPlane.endpoint.port`, such as the default 8443 (and for "
+        "`monitoring.haproxyMetricsPort`, such as the default 8405).",
     ),
     Code(
         "HACC208",
@@ -387,6 +388,15 @@ _CODES = [
         "three values by hand builds exactly what it built before.",
         "Remove `advertInterval`, `healthCheck.interval` and `healthCheck.fall` to let the "
         "profile choose, or remove `profile`.",
+    ),
+    Code(
+        "HACC229",
+        ERROR,
+        "certificate alert periods in the wrong order",
+        "The critical certificate-expiry alert must come after the warning: a critical period as "
+        "long as the warning one would page at the same moment, with no warning first.",
+        "Make `monitoring.alerts.certCriticalDays` smaller than `certWarningDays` (defaults 7 "
+        "and 30).",
     ),
     Code(
         "HACC230",

@@ -28,6 +28,31 @@ PROFILES: dict[str, dict[str, Any]] = {
     "fast": {"advertInterval": 0.1, "checkInterval": "500ms", "checkFall": 2},
 }
 
+# Alert timing per profile: a cluster tuned to fail over fast is watched as closely.
+ALERT_PROFILES: dict[str, dict[str, Any]] = {
+    "default": {
+        "endpointDownFor": "1m",
+        "apiserverDownFor": "2m",
+        "loadBalancerDownFor": "1m",
+        "vipFor": "30s",
+        "quorumFor": "2m",
+        "flapWindow": "15m",
+        "flapChanges": 4,
+    },
+    "fast": {
+        "endpointDownFor": "30s",
+        "apiserverDownFor": "1m",
+        "loadBalancerDownFor": "30s",
+        "vipFor": "10s",
+        "quorumFor": "1m",
+        "flapWindow": "10m",
+        "flapChanges": 4,
+    },
+}
+# MicroK8s's default pod network (Calico), where an in-cluster Prometheus scrapes from:
+# microk8s-resources/default-args/kube-proxy `--cluster-cidr=10.1.0.0/16`.
+POD_NETWORK = "10.1.0.0/16"
+
 
 def duration_ms(text: str) -> int:
     number = int(re.match(r"\d+", text).group())  # type: ignore[union-attr]
@@ -93,6 +118,32 @@ class KubeVip:
 
 
 @dataclass(frozen=True)
+class Alerts:
+    endpoint_down_for: str
+    apiserver_down_for: str
+    load_balancer_down_for: str
+    vip_for: str
+    quorum_for: str
+    flap_window: str
+    flap_changes: int
+    cert_warning_days: int
+    cert_critical_days: int
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    enabled: bool
+    scrape_from: tuple[str, ...]
+    haproxy_metrics_port: int
+    node_exporter_port: int
+    blackbox_exporter: str
+    namespace: str
+    rule_labels: tuple[tuple[str, str], ...]
+    runbook_url: str | None
+    alerts: Alerts
+
+
+@dataclass(frozen=True)
 class Endpoint:
     address: str | None
     dns_name: str | None
@@ -139,6 +190,7 @@ class Cluster:
     worker_endpoint: str
     join_token: SecretRef
     gitops: GitOps | None
+    monitoring: Monitoring
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -301,4 +353,33 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
         worker_endpoint=wk["apiserverEndpoint"],
         join_token=_secret(spec["secrets"]["joinToken"]),
         gitops=GitOps(gitops["repoURL"], gitops["branch"], gitops["path"]) if gitops else None,
+        monitoring=_monitoring(spec["monitoring"], lb["profile"], net.get("subnet"), control),
+    )
+
+
+def _monitoring(
+    m: dict[str, Any], profile: str, subnet: str | None, control: tuple[Node, ...]
+) -> Monitoring:
+    a = {**ALERT_PROFILES[profile], **m["alerts"]}
+    own = [subnet] if subnet else [f"{n.address}/32" for n in control]
+    return Monitoring(
+        enabled=bool(m["enabled"]),
+        scrape_from=tuple(m.get("scrapeFrom", [*own, POD_NETWORK])),
+        haproxy_metrics_port=int(m["haproxyMetricsPort"]),
+        node_exporter_port=int(m["nodeExporterPort"]),
+        blackbox_exporter=m["blackboxExporter"],
+        namespace=m["namespace"],
+        rule_labels=tuple(sorted(m["ruleLabels"].items())),
+        runbook_url=m.get("runbookURL"),
+        alerts=Alerts(
+            a["endpointDownFor"],
+            a["apiserverDownFor"],
+            a["loadBalancerDownFor"],
+            a["vipFor"],
+            a["quorumFor"],
+            a["flapWindow"],
+            int(a["flapChanges"]),
+            int(a["certWarningDays"]),
+            int(a["certCriticalDays"]),
+        ),
     )

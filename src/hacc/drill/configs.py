@@ -16,10 +16,11 @@ from pathlib import Path
 
 from hacc.compiler.model import APISERVER_PORT, Cluster
 from hacc.drill.lab import LAB_NET, VIP, LabError, node_address
-from hacc.targets import keepalived, render_cluster
+from hacc.targets import keepalived, monitoring, render_cluster
 
 IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 CHECK_SCRIPT = keepalived.CHECK_SCRIPT_PATH
+NOTIFY_SCRIPT = keepalived.NOTIFY_SCRIPT_PATH
 STATS_SOCKET = "/run/haproxy/admin.sock"
 
 
@@ -46,9 +47,9 @@ class UnsafeConfig(Exception):
 
 
 def remap(text: str, addresses: dict[str, str], paths: dict[str, str]) -> str:
-    text = IPV4.sub(lambda m: addresses.get(m.group(1), m.group(1)), text)
-    for old, new in paths.items():
+    for old, new in paths.items():  # first: a replaced text may hold addresses
         text = text.replace(old, new)
+    text = IPV4.sub(lambda m: addresses.get(m.group(1), m.group(1)), text)
     lab = ipaddress.ip_network(LAB_NET)
     for literal in IPV4.findall(text):
         address = ipaddress.ip_address(literal)
@@ -66,16 +67,24 @@ def from_cluster(cluster: Cluster, labdir: Path) -> LabConfig:
     files = {}
     for node in cluster.control_plane:
         d = labdir / node.name
-        paths = {CHECK_SCRIPT: str(d / "check-apiserver.sh"), STATS_SOCKET: str(d / "haproxy.sock")}
+        paths = {
+            CHECK_SCRIPT: str(d / "check-apiserver.sh"),
+            NOTIFY_SCRIPT: str(d / "keepalived-notify.sh"),
+            STATS_SOCKET: str(d / "haproxy.sock"),
+            # the node exporter's textfile directory, and who may scrape: the lab's own
+            monitoring.TEXTFILE_DIR: str(d / "textfile"),
+            " ".join(cluster.monitoring.scrape_from): LAB_NET,
+        }
         prefix = f"nodes/{node.name}/"
+        scripts = {
+            paths[path]: remap(artifacts[prefix + path.rsplit("/", 1)[1]], addresses, paths)
+            for path in (CHECK_SCRIPT, NOTIFY_SCRIPT)
+            if prefix + path.rsplit("/", 1)[1] in artifacts
+        }
         files[node.name] = NodeFiles(
             remap(artifacts[prefix + "keepalived.conf"], addresses, paths),
             remap(artifacts[prefix + "haproxy.cfg"], addresses, paths),
-            {
-                paths[CHECK_SCRIPT]: remap(
-                    artifacts[prefix + "check-apiserver.sh"], addresses, paths
-                )
-            },
+            scripts,
         )
     name = cluster.endpoint.dns_name or VIP
     return LabConfig(

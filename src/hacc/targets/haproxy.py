@@ -24,6 +24,7 @@ def conf(cluster: Cluster, node: Node) -> str:
         endpoint=endpoint,
         apiserver_port=APISERVER_PORT,
         servers=cluster.control_plane,
+        metrics=cluster.monitoring if cluster.monitoring.enabled else None,
     )
 
 

@@ -12,6 +12,7 @@ from hacc.compiler.model import KEEPALIVED_HAPROXY, Cluster, Node
 from hacc.targets.base import node_dir, render_template
 
 CHECK_SCRIPT_PATH = "/etc/keepalived/check-apiserver.sh"
+NOTIFY_SCRIPT_PATH = "/etc/keepalived/keepalived-notify.sh"
 CONF_PATH = "/etc/keepalived/keepalived.conf"
 TOP_PRIORITY = 150
 
@@ -44,6 +45,7 @@ def conf(cluster: Cluster, node: Node) -> str:
         advert_int=advert_int(cluster),
         peers=[p for p in cluster.control_plane if p != node],
         check_script=CHECK_SCRIPT_PATH,
+        notify_script=NOTIFY_SCRIPT_PATH if cluster.monitoring.enabled else None,
     )
 
 
@@ -56,6 +58,18 @@ def check_script(cluster: Cluster, node: Node) -> str:
         ka=cluster.keepalived,
         # two tries and a pause must end within keepalived's timeout (the interval, whole seconds)
         max_time=f"{(cluster.keepalived.check_interval * 0.8 - 0.1) / 2:g}",
+    )
+
+
+def notify_script(cluster: Cluster, node: Node) -> str:
+    from hacc.targets import monitoring
+
+    return render_template(
+        "keepalived-notify.sh.j2",
+        cluster,
+        node=node,
+        textfile_dir=monitoring.TEXTFILE_DIR,
+        metric=monitoring.STATE_METRIC,
     )
 
 
@@ -73,4 +87,14 @@ def render(cluster: Cluster) -> list[Artifact]:
                 executable=True,
             )
         )
+        if cluster.monitoring.enabled:
+            out.append(
+                Artifact(
+                    f"{d}/keepalived-notify.sh",
+                    notify_script(cluster, node),
+                    LOAD_BALANCER,
+                    node.name,
+                    executable=True,
+                )
+            )
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hacc.artifact import MANIFEST, Artifact
 from hacc.compiler.model import Cluster
-from hacc.targets import kube_vip
+from hacc.targets import kube_vip, monitoring
 from hacc.targets.base import dump_yaml, header
 
 
@@ -14,6 +14,8 @@ def applies(cluster: Cluster) -> bool:
 
 def render(cluster: Cluster) -> list[Artifact]:
     resources = ["kube-vip"] if kube_vip.applies(cluster) else []
+    if monitoring.applies(cluster):
+        resources.append("monitoring")
     doc = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",

@@ -4,8 +4,44 @@ from __future__ import annotations
 
 from hacc.artifact import RUNBOOK, Artifact
 from hacc.compiler.model import CLUSTER_AGENT_PORT, VIP_MODES, Cluster
-from hacc.targets import keepalived
+from hacc.targets import keepalived, monitoring
 from hacc.targets.base import is_ip, render_template
+
+# What each alert means for an operator and the first thing to do (RUNBOOK.md section 8).
+ALERT_HELP = {
+    "HaccEndpointDown": "Clients cannot reach the API through the endpoint. If HaccAllApiserversDown "
+    "fires too, the apiservers are the problem (section 9, step 1); if not, the load balancing is: "
+    "run `hacc verify` (section 9), which names the broken layer.",
+    "HaccApiserverDown": "One apiserver fails `/readyz` (the node's probe, or every HAProxy marks it "
+    "down). The endpoint still answers through the others. On that node: "
+    "`sudo microk8s inspect`, `journalctl -u snap.microk8s.daemon-kubelite`; do not take another "
+    "control-plane node down until it is back (section 4).",
+    "HaccAllApiserversDown": "No apiserver answers: the datastore has probably lost quorum. Follow "
+    "section 9 from step 1 on every control-plane node; `microk8s status` shows whether dqlite "
+    "has a leader.",
+    "HaccHAProxyDown": "HAProxy on this node does not answer its metrics port: it is stopped, "
+    "crashed or blocked by a firewall. keepalived's check moves the VIP away from it. "
+    "`systemctl status haproxy`, then `haproxy -c -f /etc/haproxy/haproxy.cfg`.",
+    "HaccKubeVipDown": "kube-vip's metrics do not answer on this node: its pod is not running "
+    "(`microk8s kubectl -n kube-system get pods -l app.kubernetes.io/name=kube-vip -o wide`).",
+    "HaccVIPNotHeld": "No node holds the VIP, so every client of the endpoint fails. keepalived-"
+    "haproxy: every node is in FAULT (no HAProxy with a healthy backend) or keepalived is stopped: "
+    "`journalctl -u keepalived`. kube-vip: no instance renews its Lease: check the kube-vip pods "
+    "and the apiservers they renew through.",
+    "HaccVIPSplitBrain": "More than one node claims the VIP: VRRP adverts between them are lost "
+    "(a firewall dropping IP protocol 112, a partition). Clients reach whichever node answers "
+    "ARP last. Restore the path between the nodes; keepalived then settles on one holder.",
+    "HaccVIPFlapping": "The VIP keeps moving: a health check that fails now and then (a slow or "
+    "overloaded apiserver, a CPU-starved node in the `fast` profile). Look at `journalctl -u "
+    "keepalived` for the reason each time and consider the `default` profile.",
+    "HaccCertificateExpiresSoon": "A served apiserver certificate (`target` names the endpoint or "
+    "the node) expires within the warning period. Refresh it (section 6).",
+    "HaccCertificateExpiryCritical": "A served certificate expires within days: refresh it now "
+    "(section 6), one control-plane node at a time.",
+    "HaccControlPlaneQuorumAtRisk": "Fewer control-plane nodes than a majority are Ready or answer "
+    "`/readyz`. dqlite needs a majority of its voters; one more loss stops the API. Bring nodes "
+    "back before any maintenance (section 4).",
+}
 
 
 def applies(cluster: Cluster) -> bool:
@@ -27,5 +63,14 @@ def render(cluster: Cluster) -> list[Artifact]:
         ips={s for s in cluster.sans if is_ip(s)},
         priorities=keepalived.priorities(cluster),
         advert_int=keepalived.advert_int(cluster),
+        mon=cluster.monitoring if cluster.monitoring.enabled else None,
+        alerts=monitoring.alert_rules(cluster) if cluster.monitoring.enabled else [],
+        alert_help=ALERT_HELP,
+        module=monitoring.MODULE,
+        endpoint_url=monitoring.endpoint_url(cluster),
+        scrape_jobs=monitoring.scrape_targets(cluster),
+        notify_path=keepalived.NOTIFY_SCRIPT_PATH,
+        textfile_dir=monitoring.TEXTFILE_DIR,
+        metric=monitoring.STATE_METRIC,
     )
     return [Artifact("RUNBOOK.md", text, RUNBOOK)]

@@ -32,6 +32,7 @@ LB_FILES = (
     ("haproxy.cfg", haproxy.CONF_PATH, "0644"),
     ("keepalived.conf", keepalived.CONF_PATH, "0644"),
     ("check-apiserver.sh", keepalived.CHECK_SCRIPT_PATH, "0755"),
+    ("keepalived-notify.sh", keepalived.NOTIFY_SCRIPT_PATH, "0755"),
 )
 
 
@@ -73,11 +74,20 @@ def worker_tokens(cluster: Cluster) -> str:
     return "".join(f"{w.name} {worker_token_placeholder(w)}\n" for w in cluster.workers)
 
 
+def lb_file_list(cluster: Cluster) -> tuple[tuple[str, str, str], ...]:
+    """The load-balancer files of this cluster (the notify script only with monitoring)."""
+    return tuple(
+        f for f in LB_FILES if cluster.monitoring.enabled or f[0] != "keepalived-notify.sh"
+    )
+
+
 def lb_content(cluster: Cluster, node: Node, name: str) -> str:
     if name == "haproxy.cfg":
         return haproxy.conf(cluster, node)
     if name == "keepalived.conf":
         return keepalived.conf(cluster, node)
+    if name == "keepalived-notify.sh":
+        return keepalived.notify_script(cluster, node)
     return keepalived.check_script(cluster, node)
 
 
@@ -90,8 +100,9 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
     files = [_file(LAUNCH_SOURCE, launch_config.text(cluster, node), "0600")]
     if registers_workers:
         files.append(_file(WORKER_TOKENS, worker_tokens(cluster), "0600"))
+    lb_files = lb_file_list(cluster)
     if load_balancer:
-        for name, _, mode in LB_FILES:
+        for name, _, mode in lb_files:
             files.append(_file(f"{LIB}/{name}", lb_content(cluster, node, name), mode))
     if pin_vip:
         files.append(_file(PROVIDER_SOURCE, provider_yaml(cluster), "0644"))
@@ -108,7 +119,7 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         pin_vip=pin_vip,
         provider_source=PROVIDER_SOURCE,
         load_balancer=load_balancer,
-        lb_files=LB_FILES,
+        lb_files=lb_files,
         haproxy_conf=haproxy.CONF_PATH,
         keepalived_conf=keepalived.CONF_PATH,
     )

@@ -1,0 +1,518 @@
+"""Monitoring of the endpoint, the load balancer and the apiservers behind it.
+
+Two ways in, with the same alert rules:
+- `manifests/monitoring/`: Prometheus Operator objects (the MicroK8s `observability` addon),
+  reconciled by Argo CD / Flux with the rest of `manifests/`;
+- `monitoring/`: a rules file, scrape configurations and blackbox-exporter modules for a
+  Prometheus of your own.
+
+What is watched, and how it leaves the nodes:
+- the endpoint and each apiserver: HTTPS `GET /readyz` through a blackbox exporter (anonymous
+  health checks answer 200 on MicroK8s's defaults; reference/microk8s.md "Anonymous auth"), which
+  also reports each served certificate's expiry;
+- HAProxy (keepalived-haproxy mode): its built-in exporter, served read-only (`/metrics` only)
+  on the node's own address to the `scrapeFrom` networks alone; the stats page stays on loopback;
+- keepalived (keepalived-haproxy mode): it has no exporter, so its notify script writes the VRRP
+  state into the node exporter's textfile directory;
+- kube-vip: its own metrics on :2112, and the leader Lease through kube-state-metrics;
+- control-plane quorum: kube-state-metrics' node conditions, and the apiservers answering.
+Every series carries `hacc_cluster`, so one Prometheus can watch a fleet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hacc.artifact import MANIFEST, MONITORING, Artifact
+from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, KUBE_VIP, Cluster
+from hacc.targets.base import dump_yaml, header
+
+# Debian's and Ubuntu's prometheus-node-exporter read this directory (its
+# `--collector.textfile.directory` default there).
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+STATE_METRIC = "hacc_keepalived_vrrp_state"
+MODULE = "hacc_readyz"
+KUBE_VIP_METRICS_PORT = 2112  # targets/kube_vip.py sets prometheus_server to :2112
+LEASE = "plndr-cp-lock"
+
+ENDPOINT_JOB = "hacc-endpoint"
+APISERVER_JOB = "hacc-apiserver"
+HAPROXY_JOB = "hacc-haproxy"
+NODE_JOB = "hacc-node"
+KUBE_VIP_JOB = "hacc-kube-vip"
+# The node exporter is scraped for hacc's own series only: the rest is the node's, not hacc's.
+KEEP_HACC = {"source_labels": ["__name__"], "regex": "hacc_.*", "action": "keep"}
+
+
+def applies(cluster: Cluster) -> bool:
+    return cluster.monitoring.enabled
+
+
+def majority(cluster: Cluster) -> int:
+    return len(cluster.control_plane) // 2 + 1
+
+
+def endpoint_url(cluster: Cluster) -> str:
+    ep = cluster.endpoint
+    return f"https://{ep.dns_name or ep.address}:{ep.port}/readyz"
+
+
+def runbook_url(cluster: Cluster, alert: str) -> str:
+    base = cluster.monitoring.runbook_url or f"{cluster.name}/RUNBOOK.md"
+    return f"{base}#{alert.lower()}"
+
+
+# -- the alert rules ---------------------------------------------------------------------------
+
+
+def _sel(cluster: Cluster, job: str, **labels: str) -> str:
+    pairs = [f'job="{job}"', f'hacc_cluster="{cluster.name}"']
+    pairs += [f'{k}="{v}"' for k, v in labels.items()]
+    return "{" + ",".join(pairs) + "}"
+
+
+def _rule(
+    cluster: Cluster,
+    name: str,
+    expr: str,
+    *,
+    severity: str,
+    summary: str,
+    description: str,
+    for_: str | None = None,
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {"alert": name, "expr": expr}
+    if for_:
+        rule["for"] = for_
+    rule["labels"] = {"severity": severity, "hacc_cluster": cluster.name}
+    rule["annotations"] = {
+        "summary": summary,
+        "description": description,
+        "runbook_url": runbook_url(cluster, name),
+    }
+    return rule
+
+
+def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
+    """Every alert of this cluster, in the order the runbook explains them."""
+    a = cluster.monitoring.alerts
+    c = cluster
+    apiservers = _sel(c, APISERVER_JOB)
+    rules = [
+        _rule(
+            c,
+            "HaccEndpointDown",
+            f"probe_success{_sel(c, ENDPOINT_JOB)} == 0",
+            severity="critical",
+            summary=f"The API endpoint of {c.name} fails /readyz",
+            description=f"{endpoint_url(c)} has failed for {a.endpoint_down_for}: clients and nodes "
+            "that use the endpoint cannot reach the cluster.",
+            for_=a.endpoint_down_for,
+        )
+    ]
+    down = f"probe_success{apiservers} == 0"
+    if c.mode == KEEPALIVED_HAPROXY:
+        # Every HAProxy agreeing a backend is down also counts (the blackbox may be far away).
+        backend = _sel(c, HAPROXY_JOB, proxy="kube_apiserver", state="UP")
+        down += (
+            f' or on (node) label_replace(max by (server) (haproxy_server_status{backend}) == 0, "node", '
+            '"$1", "server", "(.+)")'
+        )
+    rules.append(
+        _rule(
+            c,
+            "HaccApiserverDown",
+            down,
+            severity="warning",
+            summary=f"An apiserver of {c.name} is down: {{{{ $labels.node }}}}",
+            description=f"The apiserver on {{{{ $labels.node }}}} has failed /readyz on {APISERVER_PORT} for "
+            f"{a.apiserver_down_for}; the endpoint still works while others answer.",
+            for_=a.apiserver_down_for,
+        )
+    )
+    every = f"max(probe_success{apiservers}) == 0"
+    if c.mode == KEEPALIVED_HAPROXY:
+        every += (
+            " or max(haproxy_backend_active_servers"
+            f"{_sel(c, HAPROXY_JOB, proxy='kube_apiserver')}) == 0"
+        )
+    rules.append(
+        _rule(
+            c,
+            "HaccAllApiserversDown",
+            every,
+            severity="critical",
+            summary=f"No apiserver of {c.name} answers",
+            description=f"Every control-plane node has failed /readyz for {a.apiserver_down_for}.",
+            for_=a.apiserver_down_for,
+        )
+    )
+    if c.mode == KEEPALIVED_HAPROXY:
+        state = _sel(c, NODE_JOB, state="MASTER")
+        holders = f"sum({STATE_METRIC}{state})"
+        rules += [
+            _rule(
+                c,
+                "HaccHAProxyDown",
+                f"up{_sel(c, HAPROXY_JOB)} == 0",
+                severity="warning",
+                summary=f"HAProxy of {c.name} does not answer on {{{{ $labels.node }}}}",
+                description=f"HAProxy's metrics on {{{{ $labels.node }}}} have not answered for "
+                f"{a.load_balancer_down_for}; keepalived moves the VIP away from a node whose "
+                "HAProxy is down.",
+                for_=a.load_balancer_down_for,
+            ),
+            _rule(
+                c,
+                "HaccVIPNotHeld",
+                f"{holders} == 0",
+                severity="critical",
+                summary=f"No node of {c.name} holds the VIP {c.endpoint.address}",
+                description=f"No keepalived reports MASTER for {a.vip_for}.",
+                for_=a.vip_for,
+            ),
+            _rule(
+                c,
+                "HaccVIPSplitBrain",
+                f"{holders} > 1",
+                severity="critical",
+                summary=f"More than one node of {c.name} holds the VIP {c.endpoint.address}",
+                description=f"{{{{ $value }}}} keepalived instances report MASTER for {a.vip_for}: "
+                "VRRP adverts are not getting through between them.",
+                for_=a.vip_for,
+            ),
+            _rule(
+                c,
+                "HaccVIPFlapping",
+                # each move is two changes: one node leaves MASTER, another enters it
+                f"sum(changes({STATE_METRIC}{state}[{a.flap_window}])) / 2 >= {a.flap_changes}",
+                severity="warning",
+                summary=f"The VIP of {c.name} moves too often",
+                description=f"The VIP changed holder about {{{{ $value }}}} times in {a.flap_window}.",
+            ),
+        ]
+    elif c.mode == KUBE_VIP:
+        # kube-state-metrics' kube_lease_renew_time carries the `lease` label only
+        # (internal/store/lease.go). The Lease's transition count is not exported, so kube-vip
+        # mode has no flapping alert.
+        renew = f'{{lease="{LEASE}"}}'
+        rules += [
+            _rule(
+                c,
+                "HaccKubeVipDown",
+                f"up{_sel(c, KUBE_VIP_JOB)} == 0",
+                severity="warning",
+                summary=f"kube-vip of {c.name} does not answer on {{{{ $labels.node }}}}",
+                description=f"kube-vip's metrics on {{{{ $labels.node }}}} have not answered for "
+                f"{a.load_balancer_down_for}.",
+                for_=a.load_balancer_down_for,
+            ),
+            _rule(
+                c,
+                "HaccVIPNotHeld",
+                f"time() - max(kube_lease_renew_time{renew}) > {_seconds(a.vip_for) + 30}",
+                severity="critical",
+                summary=f"No node of {c.name} renews the VIP lease",
+                description=f"The Lease kube-system/{LEASE} has not been renewed for over "
+                f"{_seconds(a.vip_for) + 30}s, so no kube-vip leads and the VIP may be on no node.",
+            ),
+        ]
+    expiry = f'probe_ssl_earliest_cert_expiry{{job=~"{ENDPOINT_JOB}|{APISERVER_JOB}",hacc_cluster="{c.name}"}}'
+    for name, days, severity in (
+        ("HaccCertificateExpiresSoon", a.cert_warning_days, "warning"),
+        ("HaccCertificateExpiryCritical", a.cert_critical_days, "critical"),
+    ):
+        rules.append(
+            _rule(
+                c,
+                name,
+                f"{expiry} - time() < {days} * 86400",
+                severity=severity,
+                summary=f"A certificate of {c.name} expires within {days} days: {{{{ $labels.target }}}}",
+                description="The certificate served by {{ $labels.target }} expires in "
+                "{{ $value | humanizeDuration }}; renew it (RUNBOOK.md section 6).",
+            )
+        )
+    names = "|".join(n.name for n in c.control_plane)
+    ready = f'kube_node_status_condition{{condition="Ready",status="true",node=~"{names}"}}'
+    rules.append(
+        _rule(
+            c,
+            "HaccControlPlaneQuorumAtRisk",
+            f"sum({ready}) < {majority(c)} or sum(probe_success{apiservers}) < {majority(c)}",
+            severity="critical",
+            summary=f"Fewer than {majority(c)} control-plane nodes of {c.name} are up",
+            description=f"Fewer than {majority(c)} of {len(c.control_plane)} control-plane nodes are Ready "
+            f"or answer /readyz (for {a.quorum_for}): the datastore is at or past the edge "
+            "of its quorum; do not take another control-plane node down.",
+            for_=a.quorum_for,
+        )
+    )
+    return rules
+
+
+def _seconds(duration: str) -> int:
+    from hacc.compiler.model import duration_ms
+
+    return duration_ms(duration) // 1000
+
+
+def rule_groups(cluster: Cluster) -> list[dict[str, Any]]:
+    return [{"name": f"hacc-{cluster.name}", "rules": alert_rules(cluster)}]
+
+
+# -- what Prometheus scrapes -------------------------------------------------------------------
+
+
+def probe_targets(cluster: Cluster) -> list[tuple[str, str, dict[str, str]]]:
+    """(job, URL, labels) of every blackbox probe."""
+    out = [(ENDPOINT_JOB, endpoint_url(cluster), {"target": "endpoint"})]
+    for n in cluster.control_plane:
+        url = f"https://{n.address}:{APISERVER_PORT}/readyz"
+        out.append((APISERVER_JOB, url, {"target": n.name, "node": n.name}))
+    return out
+
+
+def scrape_targets(cluster: Cluster) -> list[tuple[str, int]]:
+    """(job, port) of every metrics endpoint on the control-plane nodes."""
+    m = cluster.monitoring
+    if cluster.mode == KEEPALIVED_HAPROXY:
+        return [(HAPROXY_JOB, m.haproxy_metrics_port), (NODE_JOB, m.node_exporter_port)]
+    if cluster.mode == KUBE_VIP:
+        return [(KUBE_VIP_JOB, KUBE_VIP_METRICS_PORT)]
+    return []
+
+
+def scrape_configs(cluster: Cluster) -> list[dict[str, Any]]:
+    """Scrape configurations for a Prometheus of your own (copy them into `scrape_configs:`)."""
+    out: list[dict[str, Any]] = []
+    for job in (ENDPOINT_JOB, APISERVER_JOB):
+        targets = [
+            {"targets": [url], "labels": {"hacc_cluster": cluster.name, **labels}}
+            for j, url, labels in probe_targets(cluster)
+            if j == job
+        ]
+        out.append(
+            {
+                "job_name": f"{job}-{cluster.name}",
+                "metrics_path": "/probe",
+                "params": {"module": [MODULE]},
+                "static_configs": targets,
+                "relabel_configs": [
+                    {"source_labels": ["__address__"], "target_label": "__param_target"},
+                    {"source_labels": ["__param_target"], "target_label": "instance"},
+                    {
+                        "target_label": "__address__",
+                        "replacement": cluster.monitoring.blackbox_exporter,
+                    },
+                    {"target_label": "job", "replacement": job},
+                ],
+            }
+        )
+    for job, port in scrape_targets(cluster):
+        out.append(
+            {
+                "job_name": f"{job}-{cluster.name}",
+                "static_configs": [
+                    {
+                        "targets": [f"{n.address}:{port}"],
+                        "labels": {"hacc_cluster": cluster.name, "node": n.name},
+                    }
+                    for n in cluster.control_plane
+                ],
+                "relabel_configs": [{"target_label": "job", "replacement": job}],
+                **({"metric_relabel_configs": [KEEP_HACC]} if job == NODE_JOB else {}),
+            }
+        )
+    return out
+
+
+def blackbox_modules() -> dict[str, Any]:
+    """The blackbox exporter module the probes use. The apiservers' CA is the cluster's own, so
+    the chain is not verified; expiry and /readyz are what is measured."""
+    return {
+        "modules": {
+            MODULE: {
+                "prober": "http",
+                "timeout": "5s",
+                "http": {
+                    "method": "GET",
+                    "valid_status_codes": [200],
+                    "fail_if_not_ssl": True,
+                    "tls_config": {"insecure_skip_verify": True},
+                    "preferred_ip_protocol": "ip4",
+                },
+            }
+        }
+    }
+
+
+# -- Prometheus Operator objects ---------------------------------------------------------------
+
+
+def _meta(cluster: Cluster, name: str) -> dict[str, Any]:
+    m = cluster.monitoring
+    labels = {"app.kubernetes.io/managed-by": "hacc", "hacc.dev/cluster": cluster.name}
+    labels.update(dict(m.rule_labels))
+    return {"name": f"hacc-{cluster.name}-{name}", "namespace": m.namespace, "labels": labels}
+
+
+def operator_objects(cluster: Cluster) -> dict[str, list[dict[str, Any]]]:
+    """File name -> objects, for `manifests/monitoring/`."""
+    files: dict[str, list[dict[str, Any]]] = {
+        "prometheusrule.yaml": [
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "PrometheusRule",
+                "metadata": _meta(cluster, "alerts"),
+                "spec": {"groups": rule_groups(cluster)},
+            }
+        ]
+    }
+    probes = []
+    for job in (ENDPOINT_JOB, APISERVER_JOB):
+        targets = [(url, labels) for j, url, labels in probe_targets(cluster) if j == job]
+        probes.append(
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "Probe",
+                "metadata": _meta(cluster, job.removeprefix("hacc-")),
+                "spec": {
+                    "jobName": job,
+                    "module": MODULE,
+                    "prober": {"url": cluster.monitoring.blackbox_exporter},
+                    "targets": {
+                        "staticConfig": {
+                            "static": [url for url, _ in targets],
+                            "labels": {"hacc_cluster": cluster.name},
+                            "relabelingConfigs": _node_relabelings(cluster, targets),
+                        }
+                    },
+                },
+            }
+        )
+    files["probes.yaml"] = probes
+    scraped: list[dict[str, Any]] = []
+    for job, port in scrape_targets(cluster):
+        short = job.removeprefix("hacc-")
+        meta = _meta(cluster, short)
+        selector = {"hacc.dev/cluster": cluster.name, "hacc.dev/metrics": short}
+        scraped += [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {**meta, "labels": {**meta["labels"], "hacc.dev/metrics": short}},
+                "spec": {
+                    "clusterIP": "None",
+                    "ports": [{"name": "metrics", "port": port, "targetPort": port}],
+                },
+            },
+            {
+                # A Service without a selector: its Endpoints list the nodes, named for relabeling.
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {**meta, "labels": {**meta["labels"], "hacc.dev/metrics": short}},
+                "subsets": [
+                    {
+                        "addresses": [
+                            {"ip": n.address, "nodeName": n.name} for n in cluster.control_plane
+                        ],
+                        "ports": [{"name": "metrics", "port": port}],
+                    }
+                ],
+            },
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "ServiceMonitor",
+                "metadata": meta,
+                "spec": {
+                    "jobLabel": "hacc.dev/metrics",
+                    "selector": {"matchLabels": selector},
+                    "namespaceSelector": {"matchNames": [cluster.monitoring.namespace]},
+                    "endpoints": [
+                        {
+                            "port": "metrics",
+                            "path": "/metrics",
+                            "relabelings": [
+                                {
+                                    "sourceLabels": ["__meta_kubernetes_endpoint_node_name"],
+                                    "targetLabel": "node",
+                                },
+                                {"targetLabel": "hacc_cluster", "replacement": cluster.name},
+                                {"targetLabel": "job", "replacement": job},
+                            ],
+                            **(
+                                {
+                                    "metricRelabelings": [
+                                        {
+                                            "sourceLabels": ["__name__"],
+                                            "regex": "hacc_.*",
+                                            "action": "keep",
+                                        }
+                                    ]
+                                }
+                                if job == NODE_JOB
+                                else {}
+                            ),
+                        }
+                    ],
+                },
+            },
+        ]
+    if scraped:
+        files["scrape-targets.yaml"] = scraped
+    return files
+
+
+def _node_relabelings(
+    cluster: Cluster, targets: list[tuple[str, dict[str, str]]]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for url, labels in targets:
+        for key in sorted(labels):
+            out.append(
+                {
+                    "sourceLabels": ["__param_target"],
+                    "regex": _regex_literal(url),
+                    "targetLabel": key,
+                    "replacement": labels[key],
+                }
+            )
+    return out
+
+
+def _regex_literal(text: str) -> str:
+    return "".join("\\" + ch if ch in ".^$*+?()[]{}|\\" else ch for ch in text)
+
+
+def _documents(cluster: Cluster, objects: list[dict[str, Any]]) -> str:
+    return header(cluster) + "---\n".join(dump_yaml(o) for o in objects)
+
+
+def render(cluster: Cluster) -> list[Artifact]:
+    out = [
+        Artifact(f"manifests/monitoring/{name}", _documents(cluster, objects), MANIFEST)
+        for name, objects in operator_objects(cluster).items()
+    ]
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(operator_objects(cluster)),
+    }
+    out.append(
+        Artifact(
+            "manifests/monitoring/kustomization.yaml",
+            header(cluster) + dump_yaml(kustomization),
+            MANIFEST,
+        )
+    )
+    plain = {
+        "rules.yaml": {"groups": rule_groups(cluster)},
+        "scrape-configs.yaml": {"scrape_configs": scrape_configs(cluster)},
+        "blackbox.yaml": blackbox_modules(),
+    }
+    out += [
+        Artifact(f"monitoring/{name}", header(cluster) + dump_yaml(doc), MONITORING)
+        for name, doc in plain.items()
+    ]
+    return out
