@@ -20,30 +20,12 @@ import yaml
 from conftest import KEEPALIVED_EXAMPLE
 from hacc.compiler.frontend import analyze
 from hacc.drill.configs import from_cluster, issue_leaf, node_sans
-from hacc.drill.lab import VIP, node_address
+from hacc.drill.lab import VIP
 from hacc.drill.runner import Drill, Timing
+from labspec import EXTRA, NAME, lab_spec
 from realtools import require_root, tool
 
 pytestmark = pytest.mark.slow
-
-NAME = "api.paris.example.com"
-EXTRA = "k8s.paris.example.com"
-
-
-def lab_spec(folder: Path) -> Path:
-    """The keepalived example, on the lab's own addresses (so no remapping is needed)."""
-    data = yaml.safe_load(KEEPALIVED_EXAMPLE.read_text())
-    cp = data["spec"]["controlPlane"]
-    cp["endpoint"]["address"] = VIP
-    cp["extraSANs"] = [EXTRA]
-    for i, node in enumerate(cp["nodes"]):
-        node["address"] = node_address(i)
-    for i, node in enumerate(data["spec"]["workers"]["nodes"]):
-        node["address"] = f"198.18.0.{21 + i}"
-    data["spec"]["network"]["subnet"] = "198.18.0.0/24"
-    path = folder / "lab-spec.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 @contextlib.contextmanager
