@@ -443,3 +443,63 @@ def test_the_notify_script_writes_the_state_metric(tmp_path) -> None:
     ]
     r = run(tool("promtool"), "check", "metrics", input=text)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_haproxy_metrics_answer_only_the_allowed_networks(tmp_path) -> None:
+    """The generated metrics frontend in a real HAProxy: /metrics to an allowed source, 403 to
+    any other source and for any other path (the stats page never leaves loopback)."""
+    import os
+    import subprocess
+    import time
+
+    from hacc.compiler.frontend import analyze
+    from hacc.targets.haproxy import conf
+    from labspec import lab_spec
+    from realtools import netns, require_root
+
+    require_root()
+    spec = lab_spec(tmp_path, {"scrapeFrom": ["198.18.0.99/32"]})
+    cluster = analyze(spec).cluster
+    assert cluster is not None
+    node = cluster.first
+    cfg = tmp_path / "haproxy.cfg"
+    text = conf(cluster, node).replace("/run/haproxy/admin.sock", str(tmp_path / "admin.sock"))
+    cfg.write_text(text)
+    ip = tool("ip")
+    with netns(f"hm{os.getpid()}", ["eth0"]) as ns:
+        for address in (node.address, "198.18.0.99"):
+            subprocess.run(
+                [ip, "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0"], check=True
+            )
+        subprocess.run([ip, "-n", ns, "link", "set", "lo", "up"], check=True)
+        proc = subprocess.Popen(
+            [ip, "netns", "exec", ns, tool("haproxy"), "-db", "-f", str(cfg)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://{node.address}:{cluster.monitoring.haproxy_metrics_port}"
+
+            def get(source: str, path: str) -> tuple[str, str]:
+                r = run(
+                    ip, "netns", "exec", ns, tool("curl"), "-s", "--max-time", "2",
+                    "--interface", source, "-w", "\n%{http_code}", url + path,
+                )  # fmt: skip
+                body, _, code = r.stdout.rpartition("\n")
+                return code, body
+
+            for _ in range(50):  # HAProxy starting: at most 5 s
+                if get("198.18.0.99", "/metrics")[0] == "200":
+                    break
+                time.sleep(0.1)
+            code, body = get("198.18.0.99", "/metrics")
+            assert (
+                code == "200" and 'haproxy_backend_active_servers{proxy="kube_apiserver"}' in body
+            )
+            assert get(node.address, "/metrics")[0] == "403"  # not in scrapeFrom
+            assert get("198.18.0.99", "/stats")[0] == "403"
+            assert get("198.18.0.99", "/")[0] == "403"
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
