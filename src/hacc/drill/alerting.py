@@ -67,6 +67,7 @@ class Watch:
         self.dir = drill.labdir / "monitoring"
         self.hosts = endpoint_hosts  # /etc/hosts for the blackbox exporter
         self.first_firing: dict[str, float] = {}  # alert name -> when first seen firing
+        self.targets = 0  # how many targets the scrape configurations name
 
     # -- start --------------------------------------------------------------------------------
 
@@ -87,6 +88,11 @@ class Watch:
             "rule_files": [str(rules)],
             **scrape,
         }
+        self.targets = sum(
+            len(group["targets"])
+            for job in scrape["scrape_configs"]
+            for group in job["static_configs"]
+        )
         prom = self.dir / "prometheus.yml"
         prom.write_text(yaml.safe_dump(config, sort_keys=False))
         hosts = self.dir / "hosts"
@@ -172,13 +178,14 @@ class Watch:
         return sorted(r["metric"].get("node", "?") for r in found)
 
     def ready(self, timeout: float) -> bool:
-        """Prometheus answers, every target is up and no alert is pending or firing (but the
-        flapping alert, which the drill's own VIP moves raise)."""
+        """Prometheus answers, has scraped every target and found it up (a probe: succeeding),
+        and no alert is pending or firing (but the flapping alert, which the drill's own VIP
+        moves raise)."""
 
         def ok() -> bool:
-            up = self.query("up == 0 or probe_success == 0")
+            up = self.query("up == 1 unless on (instance, job) probe_success == 0")
             alerts = [a for a in self.alerts() if a["labels"]["alertname"] != FLAPPING]
-            return up == [] and self.query("up") not in (None, []) and not alerts
+            return up is not None and len(up) == self.targets and not alerts
 
         return _wait(ok, timeout) is not None
 
