@@ -382,7 +382,7 @@ def test_fleet_gets_an_applicationset_and_flux_kustomizations(hacc, tmp_path) ->
     assert appset["spec"]["generators"][0]["git"]["directories"] == [
         {"path": "clusters/*/manifests"}
     ]
-    assert appset["spec"]["template"]["metadata"]["name"] == "hacc-{{ index .path.segments 1 }}"
+    assert appset["spec"]["template"]["metadata"]["name"] == "hacc-fleet-{{ index .path.segments 1 }}"
     flux = list(
         yaml.safe_load_all((out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text())
     )
@@ -444,6 +444,21 @@ def test_pre_commit_hooks_from_this_repository(tmp_path, git_env, monkeypatch) -
     (work / "out/edge-paris-01/RUNBOOK.md").write_text("edited\n")
     stale = hook("hacc-build-check", "--files", "good.hacc.yaml")
     assert stale.returncode == 1 and "edited by hand" in stale.stdout
+    # A commit of generated output alone: the staged files name no spec, the check still runs.
+    repo.index.add(["out/edge-paris-01/RUNBOOK.md"])
+    repo.index.remove(["good.hacc.yaml", "bad.hacc.yaml"], cached=True)
+    output_only = hook("hacc-build-check")  # what pre-commit runs on `git commit`
+    assert output_only.returncode == 1, output_only.stdout + output_only.stderr
+    assert "RUNBOOK.md: edited by hand" in output_only.stdout
+    subprocess.run(
+        [sys.executable, "-m", "hacc", "build", "good.hacc.yaml", "-o", "out", "-q"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
+    repo.index.add(["out/edge-paris-01/RUNBOOK.md"])
+    restored = hook("hacc-build-check")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
 
 
 def test_fleet_survives_building_one_spec_at_a_time(hacc, tmp_path) -> None:

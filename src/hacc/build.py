@@ -15,7 +15,7 @@ from typing import Any
 from hacc import output, selfcheck
 from hacc.artifact import Artifact
 from hacc.compiler.frontend import Analysis, analyze_all, claims
-from hacc.compiler.model import GitOps
+from hacc.compiler.model import GitOps, gitops_from
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import HaccError, InternalError
 from hacc.targets import render_cluster
@@ -38,7 +38,10 @@ class Unit:
 
     def gitops_record(self) -> dict[str, str] | None:
         g = self.gitops
-        return {"repoURL": g.repo_url, "branch": g.branch, "path": g.path} if g else None
+        if g is None:
+            return None
+        record = {"repoURL": g.repo_url, "branch": g.branch, "path": g.path or "."}
+        return record | ({"secretRef": g.secret} if g.secret else {})
 
     def record(self, folder: Path) -> output.Record:
         """What the state file remembers of this unit's spec."""
@@ -72,6 +75,24 @@ def built_folders(out: str | Path) -> list[Path]:
         for state in sorted(Path(out).glob(f"*/{output.STATE_FILE}"))
         if state.parent.name != FLEET_FOLDER and not state.parent.is_symlink()
     ]
+
+
+def recorded_specs(out: str | Path, given: list[str]) -> list[str]:
+    """The specs OUT's cluster folders were built from (each recorded relative to its folder)
+    that exist and are not among `given`."""
+    import os
+
+    seen = {os.path.realpath(p) for p in given}
+    found: list[str] = []
+    for folder in built_folders(out):
+        spec = output.read_record(folder)[1]
+        if spec is None:
+            continue
+        path = os.path.normpath(folder / spec)
+        if Path(path).is_file() and os.path.realpath(path) not in seen:
+            seen.add(os.path.realpath(path))
+            found.append(path)
+    return found
 
 
 def recorded_claims(out: str | Path | None) -> dict[str, dict[str, Any]]:
@@ -139,7 +160,7 @@ def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
         name = folder.name
         record = output.read_gitops(folder)
         if name not in built and record:
-            members[name] = GitOps(record["repoURL"], record["branch"], record["path"])
+            members[name] = gitops_from(record)
     artifacts = render_fleet({k: v for k, v in members.items() if v is not None})
     if artifacts or (Path(out) / FLEET_FOLDER / output.STATE_FILE).exists():
         return Unit(FLEET_FOLDER, artifacts)

@@ -27,9 +27,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _spec_arguments(parser: argparse.ArgumentParser, *, output: bool) -> None:
+def _spec_arguments(
+    parser: argparse.ArgumentParser, *, output: bool, specs_help: str = "spec files"
+) -> None:
     """What every compiling command takes: specs, the output folder, --strict."""
-    parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
+    nargs = "+" if specs_help == "spec files" else "*"
+    parser.add_argument("specs", nargs=nargs, metavar="SPEC", help=specs_help)
     if output:
         parser.add_argument(
             "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
@@ -114,12 +117,18 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _spec_arguments(bld, output=True)
+    _spec_arguments(
+        bld,
+        output=True,
+        specs_help="spec files (at least one, but with --check, which also checks every spec "
+        "OUT's state files name)",
+    )
     mode = bld.add_mutually_exclusive_group()
     mode.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; exit 1 listing files that are missing, stale or edited by hand",
+        help="write nothing; exit 1 listing files that are missing, stale or edited by hand; "
+        "checks the SPECs and every spec that built a cluster folder in OUT",
     )
     mode.add_argument(
         "--commit",

@@ -113,6 +113,8 @@ def read_gitops(cluster_dir: Path) -> dict[str, str] | None:
     if not isinstance(gitops, dict):
         return None
     record = {k: gitops.get(k) for k in ("repoURL", "branch", "path")}
+    if "secretRef" in gitops:
+        record["secretRef"] = gitops["secretRef"]
     for key, value in record.items():
         if not isinstance(value, str) or not value_ok(("spec", "gitops", key), value):
             raise HaccError(

@@ -36,7 +36,17 @@ def run(opts: Options, report: Report) -> int:
         repo = gitrepo.open_repo(Path(opts.repo or opts.output).resolve())
         gitrepo.ensure_committable(repo)
         gitrepo.ensure_inside(repo, Path(opts.output))
-    units, ok = compile_reported(opts.specs, report, strict=opts.strict, out=opts.output)
+    specs = list(opts.specs)
+    if opts.check:  # hand edits in any folder count, whichever specs changed (pre-commit)
+        from hacc.build import recorded_specs
+
+        specs += recorded_specs(opts.output, specs)
+    if not specs:
+        raise UsageError(
+            "hacc build: give at least one SPEC"
+            + ("" if not opts.check else f" ({opts.output} holds no cluster built from a spec)")
+        )
+    units, ok = compile_reported(specs, report, strict=opts.strict, out=opts.output)
     if not ok:
         return EXIT_PROBLEMS
     with fsafe.locked(Path(opts.output), exclusive=not opts.check):

@@ -161,7 +161,12 @@ class SecretRef:
 class GitOps:
     repo_url: str
     branch: str
-    path: str
+    path: str  # without `.` segments: "" is the repository's root
+    secret: str | None = None  # the credentials Secret of a private repository (Flux secretRef)
+
+    def under(self, *parts: str) -> str:
+        """A path in the repository below `path`, as Argo CD and Flux name it (no `./`)."""
+        return "/".join(p for p in (self.path, *parts) if p)
 
 
 Flags = tuple[tuple[str, str | None], ...]
@@ -352,9 +357,15 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
         workers=workers,
         worker_endpoint=wk["apiserverEndpoint"],
         join_token=_secret(spec["secrets"]["joinToken"]),
-        gitops=GitOps(gitops["repoURL"], gitops["branch"], gitops["path"]) if gitops else None,
+        gitops=gitops_from(gitops) if gitops else None,
         monitoring=_monitoring(spec["monitoring"], lb["profile"], net.get("subnet"), control),
     )
+
+
+def gitops_from(g: dict[str, Any]) -> GitOps:
+    """The spec's (or a state file's) `gitops` mapping as the model holds it."""
+    path = "/".join(s for s in g["path"].split("/") if s != ".")
+    return GitOps(g["repoURL"], g["branch"], path, g.get("secretRef"))
 
 
 def _monitoring(

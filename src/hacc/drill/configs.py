@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hacc.compiler.model import APISERVER_PORT, Cluster
 from hacc.drill.lab import LAB_NET, VIP, LabError, node_address
-from hacc.targets import keepalived, monitoring, render_cluster
+from hacc.targets import haproxy, keepalived, monitoring, render_cluster
 
 IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 CHECK_SCRIPT = keepalived.CHECK_SCRIPT_PATH
@@ -71,6 +71,7 @@ def from_cluster(cluster: Cluster, labdir: Path) -> LabConfig:
             CHECK_SCRIPT: str(d / "check-apiserver.sh"),
             NOTIFY_SCRIPT: str(d / "keepalived-notify.sh"),
             STATS_SOCKET: str(d / "haproxy.sock"),
+            haproxy.PID_FILE: str(d / "haproxy.pid"),
             # the node exporter's textfile directory, and who may scrape: the lab's own
             monitoring.TEXTFILE_DIR: str(d / "textfile"),
             " ".join(cluster.monitoring.scrape_from): LAB_NET,

@@ -173,9 +173,9 @@ class Drill:
             ]
             self.supervisor.start(f"apiserver-{node}", netns, argv)
         elif kind == "haproxy":
-            self.supervisor.start(
-                f"haproxy-{node}", netns, ["haproxy", "-db", "-f", str(d / "haproxy.cfg")]
-            )
+            # as haproxy.service runs it: master and worker, the master's PID in a file
+            argv = ["haproxy", "-Ws", "-f", str(d / "haproxy.cfg"), "-p", str(d / "haproxy.pid")]
+            self.supervisor.start(f"haproxy-{node}", netns, argv)
         elif kind == "keepalived":
             pids = [d / "keepalived.pid", d / "vrrp.pid", d / "checkers.pid"]
             argv = [

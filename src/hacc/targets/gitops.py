@@ -15,13 +15,24 @@ def applies(cluster: Cluster) -> bool:
 
 
 def manifests_path(cluster: Cluster, g: GitOps) -> str:
-    return f"{g.path}/{cluster.name}/manifests"
+    return g.under(cluster.name, "manifests")
 
 
 def flux_url(url: str) -> str:
     """Flux wants ssh:// URLs; rewrite scp-like `git@host:org/repo.git`."""
     m = re.fullmatch(r"([^@/]+)@([^:/]+):(.+)", url)
     return f"ssh://{m.group(1)}@{m.group(2)}/{m.group(3)}" if m else url
+
+
+def git_repository_spec(g: GitOps) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "interval": "5m",
+        "url": flux_url(g.repo_url),
+        "ref": {"branch": g.branch},
+    }
+    if g.secret:
+        spec["secretRef"] = {"name": g.secret}
+    return spec
 
 
 def argocd(cluster: Cluster, g: GitOps) -> dict[str, Any]:
@@ -49,7 +60,7 @@ def flux(cluster: Cluster, g: GitOps) -> list[dict[str, Any]]:
             "apiVersion": "source.toolkit.fluxcd.io/v1",
             "kind": "GitRepository",
             "metadata": {"name": name, "namespace": "flux-system"},
-            "spec": {"interval": "5m", "url": flux_url(g.repo_url), "ref": {"branch": g.branch}},
+            "spec": git_repository_spec(g),
         },
         {
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",

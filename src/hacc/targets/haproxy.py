@@ -7,6 +7,9 @@ from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, Cluster, Nod
 from hacc.targets.base import node_dir, render_template
 
 CONF_PATH = "/etc/haproxy/haproxy.cfg"
+# Debian's and Ubuntu's haproxy.service: `ExecStart=/usr/sbin/haproxy -Ws -f $CONFIG -p $PIDFILE`
+# with PIDFILE=/run/haproxy.pid, the master's PID (keepalived's check script watches it).
+PID_FILE = "/run/haproxy.pid"
 
 
 def applies(cluster: Cluster) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hacc.artifact import LOAD_BALANCER, Artifact
 from hacc.compiler.model import KEEPALIVED_HAPROXY, Cluster, Node
+from hacc.targets import haproxy
 from hacc.targets.base import node_dir, render_template
 
 CHECK_SCRIPT_PATH = "/etc/keepalived/check-apiserver.sh"
@@ -58,6 +59,9 @@ def check_script(cluster: Cluster, node: Node) -> str:
         ka=cluster.keepalived,
         # two tries and a pause must end within keepalived's timeout (the interval, whole seconds)
         max_time=f"{(cluster.keepalived.check_interval * 0.8 - 0.1) / 2:g}",
+        pid_file=haproxy.PID_FILE,
+        # the watch ends 0.15 s before keepalived's timeout: time to exit, and a slow fork
+        watch_cs=cluster.keepalived.check_interval * 100 - 15,
     )
 
 
