@@ -45,7 +45,7 @@ def spec(tmp_path) -> Path:
 def test_plan_on_empty_output(hacc, spec, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
-    assert r.code == 2, r.err
+    assert r.code == 4, r.err  # changes; 2 is a usage error
     assert r.out.splitlines()[-1] == "Plan: 44 to add, 0 to change, 0 to destroy."
     assert (
         "  + out/edge-paris-01/nodes/cp1/user-data.yaml\n      created [first boot only]" in r.out
@@ -75,7 +75,7 @@ def test_plan_after_build_and_after_changes(hacc, spec, tmp_path, monkeypatch, s
         )
     )
     r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
-    assert r.code == 2
+    assert r.code == 4
     assert (
         "  ~ out/edge-paris-01/nodes/cp1/apply-day2.sh\n      updated [live-node step]: run apply-day2.sh on cp1"
         in r.out
@@ -93,6 +93,76 @@ def test_plan_with_errors_exits_1(hacc, spec) -> None:
     spec.write_text(replaced(spec.read_text(), "port: 8443", "port: 16443"))
     r = hacc("plan", str(spec), "--detailed-exitcode")
     assert r.code == 1 and "error[HACC207]" in r.err
+
+
+def test_detailed_exitcode_is_not_the_usage_error_code(hacc, spec, tmp_path) -> None:
+    out = str(tmp_path / "out")
+    assert hacc("plan", str(spec), "-o", out, "--detailed-exitcode").code == 4
+    assert hacc("plan", str(spec), "-o", out, "--detailed-exitcode", "--bogus").code == 2
+    assert hacc("plan", "-o", out, "--detailed-exitcode").code == 2  # no SPEC
+
+
+# -- JSON output -----------------------------------------------------------------------------
+
+
+def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
+    out = tmp_path / "out"
+    r = hacc("plan", str(spec), "-o", str(out), "--format", "json")
+    assert r.code == 0 and r.err == ""
+    plan = json.loads(r.out)
+    assert plan["format_version"] == "1" and plan["command"] == "plan" and plan["ok"]
+    assert plan["summary"] == {"add": 44, "change": 0, "destroy": 0, "identical": 0}
+    (cluster,) = plan["clusters"]
+    assert cluster["name"] == "edge-paris-01" and cluster["folder"] == str(out / "edge-paris-01")
+    by_path = {c["path"]: c for c in cluster["changes"]}
+    assert by_path["nodes/w1/user-data.yaml"] == {
+        "action": "create",
+        "edited": False,
+        "impact": "first boot only",
+        "kind": "user-data",
+        "node": "w1",
+        "path": "nodes/w1/user-data.yaml",
+        "step": "boot the new node w1 with it (RUNBOOK.md section 3)",
+    }
+    built = json.loads(hacc("build", str(spec), "-o", str(out), "--format", "json").out)
+    assert built["command"] == "build" and built["summary"]["add"] == 44
+    check = hacc("build", "--check", str(spec), "-o", str(out), "--format", "json")
+    assert check.code == 0 and json.loads(check.out)["clusters"][0]["changes"] == []
+    (out / "edge-paris-01" / "RUNBOOK.md").write_text("edited\n")
+    check = hacc("build", "--check", "-o", str(out), "--format", "json")
+    assert check.code == 1
+    doc = json.loads(check.out)
+    assert doc["ok"] is False and doc["command"] == "check"
+    assert doc["clusters"][0]["changes"] == [
+        {
+            "action": "update",
+            "edited": True,
+            "impact": "documentation",
+            "kind": "runbook",
+            "node": None,
+            "path": "RUNBOOK.md",
+            "step": None,
+        }
+    ]
+    again = hacc("build", str(spec), "-o", str(out), "--format", "json")
+    assert json.loads(again.out)["summary"] == {
+        "add": 0,
+        "change": 1,
+        "destroy": 0,
+        "identical": 43,
+    }
+
+
+def test_json_reports_diagnostics_and_writes_nothing(hacc, spec, tmp_path) -> None:
+    spec.write_text(replaced(spec.read_text(), "port: 8443", "port: 16443"))
+    out = tmp_path / "out"
+    for argv in (["plan"], ["build"], ["build", "--check"]):
+        r = hacc(*argv, str(spec), "-o", str(out), "--format", "json")
+        doc = json.loads(r.out)
+        assert r.code == 1 and doc["ok"] is False and doc["clusters"] == []
+        assert [d["code"] for d in doc["diagnostics"]] == ["HACC207"]
+        assert doc["diagnostics"][0]["line"] == 22
+    assert not out.exists()
 
 
 # -- build --check ---------------------------------------------------------------------------
@@ -382,7 +452,9 @@ def test_fleet_gets_an_applicationset_and_flux_kustomizations(hacc, tmp_path) ->
     assert appset["spec"]["generators"][0]["git"]["directories"] == [
         {"path": "clusters/*/manifests"}
     ]
-    assert appset["spec"]["template"]["metadata"]["name"] == "hacc-fleet-{{ index .path.segments 1 }}"
+    assert (
+        appset["spec"]["template"]["metadata"]["name"] == "hacc-fleet-{{ index .path.segments 1 }}"
+    )
     flux = list(
         yaml.safe_load_all((out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text())
     )

@@ -40,6 +40,16 @@ def _spec_arguments(
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
+def _format_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default), or one JSON document on stdout (format_version 1; README "
+        '"JSON output")',
+    )
+
+
 def _command(sub: Any, name: str, **kw: Any) -> argparse.ArgumentParser:
     """A subcommand's parser; `--debug` is accepted after the subcommand too."""
     parser: argparse.ArgumentParser = sub.add_parser(name, **kw)
@@ -141,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the Git repository for --commit (default: the one OUT is in)",
     )
     bld.add_argument("-m", "--message", metavar="MSG", help="commit message for --commit")
+    _format_argument(bld)
     bld.add_argument(
         "--prune",
         action="store_true",
@@ -158,15 +169,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Compile in memory and compare with OUT: + create, ~ update, - destroy per "
         "file, each tagged with its impact (first boot only, GitOps-reconciled, live-node step, "
         "documentation) and the step a live cluster needs.",
-        epilog="exit codes: 0 success; with --detailed-exitcode 0 no changes, 2 changes; 1 errors.",
+        epilog="exit codes: 0 success; with --detailed-exitcode 0 no changes, 4 changes; "
+        "1 errors; 2 usage error; 3 internal error.",
     )
     _spec_arguments(pl, output=True)
     pl.add_argument("--diff", action="store_true", help="show a unified diff of every update")
     pl.add_argument(
         "--detailed-exitcode",
         action="store_true",
-        help="exit 2 when there are changes, 0 when none",
+        help="exit 4 when there are changes, 0 when none (not 2: that is the usage-error code)",
     )
+    _format_argument(pl)
 
     mat = _command(
         sub,
@@ -266,12 +279,18 @@ def _options(args: argparse.Namespace) -> tuple[Any, Any]:
             args.message,
             args.quiet,
             args.prune,
+            args.format == "json",
         )
     if args.command == "plan":
         from hacc.commands import plan
 
         return plan, plan.Options(
-            args.specs, args.output, args.strict, args.diff, args.detailed_exitcode
+            args.specs,
+            args.output,
+            args.strict,
+            args.diff,
+            args.detailed_exitcode,
+            args.format == "json",
         )
     if args.command == "materialize":
         from hacc.commands import materialize

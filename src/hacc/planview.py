@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from hacc import output
 from hacc.artifact import USER_DATA, impact
 from hacc.build import Planned
 
+JSON_FORMAT_VERSION = "1"  # raised on any change that could break a reader
 SYMBOL = {output.CREATE: "+", output.UPDATE: "~", output.REMOVE: "-"}
 VERB = {output.CREATE: "created", output.UPDATE: "updated", output.REMOVE: "destroyed"}
 
@@ -24,6 +27,82 @@ def summary(plans: list[Planned]) -> str:
     )
 
 
+def described(plans: list[Planned]) -> list[tuple[Planned, output.Change, str, str]]:
+    """Every pending change with what it means for a running cluster: (plan, change, impact,
+    the step it needs)."""
+    pending = [(p, c) for p in plans for c in p.pending]
+    new_nodes = {
+        (p.folder, c.node) for p, c in pending if c.kind is USER_DATA and c.action == output.CREATE
+    }
+    out = []
+    for p, change in pending:
+        kind, hint = impact(
+            change.kind,
+            change.node,
+            change.action,
+            name=change.path.rsplit("/", 1)[-1],
+            new_node=(p.folder, change.node) in new_nodes,
+        )
+        out.append((p, change, kind, hint))
+    return out
+
+
+def as_json(
+    command: str,
+    plans: list[Planned],
+    orphans: list[tuple[Path, str]],
+    diagnostics: list[Any],
+    *,
+    ok: bool,
+) -> str:
+    """The machine-readable form of plan, build and build --check (README "JSON output")."""
+    from dataclasses import asdict
+
+    steps = {(p.folder, c.path): (kind, hint) for p, c, kind, hint in described(plans)}
+    clusters = []
+    for p in plans:
+        changes = []
+        for c in p.changes:
+            if command != "build" and c.action == output.IDENTICAL:
+                continue
+            kind, hint = steps.get((p.folder, c.path), ("", ""))
+            changes.append(
+                {
+                    "path": c.path,
+                    "action": c.action,
+                    "kind": c.kind.name if c.kind else None,
+                    "node": c.node,
+                    "impact": kind or None,
+                    "step": hint or None,
+                    "edited": bool(c.edited),
+                }
+            )
+        clusters.append(
+            {
+                "name": p.unit.name,
+                "folder": str(p.folder),
+                "interrupted": p.interrupted,
+                "changes": changes,
+            }
+        )
+    counts = Counter(c.action for p in plans for c in p.changes)
+    doc = {
+        "format_version": JSON_FORMAT_VERSION,
+        "command": command,
+        "ok": ok,
+        "diagnostics": [asdict(d) for d in diagnostics],
+        "clusters": clusters,
+        "orphans": [{"folder": str(f), "reason": r} for f, r in orphans],
+        "summary": {
+            "add": counts[output.CREATE],
+            "change": counts[output.UPDATE],
+            "destroy": counts[output.REMOVE],
+            "identical": counts[output.IDENTICAL],
+        },
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
 def render(
     plans: list[Planned],
     diff: bool = False,
@@ -32,22 +111,12 @@ def render(
 ) -> str:
     """The plan; `redact`: secret values never to print (a diff over materialized files)."""
     lines: list[str] = []
-    pending = [(p, c) for p in plans for c in p.pending]
+    pending = described(plans)
     if pending:
         lines.append("hacc will change these files (+ create, ~ update, - destroy):")
         lines.append("")
-    new_nodes = {
-        (p.folder, c.node) for p, c in pending if c.kind is USER_DATA and c.action == output.CREATE
-    }
-    for p, change in pending:
+    for p, change, kind, hint in pending:
         path = p.folder / change.path
-        kind, hint = impact(
-            change.kind,
-            change.node,
-            change.action,
-            name=change.path.rsplit("/", 1)[-1],
-            new_node=(p.folder, change.node) in new_nodes,
-        )
         edited = "; edited by hand since hacc wrote it" if change.edited else ""
         lines.append(f"  {SYMBOL[change.action]} {path}")
         lines.append(f"      {VERB[change.action]} [{kind}]{': ' + hint if hint else ''}{edited}")

@@ -22,6 +22,7 @@ class Options:
     message: str | None = None
     quiet: bool = False
     prune: bool = False
+    json: bool = False
 
 
 def run(opts: Options, report: Report) -> int:
@@ -46,14 +47,23 @@ def run(opts: Options, report: Report) -> int:
             "hacc build: give at least one SPEC"
             + ("" if not opts.check else f" ({opts.output} holds no cluster built from a spec)")
         )
-    units, ok = compile_reported(specs, report, strict=opts.strict, out=opts.output)
+    diags: list[Any] | None = [] if opts.json else None
+    units, ok = compile_reported(specs, report, strict=opts.strict, out=opts.output, collect=diags)
     if not ok:
+        if opts.json:
+            from hacc.planview import as_json
+
+            report.out(as_json(_command(opts), [], [], diags or [], ok=False))
         return EXIT_PROBLEMS
     with fsafe.locked(Path(opts.output), exclusive=not opts.check):
-        return _locked(opts, report, units, repo)
+        return _locked(opts, report, units, repo, diags or [])
 
 
-def _locked(opts: Options, report: Report, units: list[Any], repo: Any) -> int:
+def _command(opts: Options) -> str:
+    return "check" if opts.check else "build"
+
+
+def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: list[Any]) -> int:
     from hacc import output
     from hacc.build import orphans, plan
 
@@ -77,7 +87,7 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any) -> int:
         )
     leak_guard(units, texts)
     if opts.check:
-        return _check(report, plans, orphaned)
+        return _check(report, plans, orphaned, diags if opts.json else None)
     if repo is not None:
         from hacc import gitrepo
 
@@ -91,21 +101,36 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any) -> int:
         for change in p.changes:
             counts[change.action] += 1
             (removed if change.action == output.REMOVE else written).append(p.folder / change.path)
-            if opts.quiet and change.action == output.IDENTICAL:
+            if opts.json or (opts.quiet and change.action == output.IDENTICAL):
                 continue
             note = " (edited by hand; replaced)" if change.edited else ""
             report.err(f"{change.action:>9} {p.folder / change.path}{note}")
         written.append(p.folder / output.STATE_FILE)
-        report.err(f"{p.unit.name}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+        if not opts.json:
+            report.err(f"{p.unit.name}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
     if repo is not None:
         _commit(opts, report, units, repo, written=written, removed=removed)
+    if opts.json:
+        from hacc.planview import as_json
+
+        report.out(as_json("build", plans, [] if opts.prune else orphaned, diags, ok=True))
     return EXIT_OK
 
 
-def _check(report: Report, plans: list[Any], orphaned: list[tuple[Path, str]]) -> int:
-    from hacc.planview import stale
+def _check(
+    report: Report,
+    plans: list[Any],
+    orphaned: list[tuple[Path, str]],
+    diags: list[Any] | None = None,
+) -> int:
+    """`diags`: report as JSON (with these diagnostics) instead of text."""
+    from hacc.planview import as_json, stale
 
     problems = stale(plans)
+    if diags is not None:
+        fresh = not problems and not orphaned
+        report.out(as_json("check", plans, orphaned, diags, ok=fresh))
+        return EXIT_OK if fresh else EXIT_PROBLEMS
     gone = [
         f"{folder}: no spec builds cluster {folder.name} any more ({reason}; "
         "run hacc build --prune)"

@@ -9,7 +9,7 @@ from hacc.commands import Report
 from hacc.commands.shared import compile_reported, secret_values
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
-EXIT_CHANGES = 2  # --detailed-exitcode
+EXIT_CHANGES = 4  # --detailed-exitcode; not Terraform's 2, which is hacc's usage-error code
 
 
 @dataclass(frozen=True)
@@ -19,21 +19,31 @@ class Options:
     strict: bool = False
     diff: bool = False
     detailed_exitcode: bool = False
+    json: bool = False
 
 
 def run(opts: Options, report: Report) -> int:
     from hacc import fsafe
     from hacc.build import orphans, plan
-    from hacc.planview import render
+    from hacc.diagnostics import Diagnostic
+    from hacc.planview import as_json, render
 
-    units, ok = compile_reported(opts.specs, report, strict=opts.strict, out=opts.output)
+    diags: list[Diagnostic] | None = [] if opts.json else None
+    units, ok = compile_reported(
+        opts.specs, report, strict=opts.strict, out=opts.output, collect=diags
+    )
     if not ok:
+        if opts.json:
+            report.out(as_json("plan", [], [], diags or [], ok=False))
         return EXIT_PROBLEMS
     with fsafe.locked(Path(opts.output), exclusive=False):
         plans = plan(units, opts.output)
         orphaned = orphans(units, opts.output)
-    secrets = secret_values(units) if opts.diff else []
-    report.out(render(plans, diff=opts.diff, orphans=orphaned, redact=secrets))
+    if opts.json:
+        report.out(as_json("plan", plans, orphaned, diags or [], ok=True))
+    else:
+        secrets = secret_values(units) if opts.diff else []
+        report.out(render(plans, diff=opts.diff, orphans=orphaned, redact=secrets))
     if opts.detailed_exitcode and (orphaned or any(p.pending for p in plans)):
         return EXIT_CHANGES
     return EXIT_OK

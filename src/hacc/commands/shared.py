@@ -6,21 +6,30 @@ from pathlib import Path
 
 from hacc.build import Unit, compile_specs
 from hacc.commands import Report, plural
+from hacc.diagnostics import Diagnostic
 from hacc.errors import HaccError
 
 
 def compile_reported(
-    specs: list[str], report: Report, *, strict: bool, out: str | None = None
+    specs: list[str],
+    report: Report,
+    *,
+    strict: bool,
+    out: str | None = None,
+    collect: list[Diagnostic] | None = None,
 ) -> tuple[list[Unit], bool]:
-    """Compile the specs (against the clusters already in `out`), report their diagnostics;
-    (units, ok)."""
+    """Compile the specs (against the clusters already in `out`), report their diagnostics (or,
+    with `collect`, add them to it for a JSON report); (units, ok)."""
     from hacc.diagnostics import promote_warnings
 
     units, diags = compile_specs(specs, out)
     if strict:
         diags = promote_warnings(diags)
-    report.diagnostics(diags)
     errors = sum(d.is_error for d in diags)
+    if collect is not None:
+        collect += diags
+        return units, not errors
+    report.diagnostics(diags)
     if errors:
         report.err(f"{plural(errors, 'error')}; nothing written")
     return units, not errors
