@@ -131,9 +131,7 @@ def test_init_writes_a_spec_that_validates_clean(hacc, tmp_path, mode) -> None:
     r = hacc("init", str(path), "--mode", mode, "--name", "edge-01")
     assert r.code == 0, r.err
     text = path.read_text()
-    assert text.startswith(
-        "# yaml-language-server: $schema=https://hacc.dev/schemas/hacluster-v1alpha1.json\n"
-    )
+    assert text.startswith("# yaml-language-server: $schema=./hacluster-v1alpha1.schema.json\n")
     assert f"mode: {mode}" in text
     v = hacc("validate", "--strict", str(path))
     assert v.code == 0, v.err
@@ -203,3 +201,37 @@ def test_a_comma_that_split_a_flow_mapping_gets_a_hint(hacc, tmp_path) -> None:
     r = hacc("validate", str(spec))
     assert r.code == 1 and "error[HACC104]" in r.err
     assert "'Node' is not valid" in r.err and "quote it, as in 'RBAC,Node'" in r.err, r.err
+
+
+def test_init_writes_the_schema_beside_the_spec_and_build_keeps_it_current(hacc, tmp_path) -> None:
+    from hacc.schemas import schema_text
+
+    spec = tmp_path / "ha-cluster.yaml"
+    schema = tmp_path / "hacluster-v1alpha1.schema.json"
+    assert hacc("init", str(spec), "--name", "edge").code == 0
+    assert spec.read_text().splitlines()[0] == (
+        "# yaml-language-server: $schema=./hacluster-v1alpha1.schema.json"
+    )
+    assert schema.read_text() == schema_text()
+    out = str(tmp_path / "out")
+    assert hacc("build", str(spec), "-o", out).code == 0
+    # an older hacc's schema: --check says so, build brings it up to date
+    schema.write_text('{"$id": "https://hacc.dev/schemas/hacluster-v1alpha1.json"}\n')
+    r = hacc("build", "--check", "-o", out)
+    assert r.code == 1 and f"{schema}: the spec's editor schema is out of date" in r.err
+    r = hacc("build", str(spec), "-o", out)
+    assert r.code == 0 and f"update {schema}" in r.err
+    assert schema.read_text() == schema_text()
+    assert hacc("build", "--check", "-o", out).code == 0
+    # a file of someone else's under that name is never touched
+    schema.write_text('{"title": "mine"}\n')
+    assert hacc("build", str(spec), "-o", out).code == 0
+    assert schema.read_text() == '{"title": "mine"}\n'
+
+
+def test_init_with_a_schema_url_writes_no_schema_file(hacc, tmp_path) -> None:
+    spec = tmp_path / "ha-cluster.yaml"
+    url = "https://example.com/hacluster.json"
+    assert hacc("init", str(spec), "--schema-url", url).code == 0
+    assert spec.read_text().splitlines()[0] == f"# yaml-language-server: $schema={url}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ha-cluster.yaml"]

@@ -95,8 +95,9 @@ def _parser() -> argparse.ArgumentParser:
         "--schema-url",
         default=None,
         metavar="URL",
-        help="where the editor finds the schema (for the modeline); "
-        "for example a file written by `hacc schema -o`",
+        help="where the editor finds the schema (for the modeline); default: "
+        "./hacluster-v1alpha1.schema.json, written beside the spec and kept current by "
+        "`hacc build` (works offline); or a URL",
     )
 
     val = _command(

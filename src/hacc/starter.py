@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_URL = "https://hacc.dev/schemas/hacluster-v1alpha1.json"
+SCHEMA_URL = "./hacluster-v1alpha1.schema.json"  # schemafile.RELATIVE_URL: works offline
 
 _HEAD = """\
 # yaml-language-server: $schema={schema_url}

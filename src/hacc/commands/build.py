@@ -56,7 +56,26 @@ def run(opts: Options, report: Report) -> int:
             report.out(as_json(_command(opts), [], [], diags or [], ok=False))
         return EXIT_PROBLEMS
     with fsafe.locked(Path(opts.output), exclusive=not opts.check):
-        return _locked(opts, report, units, repo, diags or [])
+        code = _locked(opts, report, units, repo, diags or [])
+    return _schema_files(opts, report, specs, code)
+
+
+def _schema_files(opts: Options, report: Report, specs: list[str], code: int) -> int:
+    """Keep the schema files the specs' modelines name current (--check: report stale ones)."""
+    from hacc import schemafile
+
+    if code != EXIT_OK and not opts.check:
+        return code
+    for path in schemafile.stale(specs):
+        if opts.check:
+            if not opts.json:
+                report.err(f"{path}: the spec's editor schema is out of date (run hacc build)")
+            code = EXIT_PROBLEMS
+        else:
+            schemafile.write(path)
+            if not opts.json:
+                report.err(f"{'update':>9} {path}")
+    return code
 
 
 def _command(opts: Options) -> str:

@@ -21,13 +21,13 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc import fsafe
-    from hacc.starter import SCHEMA_URL, starter_spec
+    from hacc import fsafe, schemafile
+    from hacc.starter import starter_spec
 
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", opts.name):
         raise UsageError(f"hacc init: --name {opts.name!r} is not a DNS-1123 label")
     shown = "ha-cluster.yaml" if opts.path == "-" else os.path.basename(opts.path)
-    text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or SCHEMA_URL)
+    text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or schemafile.RELATIVE_URL)
     if opts.path == "-":
         report.out(text)
         return EXIT_OK
@@ -35,4 +35,12 @@ def run(opts: Options, report: Report) -> int:
         raise HaccError(f"{opts.path} exists; pass --force to overwrite it")
     fsafe.write(Path(opts.path), text.encode("utf-8"), 0o644)
     report.err(f"create {opts.path}")
+    if opts.schema_url is None:  # the modeline names the schema file beside the spec
+        schema = Path(opts.path).parent / schemafile.FILE_NAME
+        if not os.path.lexists(schema):
+            schemafile.write(schema)
+            report.err(f"create {schema}")
+        elif schemafile.stale([opts.path]):
+            schemafile.write(schema)
+            report.err(f"update {schema}")
     return EXIT_OK
