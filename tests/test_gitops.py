@@ -391,6 +391,9 @@ def test_token_from_sops_with_age(hacc, spec, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "no-such-key"))
     r = hacc("materialize", str(spec), "-o", str(tmp_path / "private2"))
     assert r.code == 1 and "error[HACC231]" in r.err and "sops could not decrypt" in r.err
+    # sops's own account is passed through whole: which key sources it tried, not one line
+    detail = r.err.split("sops could not decrypt", 1)[1]
+    assert "no-such-key" in detail and "Did not find keys in locations" in detail, r.err
 
 
 def test_leak_guard(hacc, spec, tmp_path, monkeypatch) -> None:
@@ -563,3 +566,41 @@ def test_plan_impact_lines_fit_the_change(hacc, spec, tmp_path) -> None:
     r = hacc("plan", str(spec), "-o", str(out))
     assert "boot the new node" not in r.out
     assert "copy it to /etc/haproxy/haproxy.cfg on cp1, then systemctl reload" in r.out
+
+
+def test_plan_says_when_the_endpoint_moves_and_when_cp1_must_register_a_worker(
+    hacc, spec, tmp_path
+) -> None:
+    out = tmp_path / "out"
+    assert hacc("build", str(spec), "-o", str(out)).code == 0
+    text = spec.read_text()
+    spec.write_text(replaced(text, "port: 8443", "port: 9443"))
+    r = hacc("plan", str(spec), "-o", str(out))
+    assert (
+        "The endpoint of edge-paris-01 changes: https://api.paris.example.com:8443 "
+        "(198.18.10.100) -> https://api.paris.example.com:9443 (198.18.10.100)\n"
+        "      every kubeconfig and client that uses the endpoint must change"
+    ) in r.out
+    doc = json.loads(hacc("plan", str(spec), "-o", str(out), "--format", "json").out)
+    moved = doc["clusters"][0]["endpoint"]
+    assert moved["from"].endswith(":8443 (198.18.10.100)") and moved["to"].endswith(
+        ":9443 (198.18.10.100)"
+    )
+    # the same endpoint: no such line
+    spec.write_text(text)
+    assert "endpoint of" not in hacc("plan", str(spec), "-o", str(out)).out
+    # a new worker: cp1's user-data changes because cp1 registers worker tokens at first boot
+    spec.write_text(
+        replaced(
+            text,
+            "      - {name: w2, address: 198.18.10.22, interface: ens4}\n",
+            "      - {name: w2, address: 198.18.10.22, interface: ens4}\n"
+            "      - {name: w3, address: 198.18.10.23}\n",
+        )
+    )
+    r = hacc("plan", str(spec), "-o", str(out))
+    assert (
+        f"  ~ {out}/edge-paris-01/nodes/cp1/user-data.yaml\n"
+        "      updated [first boot only]: cp1 registers workers' join tokens only at its first "
+        "boot: on the live cp1, register each new worker's token (RUNBOOK.md section 10)"
+    ) in r.out

@@ -347,3 +347,24 @@ def test_runbook_section_references_point_at_the_right_section(path) -> None:
     assert refs
     for ref in refs:
         assert headings[ref].startswith(SECTION_TOPICS[ref]), (ref, headings.get(ref))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_runbook_opens_with_a_diagram_of_the_cluster(path) -> None:
+    cluster, arts = compiled(path.stem)
+    text = next(a.content for a in arts if a.path == "RUNBOOK.md")
+    start = text.index("```mermaid\n")
+    assert start < text.index("## 1."), "the diagram comes before the first section"
+    body = text[start + len("```mermaid\n") : text.index("\n```", start)].splitlines()
+    assert body[0] == "flowchart TB"
+    defined = {m.group(1) for line in body if (m := re.match(r"\s+(\w+)[\[\(\{]", line))}
+    for line in body:
+        assert line.count('"') % 2 == 0, line
+        if m := re.match(r"\s+(\w+) -.?->\|\"[^\"]*\"\| (\w+)$", line):
+            assert {m.group(1), m.group(2)} <= defined | {"control", "workers"}, line
+    for n in cluster.nodes:
+        assert any(f'"{n.name}<br/>{n.address}' in line for line in body), n.name
+    joins = [line for line in body if "joins at first boot" in line]
+    assert len(joins) == len(cluster.nodes) - 1
+    if cluster.endpoint.address:
+        assert any(cluster.endpoint.address in line for line in body if "ep" in line)

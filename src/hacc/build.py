@@ -48,8 +48,9 @@ class Unit:
         if self.analysis is None or self.analysis.cluster is None:
             return output.Record()
         spec = os.path.relpath(Path(self.analysis.file).resolve(), folder.resolve())
+        cluster = self.analysis.cluster
         return output.Record(
-            Path(spec).as_posix(), self.gitops_record(), claims(self.analysis.cluster)
+            Path(spec).as_posix(), self.gitops_record(), claims(cluster), endpoint_text(cluster)
         )
 
     def folder(self, out: str | Path) -> Path:
@@ -75,6 +76,13 @@ def built_folders(out: str | Path) -> list[Path]:
         for state in sorted(Path(out).glob(f"*/{output.STATE_FILE}"))
         if state.parent.name != FLEET_FOLDER and not state.parent.is_symlink()
     ]
+
+
+def endpoint_text(cluster: Any) -> str:
+    """How clients reach the API: the URL, and the address behind a DNS name."""
+    ep = cluster.endpoint
+    url = f"https://{ep.dns_name or ep.address}:{ep.port}"
+    return f"{url} ({ep.address})" if ep.dns_name and ep.address else url
 
 
 def recorded_specs(out: str | Path, given: list[str]) -> list[str]:

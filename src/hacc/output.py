@@ -132,6 +132,7 @@ class Record:
     spec: str | None = None
     gitops: dict[str, str] | None = None
     claims: dict[str, Any] | None = None
+    endpoint: str | None = None  # where clients reach the API, for `plan` to notice a change
 
 
 def state_text(
@@ -161,7 +162,19 @@ def state_text(
         doc["gitops"] = record.gitops
     if record.claims:
         doc["claims"] = record.claims
+    if record.endpoint:
+        doc["endpoint"] = record.endpoint
     return json.dumps(doc, indent=2) + "\n"
+
+
+ENDPOINT = re.compile(r"https://[A-Za-z0-9.:-]{1,260}( \([0-9.]{7,15}\))?", re.ASCII)
+
+
+def read_endpoint(cluster_dir: Path) -> str | None:
+    """The endpoint the folder's last build recorded (None if none, or not of the shape hacc
+    writes: a state file is input, and this text reaches the terminal)."""
+    value = _load_state(cluster_dir).get("endpoint")
+    return value if isinstance(value, str) and ENDPOINT.fullmatch(value) else None
 
 
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)

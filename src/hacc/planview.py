@@ -43,7 +43,47 @@ def described(plans: list[Planned]) -> list[tuple[Planned, output.Change, str, s
             name=change.path.rsplit("/", 1)[-1],
             new_node=(p.folder, change.node) in new_nodes,
         )
+        cluster = p.unit.analysis.cluster if p.unit.analysis else None
+        workers = {w.name for w in cluster.workers} if cluster else set()
+        if (
+            cluster
+            and change.kind is USER_DATA
+            and change.action == output.UPDATE
+            and change.node == cluster.first.name
+            and any(f == p.folder and n in workers for f, n in new_nodes)
+        ):
+            hint = (
+                f"{change.node} registers workers' join tokens only at its first boot: on the "
+                f"live {change.node}, register each new worker's token (RUNBOOK.md section 10)"
+            )
         out.append((p, change, kind, hint))
+    return out
+
+
+def endpoint_changes(plans: list[Planned]) -> list[tuple[Planned, str, str, str]]:
+    """Clusters whose endpoint (URL or address) differs from what their last build recorded:
+    (plan, before, after, what to do)."""
+    from hacc.build import endpoint_text
+    from hacc.compiler.model import EXTERNAL
+
+    out = []
+    for p in plans:
+        cluster = p.unit.analysis.cluster if p.unit.analysis else None
+        before = output.read_endpoint(p.folder) if cluster else None
+        if cluster is None or before is None:
+            continue
+        after = endpoint_text(cluster)
+        if before == after:
+            continue
+        step = (
+            "every kubeconfig and client that uses the endpoint must change (RUNBOOK.md "
+            "section 2); "
+            "the apiserver certificates must carry the new name or address first "
+            "(apply-day2.sh, RUNBOOK.md section 5)"
+        )
+        if cluster.mode == EXTERNAL:
+            step += "; move your load balancer's listener (RUNBOOK.md section 7)"
+        out.append((p, before, after, step))
     return out
 
 
@@ -59,6 +99,10 @@ def as_json(
     from dataclasses import asdict
 
     steps = {(p.folder, c.path): (kind, hint) for p, c, kind, hint in described(plans)}
+    moved = {
+        p.unit.name: {"from": before, "to": after, "step": step}
+        for p, before, after, step in endpoint_changes(plans)
+    }
     clusters = []
     for p in plans:
         changes = []
@@ -83,6 +127,7 @@ def as_json(
                 "folder": str(p.folder),
                 "interrupted": p.interrupted,
                 "changes": changes,
+                "endpoint": moved.get(p.unit.name),
             }
         )
     counts = Counter(c.action for p in plans for c in p.changes)
@@ -130,6 +175,10 @@ def render(
                 shown = [line.replace(secret, "<redacted>") for line in shown]
             lines += shown
     if pending:
+        lines.append("")
+    for p, before, after, step in endpoint_changes(plans):
+        lines.append(f"The endpoint of {p.unit.name} changes: {before} -> {after}")
+        lines.append(f"      {step}")
         lines.append("")
     if orphans:
         lines.append("No spec builds these clusters any more; `hacc build --prune` removes them:")

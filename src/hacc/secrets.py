@@ -63,8 +63,7 @@ def _sops(path: Path, key: str) -> str:
         check=False,
     )
     if r.returncode != 0:
-        reason = (r.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise SecretUnavailable(f"sops could not decrypt {path}: {reason}")
+        raise SecretUnavailable(f"sops could not decrypt {path}: {_sops_message(r.stderr)}")
     value: Any = json.loads(r.stdout)
     for part in key.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -73,6 +72,15 @@ def _sops(path: Path, key: str) -> str:
     if not isinstance(value, (str, int)):
         raise SecretUnavailable(f"{key!r} in {path} is not a string")
     return str(value).strip()
+
+
+def _sops_message(stderr: str, limit: int = 4000) -> str:
+    """sops's own message, whole (which key sources it tried and why each failed), as one line:
+    diagnostics are one line each. Terminal escapes and sops's wrapping markers go."""
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stderr)
+    lines = [re.sub(r"^\s*(-\s*)?\|\s?", "", line).strip() for line in text.splitlines()]
+    message = " ".join(line for line in lines if line) or "(no output)"
+    return message if len(message) <= limit else message[:limit] + " ..."
 
 
 WORKER_PLACEHOLDER = re.compile(r"__HACC_WORKER_TOKEN_([a-z0-9-]+)__")

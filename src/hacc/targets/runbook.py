@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from hacc.artifact import RUNBOOK, Artifact
-from hacc.compiler.model import CLUSTER_AGENT_PORT, VIP_MODES, Cluster
+from hacc.compiler.model import (
+    APISERVER_PORT,
+    CLUSTER_AGENT_PORT,
+    KEEPALIVED_HAPROXY,
+    VIP_MODES,
+    Cluster,
+)
 from hacc.targets import keepalived, monitoring
 from hacc.targets.base import is_ip, render_template
 
@@ -44,6 +50,54 @@ ALERT_HELP = {
 }
 
 
+def diagram(cluster: Cluster) -> str:
+    """A Mermaid flowchart of the cluster (GitHub and GitLab render it): the endpoint, every node
+    with its address and role, what runs where, and who joins whom at first boot. Node ids are
+    generated (`n0`, `n1`, ...); every label is quoted, and names and addresses are limited by
+    the schema to characters that need no escaping."""
+    c = cluster
+    ep = c.endpoint
+    ids = {n.name: f"n{i}" for i, n in enumerate(c.nodes)}
+    where = f"{ep.address}:{ep.port}" if ep.address else f"{ep.dns_name}:{ep.port}"
+    name = f"<br/>{ep.dns_name}" if ep.dns_name and ep.address else ""
+    lines = ["flowchart TB", '  clients(["clients, kubectl"])']
+    if c.mode == KEEPALIVED_HAPROXY:
+        vrid = c.keepalived.virtual_router_id
+        lines.append(f'  ep{{{{"VIP {where}{name}<br/>keepalived, VRRP id {vrid}"}}}}')
+    elif c.mode == "kube-vip":
+        lines.append(f'  ep{{{{"VIP {where}{name}<br/>kube-vip (the Lease holder)"}}}}')
+    else:
+        lines.append(f'  ep[("load balancer {where}{name}")]')
+    lines.append('  clients -->|"https"| ep')
+    prio = keepalived.priorities(c)
+    lines.append('  subgraph control ["control plane"]')
+    for n in c.control_plane:
+        parts = [n.name, n.address, f"apiserver :{APISERVER_PORT}"]
+        if c.mode == KEEPALIVED_HAPROXY:
+            parts.append(f"HAProxy :{ep.port}, keepalived priority {prio[n.name]}")
+        elif c.mode == "kube-vip":
+            parts.append("kube-vip")
+        if n == c.first:
+            parts.append("bootstraps the cluster")
+        lines.append(f'    {ids[n.name]}["{"<br/>".join(parts)}"]')
+    lines.append("  end")
+    if c.workers:
+        lines.append('  subgraph workers ["workers"]')
+        for n in c.workers:
+            lines.append(f'    {ids[n.name]}["{n.name}<br/>{n.address}"]')
+        lines.append("  end")
+    target = {KEEPALIVED_HAPROXY: f"HAProxy to :{APISERVER_PORT}", "kube-vip": "the holder"}
+    for n in c.control_plane:
+        lines.append(f'  ep -->|"{target.get(c.mode, f":{APISERVER_PORT}")}"| {ids[n.name]}')
+    first = ids[c.first.name]
+    for n in c.nodes[1:]:
+        lines.append(f'  {ids[n.name]} -.->|"joins at first boot, :{CLUSTER_AGENT_PORT}"| {first}')
+    if c.workers:
+        via = "ep" if c.worker_endpoint == "vip" and c.mode in VIP_MODES else "control"
+        lines.append(f'  workers -->|"apiserver-proxy"| {via}')
+    return "```mermaid\n" + "\n".join(lines) + "\n```"
+
+
 def applies(cluster: Cluster) -> bool:
     return True
 
@@ -72,5 +126,6 @@ def render(cluster: Cluster) -> list[Artifact]:
         notify_path=keepalived.NOTIFY_SCRIPT_PATH,
         textfile_dir=monitoring.TEXTFILE_DIR,
         metric=monitoring.STATE_METRIC,
+        diagram=diagram(cluster),
     )
     return [Artifact("RUNBOOK.md", text, RUNBOOK)]
