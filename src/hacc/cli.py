@@ -249,6 +249,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     ver.add_argument("--format", choices=["text", "json"], default="text")
 
+    comp = _command(
+        sub,
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print a completion script for the shell, made from hacc's own command "
+        "line: `source <(hacc completion bash)` (zsh alike, after compinit), or "
+        "`hacc completion fish > ~/.config/fish/completions/hacc.fish`.",
+        epilog="exit codes: 0 success, 2 usage error.",
+    )
+    comp.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
+
     sch = _command(
         sub,
         "schema",
@@ -263,6 +274,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace) -> tuple[Any, Any]:
     """The command module and its typed options, from the parsed command line."""
+    if args.command == "completion":
+        from hacc.commands import completion
+
+        return completion, completion.Options(args.shell)
     if args.command == "validate":
         from hacc.commands import validate
 
@@ -332,10 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = module.run(options, Report(sys.stdout, sys.stderr))
         return code
     except HaccError as e:
-        print(f"hacc: {e}" if not str(e).startswith("hacc") else str(e), file=sys.stderr)
+        _fail(f"hacc: {e}" if not str(e).startswith("hacc") else str(e))
         return e.exit_code
     except KeyboardInterrupt:
-        print("hacc: interrupted", file=sys.stderr)
+        _fail("hacc: interrupted")
         return 130
     except BrokenPipeError:
         # The reader went away (`hacc schema | true`): stop quietly, as other tools do.
@@ -344,14 +359,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         # The machine, not hacc: a full disk, a read-only or missing folder, a file in the way.
         where = f"{e.filename}: " if e.filename else ""
-        print(f"hacc: {where}{e.strerror or e}", file=sys.stderr)
+        _fail(f"hacc: {where}{e.strerror or e}")
         return EXIT_PROBLEMS
     except Exception as e:
         if debug:
             raise
-        print(
+        _fail(
             f"hacc: internal error: {type(e).__name__}: {e} (this is a bug in hacc; "
-            "rerun with --debug for the traceback)",
-            file=sys.stderr,
+            "rerun with --debug for the traceback)"
         )
         return EXIT_INTERNAL
+
+
+def _fail(line: str) -> None:
+    """The one line a failed command ends with, on stderr (red on a terminal)."""
+    from hacc import colour
+
+    print(colour.paint(line) if colour.enabled(sys.stderr) else line, file=sys.stderr)

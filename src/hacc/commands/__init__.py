@@ -14,23 +14,35 @@ class Report:
     """Where a command's output goes: results on `out`, everything else on `err`, as it
     happens (the drill reports progress for minutes)."""
 
-    def __init__(self, out: TextIO, err: TextIO) -> None:
+    def __init__(self, out: TextIO, err: TextIO, *, colour: bool | None = None) -> None:
+        """`colour`: None follows the terminal and NO_COLOR / FORCE_COLOR (hacc.colour)."""
+        from hacc import colour as c
+
         self._out = out
         self._err = err
+        self._colour_out = c.enabled(out) if colour is None else colour
+        self._colour_err = c.enabled(err) if colour is None else colour
 
-    def out(self, text: str) -> None:
-        self._out.write(text)
+    def out(self, text: str, *, plain: bool = False) -> None:
+        """`plain`: never coloured (JSON, files)."""
+        self._out.write(self._paint(text, self._colour_out and not plain))
         self._out.flush()
 
     def err(self, line: str) -> None:
-        self._err.write(line + "\n")
+        self._err.write(self._paint(line, self._colour_err) + "\n")
         self._err.flush()
 
     def diagnostics(self, diags: Iterable[Diagnostic]) -> None:
         text = render_text(diags)
         if text:
-            self._err.write(text)
+            self._err.write(self._paint(text, self._colour_err))
             self._err.flush()
+
+    @staticmethod
+    def _paint(text: str, on: bool) -> str:
+        from hacc.colour import paint
+
+        return paint(text) if on else text
 
 
 def plural(n: int, word: str) -> str:

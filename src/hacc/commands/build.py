@@ -53,7 +53,7 @@ def run(opts: Options, report: Report) -> int:
         if opts.json:
             from hacc.planview import as_json
 
-            report.out(as_json(_command(opts), [], [], diags or [], ok=False))
+            report.out(as_json(_command(opts), [], [], diags or [], ok=False), plain=True)
         return EXIT_PROBLEMS
     with fsafe.locked(Path(opts.output), exclusive=not opts.check):
         code = _locked(opts, report, units, repo, diags or [])
@@ -132,7 +132,9 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
     if opts.json:
         from hacc.planview import as_json
 
-        report.out(as_json("build", plans, [] if opts.prune else orphaned, diags, ok=True))
+        report.out(
+            as_json("build", plans, [] if opts.prune else orphaned, diags, ok=True), plain=True
+        )
     return EXIT_OK
 
 
@@ -148,7 +150,7 @@ def _check(
     problems = stale(plans)
     if diags is not None:
         fresh = not problems and not orphaned
-        report.out(as_json("check", plans, orphaned, diags, ok=fresh))
+        report.out(as_json("check", plans, orphaned, diags, ok=fresh), plain=True)
         return EXIT_OK if fresh else EXIT_PROBLEMS
     gone = [
         f"{folder}: no spec builds cluster {folder.name} any more ({reason}; "

@@ -29,7 +29,7 @@ def run(opts: Options, report: Report) -> int:
     shown = "ha-cluster.yaml" if opts.path == "-" else os.path.basename(opts.path)
     text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or schemafile.RELATIVE_URL)
     if opts.path == "-":
-        report.out(text)
+        report.out(text, plain=True)
         return EXIT_OK
     if os.path.lexists(opts.path) and not opts.force:
         raise HaccError(f"{opts.path} exists; pass --force to overwrite it")

@@ -34,13 +34,13 @@ def run(opts: Options, report: Report) -> int:
     )
     if not ok:
         if opts.json:
-            report.out(as_json("plan", [], [], diags or [], ok=False))
+            report.out(as_json("plan", [], [], diags or [], ok=False), plain=True)
         return EXIT_PROBLEMS
     with fsafe.locked(Path(opts.output), exclusive=False):
         plans = plan(units, opts.output)
         orphaned = orphans(units, opts.output)
     if opts.json:
-        report.out(as_json("plan", plans, orphaned, diags or [], ok=True))
+        report.out(as_json("plan", plans, orphaned, diags or [], ok=True), plain=True)
     else:
         secrets = secret_values(units) if opts.diff else []
         report.out(render(plans, diff=opts.diff, orphans=orphaned, redact=secrets))

@@ -22,5 +22,5 @@ def run(opts: Options, report: Report) -> int:
     if opts.output:
         fsafe.write(Path(opts.output), text.encode("utf-8"), 0o644)
     else:
-        report.out(text)
+        report.out(text, plain=True)
     return EXIT_OK

@@ -24,7 +24,7 @@ def run(opts: Options, report: Report) -> int:
         diags = promote_warnings(diags)
     errors = sum(d.is_error for d in diags)
     if opts.json:
-        report.out(render_json(diags))
+        report.out(render_json(diags), plain=True)
     else:
         report.diagnostics(diags)
         n = plural(len(opts.specs), "spec")

@@ -30,7 +30,7 @@ def run(opts: Options, report: Report) -> int:
         return EXIT_PROBLEMS
     result = verify(analysis.cluster, ca=opts.ca, timeout=opts.timeout)
     if opts.json:
-        report.out(json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n")
+        report.out(json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n", plain=True)
     else:
         report.out(table(result))
     return EXIT_OK if result.ok else EXIT_PROBLEMS

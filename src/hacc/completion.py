@@ -1,0 +1,145 @@
+"""`hacc completion bash|zsh|fish`: shell completion scripts, generated from the command line
+parser itself, so they always offer exactly the commands, options and choices hacc accepts."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def commands(parser: argparse.ArgumentParser) -> dict[str, dict[str, Any]]:
+    """command -> {"help": str, "options": {flag: choices or None (a value) or False (none)}}"""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {c.dest: c.help or "" for c in sub._choices_actions}
+    out: dict[str, dict[str, Any]] = {}
+    for name, p in sub.choices.items():
+        options: dict[str, Any] = {}
+        for action in p._actions:
+            if action.help == argparse.SUPPRESS:
+                continue
+            for flag in action.option_strings:
+                if action.nargs == 0:
+                    options[flag] = False
+                else:
+                    options[flag] = list(action.choices) if action.choices else None
+        out[name] = {"help": helps.get(name, ""), "options": options}
+    return out
+
+
+def script(shell: str, parser: argparse.ArgumentParser) -> str:
+    cmds = commands(parser)
+    return {"bash": _bash, "zsh": _zsh, "fish": _fish}[shell](cmds)
+
+
+def _bash(cmds: dict[str, dict[str, Any]]) -> str:
+    cases = []
+    for name, c in sorted(cmds.items()):
+        flags = " ".join(sorted(c["options"]))
+        values = []
+        for flag, choices in sorted(c["options"].items()):
+            if choices:
+                values.append(
+                    f'            {flag}) COMPREPLY=($(compgen -W "{" ".join(choices)}" -- "$cur")); return ;;'
+                )
+            elif choices is None:
+                values.append(f'            {flag}) COMPREPLY=($(compgen -f -- "$cur")); return ;;')
+        cases.append(
+            f"        {name})\n"
+            f'            case "$prev" in\n'
+            + "\n".join(values)
+            + ("\n" if values else "")
+            + "            esac\n"
+            f'            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "{flags}" -- "$cur"))\n'
+            f'            else COMPREPLY=($(compgen -f -- "$cur")); fi ;;'
+        )
+    names = " ".join(sorted(cmds))
+    return (
+        "# bash completion for hacc: `source <(hacc completion bash)`, or save it as\n"
+        "# /etc/bash_completion.d/hacc\n"
+        "_hacc() {\n"
+        '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd=""\n'
+        "    local i\n"
+        "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
+        '        [[ "${COMP_WORDS[i]}" != -* ]] && { cmd="${COMP_WORDS[i]}"; break; }\n'
+        "    done\n"
+        '    if [[ -z "$cmd" ]]; then\n'
+        f'        COMPREPLY=($(compgen -W "{names} --help --version" -- "$cur")); return\n'
+        "    fi\n"
+        '    case "$cmd" in\n' + "\n".join(cases) + "\n    esac\n"
+        "}\n"
+        "complete -o filenames -F _hacc hacc\n"
+    )
+
+
+def _zsh(cmds: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "#compdef hacc",
+        "# zsh completion for hacc: save as _hacc in a folder on $fpath, or",
+        "# `source <(hacc completion zsh)` after compinit",
+        "_hacc() {",
+        "    local -a commands",
+        "    commands=(",
+    ]
+    for name, c in sorted(cmds.items()):
+        lines.append(f"        {_zq(name + ':' + c['help'])}")
+    lines += [
+        "    )",
+        "    if (( CURRENT == 2 )); then",
+        "        _describe 'command' commands",
+        "        return",
+        "    fi",
+        "    case ${words[2]} in",
+    ]
+    for name, c in sorted(cmds.items()):
+        specs = []
+        for flag, choices in sorted(c["options"].items()):
+            if choices:
+                specs.append(_zq(f"{flag}[]:value:({' '.join(choices)})"))
+            elif choices is None:
+                specs.append(_zq(f"{flag}[]:value:_files"))
+            else:
+                specs.append(_zq(f"{flag}[]"))
+        specs.append(_zq("*:file:_files"))
+        lines.append(f"        {name}) _arguments -s {' '.join(specs)} ;;")
+    lines += [
+        "    esac",
+        "}",
+        'if [[ "$funcstack[1]" == _hacc ]]; then _hacc "$@"; else compdef _hacc hacc; fi',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _zq(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _fish(cmds: dict[str, dict[str, Any]]) -> str:
+    names = " ".join(sorted(cmds))
+    lines = [
+        "# fish completion for hacc: `hacc completion fish > ~/.config/fish/completions/hacc.fish`",
+        "complete -c hacc -f",
+    ]
+    for name, c in sorted(cmds.items()):
+        lines.append(
+            f"complete -c hacc -n 'not __fish_seen_subcommand_from {names}' -a {name} "
+            f"-d {_fq(c['help'])}"
+        )
+    for name, c in sorted(cmds.items()):
+        cond = f"-n '__fish_seen_subcommand_from {name}'"
+        lines.append(f"complete -c hacc {cond} -F")
+        for flag, choices in sorted(c["options"].items()):
+            opt = f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}"
+            extra = ""
+            if choices:
+                extra = f" -x -a {_fq(' '.join(choices))}"
+            elif choices is None:
+                extra = " -r -F"
+            lines.append(f"complete -c hacc {cond} {opt}{extra}")
+    return "\n".join(lines) + "\n"
+
+
+def _fq(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
