@@ -69,6 +69,17 @@ def test_ci_drill(profile, drill_ready) -> None:
         assert r.failback_failed <= 1, r  # at most the request in flight at recovery
         assert verdict(r) == (True, ""), r
         assert r.total > 100
+        assert r.timeline is not None and len(r.timeline.requests) >= r.total
+    # the measurements drawn: the same bytes from the same measurements
+    from xml.etree import ElementTree
+
+    from hacc.drill.plot import svg
+    from hacc.drill.runner import as_json
+
+    picture = svg(as_json(results))
+    assert picture == svg(as_json(results))
+    texts = "".join(ElementTree.fromstring(picture).itertext())
+    assert "holder cut off" in texts and f"VIP on {cut.target}" in texts
 
 
 def test_interrupted_drill_cleans_up(drill_ready, tmp_path) -> None:
@@ -114,6 +125,43 @@ def test_remap_refuses_addresses_outside_the_lab() -> None:
     assert remap("peer 198.18.10.11\n", {"198.18.10.11": "198.18.0.11"}, {}) == "peer 198.18.0.11\n"
     with pytest.raises(UnsafeConfig):
         remap("peer 10.0.0.1\n", {}, {})
+
+
+def test_plot_is_deterministic_and_draws_every_request(tmp_path) -> None:
+    from xml.etree import ElementTree
+
+    from hacc.drill.plot import svg
+
+    def result(title: str, failed: list[int]) -> dict:
+        requests = [(i * 0.05 - 1.0, i * 0.05 - 0.97, i not in failed) for i in range(200)]
+        return {
+            "config": "hacc fast",
+            "title": title,
+            "target": "cp1",
+            "vip_moved_s": 0.3,
+            "outage_s": 0.4,
+            "failed": len(failed),
+            "timeline": {
+                "holder": "cp1",
+                "requests": requests,
+                "vip": [
+                    (0.05, "cp1", False),
+                    (0.3, "cp2", True),
+                    (7.5, "cp2", False),
+                    (7.6, "cp1", True),
+                ],
+                "recovered": 7.0,
+            },
+        }
+
+    results = [result("holder cut off", [21, 22, 23]), result("HAProxy killed", [])]
+    one, two = svg(results), svg(results)
+    assert one == two and one.startswith(b"<?xml")
+    root = ElementTree.fromstring(one)
+    texts = "".join(root.itertext())
+    assert "holder cut off" in texts and "HAProxy killed" in texts and "VIP on cp2" in texts
+    assert svg([result("holder cut off", [21])]) != svg([result("holder cut off", [22])])
+    (tmp_path / "drill.svg").write_bytes(one)
 
 
 def test_drilled_configs_differ_only_in_addresses_and_paths() -> None:

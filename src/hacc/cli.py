@@ -224,6 +224,12 @@ def _parser() -> argparse.ArgumentParser:
         "holder-cut-off, haproxy-kill-holder, apiserver-kill-other, apiserver-kill-holder",
     )
     dr.add_argument("--json", metavar="FILE", help="write every measurement to FILE")
+    dr.add_argument(
+        "--plot",
+        metavar="FILE.svg",
+        help="draw each scenario as a timeline (requests, VIP holder, fault, recovery) into "
+        "an SVG file; needs matplotlib (pip install 'hacc[plot]')",
+    )
 
     ver = _command(
         sub,
@@ -318,7 +324,7 @@ def _options(args: argparse.Namespace) -> tuple[Any, Any]:
         names = (
             [n.strip() for n in args.scenarios.split(",") if n.strip()] if args.scenarios else None
         )
-        return drill, drill.Options(args.spec, args.profile, names, args.json)
+        return drill, drill.Options(args.spec, args.profile, names, args.json, args.plot)
     if args.command == "verify":
         from hacc.commands import verify
 

@@ -50,6 +50,7 @@ class Options:
     profile: str | None = None
     scenarios: list[str] | None = None
     json: str | None = None
+    plot: str | None = None
 
 
 def run(opts: Options, report: Report) -> int:
@@ -95,6 +96,13 @@ def run(opts: Options, report: Report) -> int:
             "host_unchanged": not changed,
         }
         Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
+    if opts.plot:
+        from hacc import fsafe
+        from hacc.drill.plot import svg
+
+        # from the JSON form, so a plot of saved measurements (`--json`) is the same bytes
+        fsafe.write(Path(opts.plot), svg(json.loads(json.dumps(as_json(results)))), 0o644)
+        report.err(f"plot: {opts.plot}")
     if changed:
         raise HaccError(f"the drill left the host changed: {', '.join(changed)}")
     return 0 if all(verdict(r)[0] for r in results) else 1

@@ -39,6 +39,16 @@ class Timing:
 
 
 @dataclass
+class Timeline:
+    """A scenario's raw measurements, in seconds from the fault (for `hacc drill --plot`)."""
+
+    holder: str  # the VIP's holder before the fault
+    requests: list[tuple[float, float, bool]]  # (start, end, succeeded)
+    vip: list[tuple[float, str, bool]]  # (time, node, VIP appeared (or went))
+    recovered: float  # when the fault was undone
+
+
+@dataclass
 class Result:
     scenario: str
     title: str
@@ -54,6 +64,7 @@ class Result:
     holders_after: list[str]
     errors: dict[str, int] = field(default_factory=dict)  # failed requests by error
     notes: list[str] = field(default_factory=list)
+    timeline: Timeline | None = None
 
     @property
     def one_holder_after(self) -> bool:
@@ -326,6 +337,15 @@ class Drill:
             self.lab.holders(),
             _count_errors(failed),
             notes,
+            Timeline(
+                holder,
+                [
+                    (round(r["start"] - t_act, 3), round(r["end"] - t_act, 3), bool(r["ok"]))
+                    for r in requests
+                ],
+                [(round(e[0] - t_act, 3), e[1], e[2]) for e in self.monitor.since(t_act)],
+                round(t_rec - t_act, 3),
+            ),
         )
 
 
