@@ -255,6 +255,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     ver.add_argument("--format", choices=["text", "json"], default="text")
 
+    kc = _command(
+        sub,
+        "kubeconfig",
+        help="rewrite a node's admin kubeconfig to reach the cluster through its endpoint",
+        description="Read the kubeconfig a control-plane node prints (`sudo microk8s config`) "
+        "and write one whose server is the cluster's endpoint (DNS name, else the VIP or load "
+        "balancer address, and the spec's port), with cluster, context and user named after the "
+        "cluster. Refuses an endpoint the spec's certificate SANs would not cover. Files are "
+        "written 0600.",
+        epilog="example: ssh cp1 sudo microk8s config | hacc kubeconfig ha-cluster.yaml "
+        "--merge ~/.kube/config --use-context\n\nexit codes: 0 success, 1 problems, "
+        "2 usage error, 3 internal error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kc.add_argument("spec", metavar="SPEC", help="the cluster's spec")
+    kc.add_argument(
+        "--from",
+        dest="source",
+        default="-",
+        metavar="FILE",
+        help="the output of `microk8s config` (default: standard input)",
+    )
+    where = kc.add_mutually_exclusive_group()
+    where.add_argument(
+        "--merge",
+        metavar="KUBECONFIG",
+        help="add (or replace) the cluster, user and context in this kubeconfig, keeping its "
+        "other entries",
+    )
+    where.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    kc.add_argument(
+        "--use-context", action="store_true", help="with --merge: make the new context current"
+    )
+
     comp = _command(
         sub,
         "completion",
@@ -280,6 +314,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace) -> tuple[Any, Any]:
     """The command module and its typed options, from the parsed command line."""
+    if args.command == "kubeconfig":
+        from hacc.commands import kubeconfig
+
+        return kubeconfig, kubeconfig.Options(
+            args.spec, args.source, args.merge, args.output, args.use_context
+        )
     if args.command == "completion":
         from hacc.commands import completion
 

@@ -1,0 +1,70 @@
+"""`hacc kubeconfig`: a node's admin kubeconfig, rewritten to reach the cluster's endpoint."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hacc.commands import Report
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
+
+
+@dataclass(frozen=True)
+class Options:
+    spec: str
+    source: str = "-"  # `microk8s config` output: a file, or - for standard input
+    merge: str | None = None  # an existing kubeconfig to merge into (written back, 0600)
+    output: str | None = None  # write here (0600) instead of standard output
+    use_context: bool = False  # with --merge: make the cluster's context current
+
+
+def run(opts: Options, report: Report) -> int:
+    from hacc import fsafe
+    from hacc.compiler.frontend import analyze
+    from hacc.kubeconfig import dump, merge, parse, rewrite
+
+    analysis = analyze(opts.spec)
+    report.diagnostics(analysis.diagnostics)
+    if not analysis.ok or analysis.cluster is None:
+        return EXIT_PROBLEMS
+    if opts.source == "-":
+        if sys.stdin.isatty():
+            raise HaccError("pipe `microk8s config` in, or pass --from FILE")
+        text, where = sys.stdin.read(), "standard input"
+    else:
+        try:
+            text, where = Path(opts.source).read_text(encoding="utf-8"), opts.source
+        except OSError as e:
+            raise HaccError(f"{opts.source}: {e.strerror}") from None
+    config = rewrite(analysis.cluster, parse(text, where))
+    target = opts.merge or opts.output
+    if opts.merge:
+        path = Path(opts.merge)
+        existing = parse_existing(path)
+        config = merge(existing, config, switch=opts.use_context)
+    if target is None:
+        report.out(dump(config), plain=True)
+        return EXIT_OK
+    fsafe.write(Path(target), dump(config).encode("utf-8"), 0o600)
+    os.chmod(target, 0o600)  # credentials: an existing file keeps no wider mode
+    report.err(
+        f"{'merged into' if opts.merge else 'wrote'} {target}: context {analysis.cluster.name}"
+    )
+    return EXIT_OK
+
+
+def parse_existing(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.exists():
+        return {}
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise HaccError(f"{path}: cannot read it as a kubeconfig: {e}") from None
+    if not isinstance(doc, dict):
+        raise HaccError(f"{path}: not a kubeconfig")
+    return doc
