@@ -235,3 +235,21 @@ def test_init_with_a_schema_url_writes_no_schema_file(hacc, tmp_path) -> None:
     assert hacc("init", str(spec), "--schema-url", url).code == 0
     assert spec.read_text().splitlines()[0] == f"# yaml-language-server: $schema={url}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ha-cluster.yaml"]
+
+
+def test_every_command_documents_its_exit_codes() -> None:
+    """`--help` of every command ends with its exit codes, and the README's table names every
+    command the parser has."""
+    import argparse
+
+    from conftest import REPO
+    from hacc.cli import _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    readme = (REPO / "README.md").read_text()
+    for name, command in sub.choices.items():
+        assert "exit codes:" in (command.epilog or ""), name
+        assert f"`hacc {name}" in readme or f"`sudo hacc {name}" in readme, name
+    assert "plan --strict" in readme or "[--strict] [--format json]" in readme
+    assert "--allow-git" in readme

@@ -74,7 +74,10 @@ def _parser() -> argparse.ArgumentParser:
         sub,
         "init",
         help="write a commented starter spec",
-        description="Write a commented starter spec that validates clean.",
+        description="Write a commented starter spec that validates clean, and the schema file "
+        "its modeline names beside it.",
+        epilog="exit codes: 0 success, 1 PATH exists (use --force) or cannot be written, "
+        "2 usage error, 3 internal error.",
     )
     init.add_argument(
         "path",
@@ -305,6 +308,7 @@ def _parser() -> argparse.ArgumentParser:
         "schema",
         help="print the spec's JSON Schema",
         description="Print the JSON Schema (draft-07) of the spec.",
+        epilog="exit codes: 0 success, 1 FILE cannot be written, 2 usage error, 3 internal error.",
     )
     sch.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
