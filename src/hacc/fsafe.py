@@ -118,10 +118,11 @@ def read(path: Path, limit: int = 64 << 20) -> bytes | None:
     return data
 
 
-def write(path: Path, data: bytes, mode: int) -> None:
+def write(path: Path, data: bytes, mode: int, *, durable: bool = True) -> None:
     """Replace the regular file `path` (or create it) with `data`, atomically: a temporary file
     created exclusively beside it, then a rename. Folders on the way are created 0755 (0700
-    for a private `mode`)."""
+    for a private `mode`). `durable`: on disk before this returns; a build writes its many
+    files without, and makes them durable together with `sync` before its state file."""
     regular_or_missing(path)
     private = not mode & 0o077
     try:
@@ -133,7 +134,8 @@ def write(path: Path, data: bytes, mode: int) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
             os.fchmod(f.fileno(), mode)
         regular_or_missing(path)  # nothing special planted meanwhile
         os.replace(tmp, path)
@@ -142,6 +144,26 @@ def write(path: Path, data: bytes, mode: int) -> None:
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)
+
+
+def sync(folder: Path) -> None:
+    """Everything written on `folder`'s file system reaches the disk: one syncfs(2) instead of
+    an fsync per file (os.sync where syncfs is not to be had)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def _write_error(path: Path, e: OSError) -> HaccError:

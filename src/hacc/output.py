@@ -286,10 +286,13 @@ def apply(
         target = fsafe.inside(cluster_dir, change.path)
         if change.action in (CREATE, UPDATE):
             assert change.artifact is not None
-            fsafe.write(target, change.artifact.data, _mode(change.artifact.executable))
+            data, mode = change.artifact.data, _mode(change.artifact.executable)
+            fsafe.write(target, data, mode, durable=False)
         elif change.action == REMOVE:
             fsafe.remove(target)
             _remove_empty_parents(target, cluster_dir)
+    if pending:
+        fsafe.sync(cluster_dir)  # the files on disk before the state file says they are
     state = state_text(cluster, artifacts, record).encode()
     if _current(cluster_dir, STATE_FILE) != (state, False):
         fsafe.write(cluster_dir / STATE_FILE, state, _mode(False))
