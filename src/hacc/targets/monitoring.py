@@ -490,14 +490,15 @@ def _documents(cluster: Cluster, objects: list[dict[str, Any]]) -> str:
 
 
 def render(cluster: Cluster) -> list[Artifact]:
+    objects = operator_objects(cluster)
     out = [
-        Artifact(f"manifests/monitoring/{name}", _documents(cluster, objects), MANIFEST)
-        for name, objects in operator_objects(cluster).items()
+        Artifact(f"manifests/monitoring/{name}", _documents(cluster, docs), MANIFEST)
+        for name, docs in objects.items()
     ]
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": sorted(operator_objects(cluster)),
+        "resources": sorted(objects),
     }
     out.append(
         Artifact(
@@ -507,7 +508,7 @@ def render(cluster: Cluster) -> list[Artifact]:
         )
     )
     plain = {
-        "rules.yaml": {"groups": rule_groups(cluster)},
+        "rules.yaml": objects["prometheusrule.yaml"][0]["spec"],
         "scrape-configs.yaml": {"scrape_configs": scrape_configs(cluster)},
         "blackbox.yaml": blackbox_modules(),
     }

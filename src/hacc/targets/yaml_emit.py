@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 # Conservative plain scalars: no spaces, no flow or comment indicators, a safe first character.
@@ -30,23 +30,21 @@ def _resolvers() -> tuple[Any, Any, Any]:
     return ScalarNode, VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2))
 
 
+@lru_cache(maxsize=1 << 16)  # keys and values repeat across every file and cluster
 def _plain_is_string(s: str) -> bool:
     node, v11, v12 = _resolvers()
     tag = "tag:yaml.org,2002:str"
     return bool(v11.resolve(node, s, (True, False)) == tag == v12.resolve(node, s, (True, False)))
 
 
-_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+# Controls but tab and newline, C1 controls (U+0085 among them), and the Unicode line breaks.
+_UNEMITTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _check_text(value: str) -> None:
-    bad = [
-        c
-        for c in value
-        if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F or c in _BREAKS
-    ]
+    bad = _UNEMITTABLE.search(value)
     if bad:
-        raise ValueError(f"character U+{ord(bad[0]):04X} cannot be emitted in {value!r}")
+        raise ValueError(f"character U+{ord(bad.group()):04X} cannot be emitted in {value!r}")
 
 
 def scalar(value: Any) -> str:
