@@ -18,15 +18,35 @@ LAUNCH_CONFIG_SCHEMA = "microk8s-launch-config.json"
 
 
 @cache
-def _cloud_config() -> tuple[Any, frozenset[str]]:
-    from jsonschema import Draft4Validator
-
+def _known_keys() -> frozenset[str]:
     schema = load_schema(CLOUD_CONFIG_SCHEMA)
     known: set[str] = set()
     for part in schema["allOf"]:
         name = part["$ref"].rsplit("/", 1)[-1]
         known |= set(schema["$defs"][name].get("properties", {}))
-    return Draft4Validator(schema), frozenset(known)
+    return frozenset(known)
+
+
+@cache
+def _cloud_config(keys: frozenset[str]) -> Any:
+    """cloud-init's schema for a document with these top-level keys: its `allOf` holds one
+    definition per module, each only `properties` of its own keys (cc_ubuntu_autoinstall adds
+    `additionalProperties: true`), so the modules that name none of the keys cannot fail and
+    are left out. The same verdict, several times faster."""
+    from jsonschema import Draft4Validator
+
+    schema = load_schema(CLOUD_CONFIG_SCHEMA)
+    defs = schema["$defs"]
+    parts = []
+    for part in schema["allOf"]:
+        d = defs[part["$ref"].rsplit("/", 1)[-1]]
+        inert = (
+            set(d) <= {"type", "properties", "additionalProperties"}
+            and d.get("additionalProperties", True) is True
+        )
+        if not inert or keys & set(d.get("properties", {})):
+            parts.append(part)
+    return Draft4Validator({**schema, "allOf": parts})
 
 
 @cache
@@ -55,9 +75,9 @@ def cloud_config_problems(text: str) -> list[str]:
     docs = _load_all(text)
     if len(docs) != 1 or not isinstance(docs[0], dict):
         return ["is not one YAML mapping"]
-    validator, known = _cloud_config()
+    validator = _cloud_config(frozenset(k for k in docs[0] if isinstance(k, str)))
     problems = [f"{_where(e)}: {e.message}" for e in validator.iter_errors(docs[0])]
-    problems += [f"unknown top-level key {k!r}" for k in docs[0] if k not in known]
+    problems += [f"unknown top-level key {k!r}" for k in docs[0] if k not in _known_keys()]
     return problems
 
 
