@@ -24,8 +24,10 @@ DEFAULT_PORTS = {KEEPALIVED_HAPROXY: 8443, KUBE_VIP: APISERVER_PORT, EXTERNAL: A
 
 # Failover profiles: defaults for what the spec leaves unset (the drill measured both).
 PROFILES: dict[str, dict[str, Any]] = {
-    "default": {"advertInterval": 1, "checkInterval": "2s", "checkFall": 3},
-    "fast": {"advertInterval": 0.1, "checkInterval": "500ms", "checkFall": 2},
+    "default": {"advertInterval": 1, "checkInterval": "2s", "checkFall": 3, "connect": "200ms"},
+    # fast: a request that dials a cut-off node's apiserver is redispatched after 100 ms, well
+    # inside a client's patience, until the health checks mark that server down
+    "fast": {"advertInterval": 0.1, "checkInterval": "500ms", "checkFall": 1, "connect": "100ms"},
 }
 
 # Alert timing per profile: a cluster tuned to fail over fast is watched as closely.
@@ -337,7 +339,7 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
             interval if duration_ms(interval) < 1000 else "1s",
             int(hc.get("fall", profile["checkFall"])),
             int(hc["rise"]),
-            to["connect"],
+            to.get("connect", profile["connect"]),
             to["client"],
             to["server"],
             to["tunnel"],
