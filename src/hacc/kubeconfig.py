@@ -11,6 +11,7 @@ import yaml
 
 from hacc.compiler.model import Cluster
 from hacc.errors import HaccError
+from hacc.targets.base import is_ip
 
 # MicroK8s's own SANs on every apiserver certificate (microk8s-resources/certs/csr.conf.template)
 MICROK8S_SANS = (
@@ -40,17 +41,9 @@ def covered(cluster: Cluster) -> bool:
     sans = {*cluster.sans, *MICROK8S_SANS, *(n.address for n in cluster.control_plane)}
     try:
         ip = ipaddress.ip_address(host)
-        return any(_is_ip(s) and ipaddress.ip_address(s) == ip for s in sans)
+        return any(is_ip(s) and ipaddress.ip_address(s) == ip for s in sans)
     except ValueError:
         return host.lower() in {s.lower() for s in sans}
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def parse(text: str, source: str) -> dict[str, Any]:

@@ -48,6 +48,18 @@ def resolve(ref: SecretRef, spec_dir: Path) -> str:
 
 
 def sops_value(path: Path, key: str) -> str:
+    value: Any = sops_decrypt(path)
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise SecretUnavailable(f"{path} has no key {key!r}")
+        value = value[part]
+    if not isinstance(value, (str, int)):
+        raise SecretUnavailable(f"{key!r} in {path} is not a string")
+    return str(value).strip()
+
+
+def sops_decrypt(path: Path) -> Any:
+    """The whole decrypted document of a sops file."""
     sops = shutil.which("sops")
     if sops is None:
         raise SecretUnavailable(
@@ -64,14 +76,7 @@ def sops_value(path: Path, key: str) -> str:
     )
     if r.returncode != 0:
         raise SecretUnavailable(f"sops could not decrypt {path}: {sops_message(r.stderr)}")
-    value: Any = json.loads(r.stdout)
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise SecretUnavailable(f"{path} has no key {key!r}")
-        value = value[part]
-    if not isinstance(value, (str, int)):
-        raise SecretUnavailable(f"{key!r} in {path} is not a string")
-    return str(value).strip()
+    return json.loads(r.stdout)
 
 
 def sops_message(stderr: str, limit: int = 4000) -> str:

@@ -130,20 +130,12 @@ def _write_sops(path: Path, key: str, token: str, force: bool) -> None:
 
 
 def _decrypted(path: Path) -> dict[str, Any]:
-    import json
+    from hacc.secrets import SecretUnavailable, sops_decrypt
 
-    r = subprocess.run(
-        [_sops_binary(), "--decrypt", "--output-type", "json", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if r.returncode != 0:
-        from hacc.secrets import sops_message
-
-        raise HaccError(f"sops could not decrypt {path}: {sops_message(r.stderr)}")
-    data = json.loads(r.stdout)
+    try:
+        data = sops_decrypt(path)
+    except SecretUnavailable as e:
+        raise HaccError(str(e)) from None
     if not isinstance(data, dict):
         raise HaccError(f"{path} does not hold a mapping")
     data.pop("sops", None)

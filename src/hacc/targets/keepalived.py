@@ -82,23 +82,13 @@ def render(cluster: Cluster) -> list[Artifact]:
     for node in cluster.control_plane:
         d = node_dir(node)
         out.append(Artifact(f"{d}/keepalived.conf", conf(cluster, node), LOAD_BALANCER, node.name))
-        out.append(
-            Artifact(
-                f"{d}/check-apiserver.sh",
-                check_script(cluster, node),
-                LOAD_BALANCER,
-                node.name,
-                executable=True,
-            )
-        )
+        scripts = {"check-apiserver.sh": check_script}
         if cluster.monitoring.enabled:
+            scripts["keepalived-notify.sh"] = notify_script
+        for name, make in scripts.items():
             out.append(
                 Artifact(
-                    f"{d}/keepalived-notify.sh",
-                    notify_script(cluster, node),
-                    LOAD_BALANCER,
-                    node.name,
-                    executable=True,
+                    f"{d}/{name}", make(cluster, node), LOAD_BALANCER, node.name, executable=True
                 )
             )
     return out
