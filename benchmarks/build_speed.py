@@ -8,6 +8,7 @@ Prints wall times and per-spec times; run from the repository root with hacc ins
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -42,14 +43,21 @@ spec:
 
 
 def timed(argv: list[str]) -> float:
+    return measured(argv)[0]
+
+
+def measured(argv: list[str]) -> tuple[float, int]:
+    """Wall time (s) and peak resident memory (MiB) of one command."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(
-            f"{' '.join(argv[:4])} ... exited {proc.returncode}: {proc.stderr.decode()[-800:]}"
-        )
-    return elapsed
+        sys.exit(f"{' '.join(argv[:4])} ... exited {proc.returncode}: {err.decode()[-800:]}")
+    return elapsed, usage.ru_maxrss // 1024
 
 
 def main() -> None:
@@ -68,9 +76,11 @@ def main() -> None:
             timed([*hacc, "build", str(EXAMPLE), "-o", str(root / "one-0")])
             for _ in range(args.runs)
         ]
-        print(f"one example ({EXAMPLE.name}, 29 files), median of {args.runs}:")
+        print(f"one example ({EXAMPLE.name}), median of {args.runs}:")
         print(f"  fresh build   {statistics.median(fresh) * 1000:8.1f} ms")
         print(f"  no changes    {statistics.median(again) * 1000:8.1f} ms")
+        startup = statistics.median(timed([sys.executable, "-c", "pass"]) for _ in range(args.runs))
+        rows: list[tuple[int, float, int, float, int, float, int, float, int]] = []
         print("fleets (3 control-plane + 2 workers per spec, one CLI run):")
         print(f"  {'specs':>6} {'fresh s':>9} {'ms/spec':>8} {'no-op s':>9} {'ms/spec':>8}")
         for n in args.fleets:
@@ -82,9 +92,25 @@ def main() -> None:
                 p.write_text(fleet_spec(i))
                 paths.append(str(p))
             out = root / f"out-{n}"
-            t1 = timed([*hacc, "build", "-q", *paths, "-o", str(out)])
-            t2 = timed([*hacc, "build", "-q", *paths, "-o", str(out)])
+            t1, m1 = measured([*hacc, "build", "-q", *paths, "-o", str(out)])
+            t2, m2 = measured([*hacc, "build", "-q", *paths, "-o", str(out)])
+            t3, m3 = measured([*hacc, "build", "--check", *paths, "-o", str(out)])
+            t4, m4 = measured([*hacc, "validate", *paths])
+            rows.append((n, t1, m1, t2, m2, t3, m3, t4, m4))
             print(f"  {n:>6} {t1:>9.2f} {t1 / n * 1000:>8.1f} {t2:>9.2f} {t2 / n * 1000:>8.1f}")
+        print("fleets, every command (seconds, ms per spec, peak MiB):")
+        print(f"  python -c pass: {startup * 1000:.1f} ms (median of {args.runs})")
+        for n, t1, m1, t2, m2, t3, m3, t4, m4 in rows:
+            for label, t, m in (
+                ("fresh build", t1, m1),
+                ("no-op build", t2, m2),
+                ("build --check", t3, m3),
+                ("validate", t4, m4),
+            ):
+                print(
+                    f"  {n:>6} {label:<14} {t:>8.2f} s {t / n * 1000:>7.1f} ms/spec "
+                    f"{t / startup:>7.0f}x start-up {m:>6} MiB"
+                )
 
 
 if __name__ == "__main__":
