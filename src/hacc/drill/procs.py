@@ -59,10 +59,11 @@ class Supervisor:
         return proc
 
     def signal(self, name: str, sig: int) -> None:
-        """Send `sig` to the process (and, for SIGKILL, to its recorded children)."""
+        """Send `sig` to the process (and, for SIGKILL, SIGSTOP and SIGCONT, to its recorded
+        children: keepalived's VRRP process acts on its own)."""
         proc = self.procs[name]
         pids = [proc.popen.pid]
-        if sig == signal.SIGKILL:
+        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCONT):
             pids += [p for p in (_read_pid(f) for f in proc.extra_pids) if p]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
