@@ -36,7 +36,9 @@ ALERT_HELP = {
     "and the apiservers they renew through.",
     "HaccVIPSplitBrain": "More than one node claims the VIP: VRRP adverts between them are lost "
     "(a firewall dropping IP protocol 112, a partition). Clients reach whichever node answers "
-    "ARP last. Restore the path between the nodes; keepalived then settles on one holder.",
+    "ARP last. Restore the path between the nodes; keepalived then settles on one holder. "
+    "Check `ip -4 addr` on each node reporting MASTER: a keepalived killed with SIGKILL runs no "
+    "notify script, so its last state (and the VIP) stays until it restarts.",
     "HaccVIPFlapping": "The VIP keeps moving: a health check that fails now and then (a slow or "
     "overloaded apiserver, a CPU-starved node in the `fast` profile). Look at `journalctl -u "
     "keepalived` for the reason each time and consider the `default` profile.",
