@@ -103,14 +103,18 @@ def recorded_specs(out: str | Path, given: list[str]) -> list[str]:
     return found
 
 
-def recorded_claims(out: str | Path | None) -> dict[str, dict[str, Any]]:
-    """The addresses each cluster already built in OUT claims (for checks across specs)."""
+def recorded_claims(
+    out: str | Path | None, built: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The addresses each cluster already built in OUT claims (for checks across specs), but
+    the clusters in `built`, whose specs are being compiled and speak for themselves."""
     if out is None:
         return {}
     return {
         folder.name: output.read_record(folder)[2]
         for folder in built_folders(out)
-        if orphan_reason(folder) is None  # a renamed cluster does not clash with its old self
+        if folder.name not in (built or set())
+        and orphan_reason(folder) is None  # a renamed cluster does not clash with its old self
     }
 
 
@@ -121,7 +125,7 @@ def compile_specs(
     with OUT, specs are also checked against the clusters already built there."""
     units: list[Unit] = []
     diags: list[Diagnostic] = []
-    for analysis in analyze_all(paths, recorded_claims(out)):
+    for analysis in analyze_all(paths, lambda built: recorded_claims(out, built)):
         diags.extend(analysis.diagnostics)
         if not analysis.ok or analysis.cluster is None:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,19 +68,20 @@ def claims(cluster: Cluster) -> dict[str, Any]:
     return out
 
 
-def analyze_all(
-    paths: list[str], recorded: dict[str, dict[str, Any]] | None = None
-) -> list[Analysis]:
+Recorded = Callable[[set[str]], dict[str, dict[str, Any]]]
+
+
+def analyze_all(paths: list[str], recorded: Recorded | None = None) -> list[Analysis]:
     """Every spec, plus the checks that span specs: one cluster name per spec, and no address,
-    VIP or virtual router id taken twice, among these specs and the clusters `recorded` in OUT
-    (name -> claims) that are not built now."""
+    VIP or virtual router id taken twice, among these specs and the clusters recorded in OUT
+    that are not built now (`recorded(built)`: name -> claims of the others)."""
     from hacc.diagnostics import ERROR
 
     results = [analyze(p) for p in paths]
     seen: dict[str, str] = {}
     taken: dict[tuple[str, str], str] = {}  # (kind, value) -> who holds it
     built = {r.cluster.name for r in results if r.cluster is not None}
-    for name, record in sorted((recorded or {}).items()):
+    for name, record in sorted((recorded(built) if recorded else {}).items()):
         if name not in built:
             _claim(taken, f"cluster {name} (recorded in its output folder)", record)
     for r in results:
