@@ -253,3 +253,18 @@ def test_every_command_documents_its_exit_codes() -> None:
         assert f"`hacc {name}" in readme or f"`sudo hacc {name}" in readme, name
     assert "plan --strict" in readme or "[--strict] [--format json]" in readme
     assert "--allow-git" in readme
+
+
+def test_a_modeline_cannot_send_build_outside_the_specs_folder(hacc, tmp_path) -> None:
+    """Only a .json beside or below the spec is kept current; `..` or an absolute path is not."""
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "ha-cluster.yaml"
+    assert hacc("init", str(spec), "--name", "edge").code == 0
+    old = '{"$id": "https://hacc.dev/schemas/hacluster-v1alpha1.json"}\n'
+    outside = tmp_path / "elsewhere.schema.json"
+    outside.write_text(old)
+    for target in ("../elsewhere.schema.json", str(outside)):
+        text = spec.read_text().split("\n", 1)[1]
+        spec.write_text(f"# yaml-language-server: $schema={target}\n{text}")
+        assert hacc("build", str(spec), "-o", str(tmp_path / "out")).code == 0
+        assert outside.read_text() == old

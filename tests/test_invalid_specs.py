@@ -107,3 +107,12 @@ def test_haproxy_metrics_port_clashes(port, reason, hacc, tmp_path) -> None:
     assert r.code == 1
     assert f"error[HACC207]: HAProxy's metrics cannot listen on {port}: " in r.err
     assert reason in r.err
+
+
+def test_alert_durations_prometheus_cannot_count(hacc, tmp_path) -> None:
+    spec = tmp_path / "spec.yaml"
+    text = (REPO / "examples" / "keepalived-haproxy.yaml").read_text()
+    spec.write_text(text + "  monitoring:\n    alerts: {vipFor: 9999999h, flapWindow: 2562047h}\n")
+    r = hacc("validate", str(spec))
+    assert r.code == 1 and r.err.count("error[HACC105]") == 1
+    assert "9999999h is longer than Prometheus can count" in r.err

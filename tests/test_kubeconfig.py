@@ -155,3 +155,14 @@ def _without_name(cluster):
             return (self.endpoint.address,)
 
     return Narrow(**{f.name: getattr(cluster, f.name) for f in dataclasses.fields(cluster)})
+
+
+def test_merge_never_blocks_on_a_fifo(hacc, tmp_path) -> None:
+    import os
+
+    source = tmp_path / "microk8s.config"
+    source.write_text(MICROK8S_CONFIG)
+    fifo = tmp_path / "config"
+    os.mkfifo(fifo)
+    r = hacc("kubeconfig", str(KEEPALIVED_EXAMPLE), "--from", str(source), "--merge", str(fifo))
+    assert r.code == 1 and "is a FIFO; hacc reads and replaces regular files only" in r.err

@@ -29,7 +29,12 @@ def _named(spec: Path) -> Path | None:
     m = MODELINE.search(head)
     if not m or re.match(r"^[a-z][a-z0-9+.-]*:", m.group(1)):  # a URL: the editor fetches it
         return None
-    return spec.parent / m.group(1)
+    # Only a .json file beside the spec or below it: a modeline is input, and must not make a
+    # build rewrite a file elsewhere.
+    name = Path(m.group(1))
+    if name.is_absolute() or ".." in name.parts or name.suffix != ".json":
+        return None
+    return spec.parent / name
 
 
 def _ours(path: Path) -> bool:

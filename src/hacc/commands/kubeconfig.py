@@ -59,11 +59,14 @@ def run(opts: Options, report: Report) -> int:
 def parse_existing(path: Path) -> dict[str, Any]:
     import yaml
 
-    if not path.exists():
+    from hacc import fsafe
+
+    data = fsafe.read(path)  # never follows a link, never blocks on a FIFO
+    if data is None:
         return {}
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
+        doc = yaml.safe_load(data.decode("utf-8")) or {}
+    except (UnicodeDecodeError, yaml.YAMLError) as e:
         raise HaccError(f"{path}: cannot read it as a kubeconfig: {e}") from None
     if not isinstance(doc, dict):
         raise HaccError(f"{path}: not a kubeconfig")

@@ -285,6 +285,24 @@ def haproxy_durations(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
             )
 
 
+PROMETHEUS_MAX_MS = (2**63 - 1) // 1_000_000  # Prometheus durations are int64 nanoseconds
+
+
+@rule
+def alert_durations(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    if not c.monitoring.enabled:
+        return
+    alerts = doc.data.get("spec", {}).get("monitoring", {}).get("alerts", {})
+    for key, value in alerts.items():
+        if isinstance(value, str) and duration_ms(value) > PROMETHEUS_MAX_MS:
+            yield _err(
+                doc,
+                ("spec", "monitoring", "alerts", key),
+                "HACC105",
+                f"{value} is longer than Prometheus can count (about 292 years)",
+            )
+
+
 @rule
 def profile_overridden(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     """A profile whose every value the spec sets by hand changes nothing: say so."""
