@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 from hacc.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+# Kubernetes object names (apimachinery's IsDNS1123Subdomain), which CRD schemas do not check
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 INVALID = sorted((REPO / "tests" / "specs" / "invalid").glob("*.yaml"))
 

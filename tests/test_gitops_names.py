@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import re
 
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from artifacts import compiled
+from conftest import DNS1123_SUBDOMAIN
 from hacc.compiler.model import gitops_from
 from hacc.schemas import load_schema
 from hacc.targets import fleet, gitops
 
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 PATH_SCHEMA = load_schema()["properties"]["spec"]["properties"]["gitops"]["properties"]["path"]
 PATHS = st.from_regex(PATH_SCHEMA["pattern"], fullmatch=True).filter(
     lambda p: len(p) <= PATH_SCHEMA["maxLength"]

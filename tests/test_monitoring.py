@@ -12,14 +12,13 @@ import pytest
 import yaml
 
 from artifacts import compiled
-from conftest import EXAMPLES, REPO
+from conftest import DNS1123_SUBDOMAIN, EXAMPLES, REPO
 from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, KUBE_VIP, Cluster
 from hacc.targets import monitoring
 from realtools import run, tool
 
 CRDS = REPO / "tests" / "fixtures" / "prometheus-operator"
 NAMES = [p.stem for p in EXAMPLES]
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def files(name: str) -> dict[str, str]:

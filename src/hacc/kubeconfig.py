@@ -9,20 +9,9 @@ from typing import Any
 
 import yaml
 
-from hacc.compiler.model import Cluster
+from hacc.compiler.model import MICROK8S_SANS, Cluster
 from hacc.errors import HaccError
 from hacc.targets.base import is_ip
-
-# MicroK8s's own SANs on every apiserver certificate (microk8s-resources/certs/csr.conf.template)
-MICROK8S_SANS = (
-    "kubernetes",
-    "kubernetes.default",
-    "kubernetes.default.svc",
-    "kubernetes.default.svc.cluster",
-    "kubernetes.default.svc.cluster.local",
-    "127.0.0.1",
-    "10.152.183.1",
-)
 
 
 def server_url(cluster: Cluster) -> str:

@@ -19,6 +19,16 @@ EXTERNAL = "external"
 VIP_MODES = (KEEPALIVED_HAPROXY, KUBE_VIP)
 
 APISERVER_PORT = 16443
+# MicroK8s's own SANs on every apiserver certificate (microk8s-resources/certs/csr.conf.template)
+MICROK8S_SANS = (
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster",
+    "kubernetes.default.svc.cluster.local",
+    "127.0.0.1",
+    "10.152.183.1",
+)
 CLUSTER_AGENT_PORT = 25000
 DEFAULT_PORTS = {KEEPALIVED_HAPROXY: 8443, KUBE_VIP: APISERVER_PORT, EXTERNAL: APISERVER_PORT}
 

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hacc.compiler.model import APISERVER_PORT, Cluster
+from hacc.compiler.model import APISERVER_PORT, MICROK8S_SANS, Cluster
 from hacc.drill.lab import LAB_NET, VIP, LabError, node_address
 from hacc.targets import haproxy, keepalived, monitoring, render_cluster
 
@@ -245,7 +245,7 @@ def make_certificates(labdir: Path, config: LabConfig) -> Path:
 def node_sans(config: LabConfig, index: int) -> list[str]:
     """The SANs MicroK8s's certificate of the node at `index` carries (spec SANs, the node's
     address, MicroK8s's own), moved into the lab."""
-    sans = [*config.sans, node_address(index), "127.0.0.1", "kubernetes", "kubernetes.default"]
+    sans = [*config.sans, node_address(index), *MICROK8S_SANS]
     return list(dict.fromkeys(sans))
 
 
