@@ -50,7 +50,11 @@ class Unit:
         spec = os.path.relpath(Path(self.analysis.file).resolve(), folder.resolve())
         cluster = self.analysis.cluster
         return output.Record(
-            Path(spec).as_posix(), self.gitops_record(), claims(cluster), endpoint_text(cluster)
+            Path(spec).as_posix(),
+            self.gitops_record(),
+            claims(cluster),
+            endpoint_text(cluster),
+            cluster.channel,
         )
 
     def folder(self, out: str | Path) -> Path:

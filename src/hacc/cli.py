@@ -308,6 +308,40 @@ def _parser() -> argparse.ArgumentParser:
     sec.add_argument("spec", metavar="SPEC", help="the cluster's spec")
     sec.add_argument("--force", action="store_true", help="replace an existing token")
 
+    up = _command(
+        sub,
+        "upgrade",
+        help="write a rolling, quorum-keeping upgrade procedure to the next channel",
+        description="Write a script and a Markdown page that upgrade the running cluster to "
+        "CHANNEL one minor version at a time: control-plane nodes one by one, each gated on "
+        "every control-plane node being Ready through the endpoint and the datastore having "
+        "its voters, then workers in batches of spec.workers.upgradeBatchSize. Each node is "
+        "drained from another control-plane node, refreshed, waited for and uncordoned; a "
+        "failed gate stops the script with what to do, and running it again resumes. Skipped "
+        "minor versions, downgrades, `latest` tracks and confinement changes are refused.",
+        epilog="example: hacc upgrade ha-cluster.yaml --to 1.33/stable\n"
+        "         ./upgrade-CLUSTER-1.33-stable/upgrade-CLUSTER-1.33-stable.sh --dry-run\n\n"
+        "exit codes: 0 written, 1 problems (spec errors, a refused channel change), "
+        "2 usage error, 3 internal error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    up.add_argument("spec", metavar="SPEC", help="the cluster's spec")
+    up.add_argument(
+        "--to", required=True, metavar="CHANNEL", help="the channel to reach, such as 1.33/stable"
+    )
+    up.add_argument(
+        "--from",
+        dest="frm",
+        metavar="CHANNEL",
+        help="the channel the nodes follow now (default: the spec's spec.microk8s.channel)",
+    )
+    up.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="the folder to write to (default: upgrade-CLUSTER-CHANNEL)",
+    )
+
     comp = _command(
         sub,
         "completion",
@@ -344,6 +378,10 @@ def _options(args: argparse.Namespace) -> tuple[Any, Any]:
         from hacc.commands import secret
 
         return secret, secret.Options(args.spec, args.force)
+    if args.command == "upgrade":
+        from hacc.commands import upgrade
+
+        return upgrade, upgrade.Options(args.spec, args.to, args.frm, args.output)
     if args.command == "completion":
         from hacc.commands import completion
 

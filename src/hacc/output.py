@@ -133,6 +133,7 @@ class Record:
     gitops: dict[str, str] | None = None
     claims: dict[str, Any] | None = None
     endpoint: str | None = None  # where clients reach the API, for `plan` to notice a change
+    channel: str | None = None  # the MicroK8s channel, for `plan` to notice an upgrade
 
 
 def state_text(
@@ -164,6 +165,8 @@ def state_text(
         doc["claims"] = record.claims
     if record.endpoint:
         doc["endpoint"] = record.endpoint
+    if record.channel:
+        doc["channel"] = record.channel
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -175,6 +178,15 @@ def read_endpoint(cluster_dir: Path) -> str | None:
     writes: a state file is input, and this text reaches the terminal)."""
     value = _load_state(cluster_dir).get("endpoint")
     return value if isinstance(value, str) and ENDPOINT.fullmatch(value) else None
+
+
+CHANNEL = re.compile(r"(latest|[0-9]{1,3}\.[0-9]{1,3}(-strict)?)/(stable|candidate|beta|edge)")
+
+
+def read_channel(cluster_dir: Path) -> str | None:
+    """The MicroK8s channel the folder's last build recorded (None if none or malformed)."""
+    value = _load_state(cluster_dir).get("channel")
+    return value if isinstance(value, str) and CHANNEL.fullmatch(value) else None
 
 
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)

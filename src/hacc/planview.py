@@ -60,30 +60,46 @@ def described(plans: list[Planned]) -> list[tuple[Planned, output.Change, str, s
     return out
 
 
-def endpoint_changes(plans: list[Planned]) -> list[tuple[Planned, str, str, str]]:
-    """Clusters whose endpoint (URL or address) differs from what their last build recorded:
-    (plan, before, after, what to do)."""
+def recorded_changes(plans: list[Planned]) -> list[tuple[Planned, str, str, str, str]]:
+    """What differs in a cluster from its last build beyond its files, and what a rebuild cannot
+    do about it: (plan, what, before, after, what to do), for the endpoint and the channel."""
+    import shlex
+
     from hacc.build import endpoint_text
     from hacc.compiler.model import EXTERNAL
+    from hacc.errors import HaccError
+    from hacc.upgrade import channel, check_step
 
     out = []
     for p in plans:
-        cluster = p.unit.analysis.cluster if p.unit.analysis else None
-        before = output.read_endpoint(p.folder) if cluster else None
-        if cluster is None or before is None:
+        analysis = p.unit.analysis
+        cluster = analysis.cluster if analysis else None
+        if analysis is None or cluster is None:
             continue
+        before = output.read_endpoint(p.folder)
         after = endpoint_text(cluster)
-        if before == after:
-            continue
-        step = (
-            "every kubeconfig and client that uses the endpoint must change (RUNBOOK.md "
-            "section 2); "
-            "the apiserver certificates must carry the new name or address first "
-            "(apply-day2.sh, RUNBOOK.md section 5)"
-        )
-        if cluster.mode == EXTERNAL:
-            step += "; move your load balancer's listener (RUNBOOK.md section 7)"
-        out.append((p, before, after, step))
+        if before is not None and before != after:
+            step = (
+                "every kubeconfig and client that uses the endpoint must change (RUNBOOK.md "
+                "section 2); "
+                "the apiserver certificates must carry the new name or address first "
+                "(apply-day2.sh, RUNBOOK.md section 5)"
+            )
+            if cluster.mode == EXTERNAL:
+                step += "; move your load balancer's listener (RUNBOOK.md section 7)"
+            out.append((p, "endpoint", before, after, step))
+        was = output.read_channel(p.folder)
+        if was is not None and was != cluster.channel:
+            step = (
+                "new nodes install the new channel; running nodes keep theirs until upgraded: "
+                f"hacc upgrade {shlex.quote(analysis.file)} --from {was} --to {cluster.channel} "
+                "(RUNBOOK.md section 4)"
+            )
+            try:
+                check_step(channel(was), channel(cluster.channel))
+            except HaccError as e:
+                step = f"running nodes cannot follow in one upgrade: {e}"
+            out.append((p, "channel", was, cluster.channel, step))
     return out
 
 
@@ -100,8 +116,8 @@ def as_json(
 
     steps = {(p.folder, c.path): (kind, hint) for p, c, kind, hint in described(plans)}
     moved = {
-        p.unit.name: {"from": before, "to": after, "step": step}
-        for p, before, after, step in endpoint_changes(plans)
+        (p.unit.name, what): {"from": before, "to": after, "step": step}
+        for p, what, before, after, step in recorded_changes(plans)
     }
     clusters = []
     for p in plans:
@@ -127,7 +143,8 @@ def as_json(
                 "folder": str(p.folder),
                 "interrupted": p.interrupted,
                 "changes": changes,
-                "endpoint": moved.get(p.unit.name),
+                "endpoint": moved.get((p.unit.name, "endpoint")),
+                "channel": moved.get((p.unit.name, "channel")),
             }
         )
     counts = Counter(c.action for p in plans for c in p.changes)
@@ -176,8 +193,8 @@ def render(
             lines += shown
     if pending:
         lines.append("")
-    for p, before, after, step in endpoint_changes(plans):
-        lines.append(f"The endpoint of {p.unit.name} changes: {before} -> {after}")
+    for p, what, before, after, step in recorded_changes(plans):
+        lines.append(f"The {what} of {p.unit.name} changes: {before} -> {after}")
         lines.append(f"      {step}")
         lines.append("")
     if orphans:

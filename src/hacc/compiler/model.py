@@ -205,6 +205,7 @@ class Cluster:
     control_plane: tuple[Node, ...]
     workers: tuple[Node, ...]
     worker_endpoint: str
+    upgrade_batch: int
     join_token: SecretRef
     gitops: GitOps | None
     monitoring: Monitoring
@@ -368,6 +369,7 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
         control_plane=control,
         workers=workers,
         worker_endpoint=wk["apiserverEndpoint"],
+        upgrade_batch=int(wk["upgradeBatchSize"]),
         join_token=_secret(spec["secrets"]["joinToken"]),
         gitops=gitops_from(gitops) if gitops else None,
         monitoring=_monitoring(spec["monitoring"], lb["profile"], net.get("subnet"), control),
