@@ -147,6 +147,45 @@ def test_worker_joins_with_its_own_token_registered_by_the_first_node(work) -> N
     assert refused.rc != 0 and refused.happened("join refused")
 
 
+def test_extension_points_reach_the_node_in_order(work) -> None:
+    """examples/keepalived-haproxy.yaml: the site's proxy, a file, a preCommand, labels."""
+    cluster, _ = compiled("keepalived-haproxy")
+    node = cluster.first
+    ud = user_data("keepalived-haproxy", node)
+    b = boot(cluster, node, ud, work / "n")
+    configured(b, ud, node)
+    kinds = [e["event"] for e in b.events]
+    proxy = cluster.proxy
+    assert proxy is not None
+    # snapd has its proxy before the install downloads anything; the preCommand ran before too.
+    (snap_set,) = b.happened("snap set system")
+    assert snap_set == {
+        "event": "snap set system",
+        "options": [f"proxy.http={proxy.http}", f"proxy.https={proxy.https}"],
+        "installed": False,
+    }
+    pre = {"event": "systemctl", "args": ["restart", "systemd-timesyncd"]}
+    assert b.events.index(pre) < kinds.index("installed")
+    # containerd's environment was in place at install, before containerd ever started.
+    env = dict(line.split("=", 1) for line in b.read("args/containerd-env").splitlines())
+    assert env["HTTPS_PROXY"] == proxy.https and "10.152.183.0/24" in env["NO_PROXY"].split(",")
+    # The label timer is on once the node has done its part.
+    timer = {"event": "systemctl", "args": ["enable", "--now", "hacc-node-labels.timer"]}
+    assert timer in b.events and b.events.index(timer) > kinds.index("installed")
+    log = b.output
+    assert log.index("running: systemctl restart systemd-timesyncd") < log.index(
+        "installing MicroK8s"
+    )
+
+
+def test_a_failing_pre_command_stops_the_bootstrap_before_the_install(work) -> None:
+    cluster, _ = compiled("kube-vip")
+    ud = user_data("kube-vip", cluster.first).replace("sysctl --system", "false")
+    b = boot(cluster, cluster.first, ud, work / "n")
+    failed_with(b, "kube-vip", "11", "a preCommand of the spec failed")
+    assert not b.happened("installed") and not b.happened("sysctl")
+
+
 def test_first_install_attempt_fails(work) -> None:
     cluster, _ = compiled("kube-vip")
     ud = user_data("kube-vip", cluster.first)
@@ -178,7 +217,9 @@ def test_preinstalled_microk8s_is_refused(work) -> None:
         preinstalled=True,
     )
     failed_with(b, "keepalived-haproxy", "9", "installed before hacc ran")
-    assert not b.happened("systemctl") and not b.happened("VIP added")
+    # The load balancer never started (the spec's preCommand restarts only timesyncd).
+    started = [e for e in b.happened("systemctl") if "keepalived" in e["args"]]
+    assert not started and not b.happened("VIP added")
 
 
 @pytest.mark.parametrize("role", ["control plane", "worker"])

@@ -6,7 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, replaced
+import pytest
+
+from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO, replaced
 from hacc.output import STATE_FILE
 
 
@@ -79,10 +81,12 @@ def test_removing_a_node_removes_exactly_its_files(hacc, tmp_path) -> None:
     assert removed == {p for p in before if p.startswith("edge-paris-01/nodes/w2/")}
     assert not (out / "edge-paris-01/nodes/w2").exists()
     changed = {p for p in after if after[p] != before[p]}
-    # cp1 no longer registers w2's join token.
+    # cp1 no longer registers w2's join token; no control-plane node labels w2 any more.
     assert changed == {
         "edge-paris-01/RUNBOOK.md",
         "edge-paris-01/nodes/cp1/user-data.yaml",
+        "edge-paris-01/nodes/cp2/user-data.yaml",
+        "edge-paris-01/nodes/cp3/user-data.yaml",
         f"edge-paris-01/{STATE_FILE}",
     }
 
@@ -158,21 +162,19 @@ def test_two_specs_one_cluster_name(hacc, tmp_path) -> None:
     assert hacc("validate", str(KEEPALIVED_EXAMPLE), str(copy)).code == 1
 
 
-def test_oversized_user_data_is_a_located_warning(hacc, tmp_path) -> None:
+@pytest.mark.parametrize(("example", "expected"), [("external-lb", 5), ("keepalived-haproxy", 0)])
+def test_oversized_user_data_is_a_located_warning(hacc, tmp_path, example, expected) -> None:
     spec = tmp_path / "spec.yaml"
     flags = "".join(f"      --flag-{i:03d}: {'x' * 90}\n" for i in range(120))
-    spec.write_text(
-        replaced(
-            KEEPALIVED_EXAMPLE.read_text(),
-            "      --event-ttl: null\n",
-            "      --event-ttl: null\n" + flags,
-        )
-    )
+    text = (REPO / "examples" / f"{example}.yaml").read_text()
+    spec.write_text(replaced(text, "    apiserverArgs:\n", "    apiserverArgs:\n" + flags))
     r = hacc("build", str(spec), "-o", str(tmp_path / "out"))
-    assert r.code == 0
+    assert r.code == 0, r.err
     warnings = [line for line in r.err.splitlines() if "warning[HACC223]" in line]
-    assert len(warnings) == 3  # the control-plane nodes carry the flags; workers do not
-    assert warnings[0].startswith(f"{spec}:") and "over the 16384-byte EC2 limit" in warnings[0]
+    # The control-plane nodes carry the flags, workers do not; VIP modes never run on EC2.
+    assert len(warnings) == expected
+    if expected:
+        assert warnings[0].startswith(f"{spec}:") and "over the 16384-byte EC2 limit" in warnings[0]
 
 
 def test_unreadable_state_is_a_clear_error(hacc, tmp_path) -> None:

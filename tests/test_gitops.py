@@ -222,6 +222,8 @@ def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None
         "clusters/edge-paris-01/nodes/w2/microk8s-launch.yaml",
         "clusters/edge-paris-01/nodes/w2/verify.sh",
         "clusters/edge-paris-01/nodes/cp1/user-data.yaml",  # w2's token no longer registered
+        "clusters/edge-paris-01/nodes/cp2/user-data.yaml",  # nor w2's labels
+        "clusters/edge-paris-01/nodes/cp3/user-data.yaml",
         "clusters/edge-paris-01/RUNBOOK.md",
         "clusters/edge-paris-01/.hacc-state.json",
     }
@@ -329,7 +331,9 @@ def test_materialize_rejects_unusable_tokens(
 def test_materialize_unresolvable_token_is_located(hacc, spec, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("HACC_JOIN_TOKEN", raising=False)
     r = hacc("materialize", str(spec), "-o", str(tmp_path / "private"))
-    assert r.code == 1 and f"{spec}:42:16: error[HACC231]" in r.err
+    lines = spec.read_text().splitlines()
+    row = next(i for i, line in enumerate(lines, 1) if "joinToken: {env: HACC_JOIN_TOKEN}" in line)
+    assert r.code == 1 and f"{spec}:{row}:16: error[HACC231]" in r.err
     assert "HACC_JOIN_TOKEN is not set" in r.err
 
 

@@ -18,7 +18,7 @@ from hacc.compiler.frontend import Analysis, analyze_all, claims
 from hacc.compiler.model import GitOps, gitops_from
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import HaccError, InternalError
-from hacc.targets import render_cluster
+from hacc.targets import extensions, render_cluster
 from hacc.targets.fleet import FOLDER as FLEET_FOLDER
 from hacc.targets.fleet import render_fleet
 
@@ -55,6 +55,7 @@ class Unit:
             claims(cluster),
             endpoint_text(cluster),
             cluster.channel,
+            extensions.items(cluster),
         )
 
     def folder(self, out: str | Path) -> Path:
@@ -146,8 +147,14 @@ def compile_specs(
 
 
 def _size_warnings(analysis: Analysis, artifacts: list[Artifact]) -> list[Diagnostic]:
+    from hacc.compiler.model import EXTERNAL
+
     cluster, doc = analysis.cluster, analysis.document
     assert cluster is not None and doc is not None
+    if cluster.mode != EXTERNAL:
+        # Both VIP modes move an address with gratuitous ARP, which EC2's VPCs do not carry:
+        # such a cluster never runs on EC2, and the other clouds' limits are 64 KiB or more.
+        return []
     nodes = {n.name: n for n in cluster.nodes}
     out = []
     for a in artifacts:

@@ -134,6 +134,7 @@ class Record:
     claims: dict[str, Any] | None = None
     endpoint: str | None = None  # where clients reach the API, for `plan` to notice a change
     channel: str | None = None  # the MicroK8s channel, for `plan` to notice an upgrade
+    extensions: dict[str, list[str]] | None = None  # per node, what the extension points give
 
 
 def state_text(
@@ -167,6 +168,8 @@ def state_text(
         doc["endpoint"] = record.endpoint
     if record.channel:
         doc["channel"] = record.channel
+    if record.extensions is not None:
+        doc["extensions"] = record.extensions
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -189,6 +192,23 @@ def read_channel(cluster_dir: Path) -> str | None:
     return value if isinstance(value, str) and CHANNEL.fullmatch(value) else None
 
 
+def read_extensions(cluster_dir: Path) -> dict[str, list[str]] | None:
+    """What the folder's last build recorded of the extension points (None if nothing usable).
+    Only printable lines reach the terminal."""
+    value = _load_state(cluster_dir).get("extensions")
+    if not isinstance(value, dict):
+        return None
+    out: dict[str, list[str]] = {}
+    for node, items in value.items():
+        if not (isinstance(items, list) and all(isinstance(i, str) for i in items)):
+            return None
+        if not all(PRINTABLE.fullmatch(s) for s in (node, *items)):
+            return None
+        out[node] = items
+    return out
+
+
+PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]{1,4200}")
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
 
 

@@ -100,6 +100,30 @@ def recorded_changes(plans: list[Planned]) -> list[tuple[Planned, str, str, str,
             except HaccError as e:
                 step = f"running nodes cannot follow in one upgrade: {e}"
             out.append((p, "channel", was, cluster.channel, step))
+        out += extension_changes(p, cluster)
+    return out
+
+
+def extension_changes(p: Planned, cluster: Any) -> list[tuple[Planned, str, str, str, str]]:
+    """Extension items added or removed since the last build, each with its live-node step."""
+    from hacc.targets.extensions import items, live_step
+
+    before = output.read_extensions(p.folder)
+    if before is None:
+        return []
+    after = items(cluster)
+    present = {"*", *(n.name for n in cluster.nodes)}
+    out = []
+    for node in sorted((set(before) | set(after)) & present):  # a removed node needs nothing
+        old, new = before.get(node, []), after.get(node, [])
+        # A label whose value changed needs only the new value set (--overwrite).
+        relabelled = {i.split("=", 1)[0] for i in new if i.startswith("label ")}
+        gone = [("-", i) for i in old if i not in new and i.split("=", 1)[0] not in relabelled]
+        for sign, item in gone + [("+", i) for i in new if i not in old]:
+            who = "every node" if node == "*" else node
+            out.append(
+                (p, "extension", f"{sign} {who}: {item}", "", live_step(who, item, sign == "+"))
+            )
     return out
 
 
@@ -115,10 +139,25 @@ def as_json(
     from dataclasses import asdict
 
     steps = {(p.folder, c.path): (kind, hint) for p, c, kind, hint in described(plans)}
+    recorded = recorded_changes(plans)
     moved = {
         (p.unit.name, what): {"from": before, "to": after, "step": step}
-        for p, what, before, after, step in recorded_changes(plans)
+        for p, what, before, after, step in recorded
+        if what != "extension"
     }
+    extension_items: dict[str, list[dict[str, str]]] = {}
+    for p, what, item, _, step in recorded:
+        if what == "extension":
+            sign, _, rest = item.partition(" ")
+            node, _, text = rest.partition(": ")
+            extension_items.setdefault(p.unit.name, []).append(
+                {
+                    "change": "add" if sign == "+" else "remove",
+                    "node": node,
+                    "item": text,
+                    "step": step,
+                }
+            )
     clusters = []
     for p in plans:
         changes = []
@@ -145,6 +184,7 @@ def as_json(
                 "changes": changes,
                 "endpoint": moved.get((p.unit.name, "endpoint")),
                 "channel": moved.get((p.unit.name, "channel")),
+                "extensions": extension_items.get(p.unit.name, []),
             }
         )
     counts = Counter(c.action for p in plans for c in p.changes)
@@ -194,7 +234,10 @@ def render(
     if pending:
         lines.append("")
     for p, what, before, after, step in recorded_changes(plans):
-        lines.append(f"The {what} of {p.unit.name} changes: {before} -> {after}")
+        if what == "extension":  # `before` is the item, with + or -
+            lines.append(f"Extension points of {p.unit.name} (first boot only): {before}")
+        else:
+            lines.append(f"The {what} of {p.unit.name} changes: {before} -> {after}")
         lines.append(f"      {step}")
         lines.append("")
     if orphans:

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The bootstrap bench's stand-ins for snapd, MicroK8s and systemd, one program named by argv[0]:
-`snap`, `microk8s`, `systemctl`, `sleep`. It runs as root inside the bench's private mount and
+`snap`, `microk8s`, `systemctl`, `sleep`, and `sysctl` (which
+only records: a node's sysctls are not namespaced, and the host's must not change). It runs as root inside the bench's private mount and
 network namespaces (see bootbench.py), on the real paths under /var/snap/microk8s.
 
 A fake, not a consumer: it reproduces only behaviour read in MicroK8s's source, each cited where
@@ -58,6 +59,7 @@ ARG_KEYS = {
     "extraKubeAPIServerArgs": "kube-apiserver",
     "extraKubeletArgs": "kubelet",
     "extraMicroK8sAPIServerProxyArgs": "apiserver-proxy",
+    "extraContainerdEnv": "containerd-env",
 }
 
 
@@ -273,6 +275,10 @@ def snap(args: list[str]) -> int:
         return 0 if installed() else 1
     if args[:2] == ["install", "microk8s"]:
         return install(args[2:])
+    if args[:2] == ["set", "system"]:
+        # snapd's system options (proxy.http, proxy.https): used for the downloads that follow.
+        event("snap set system", options=args[2:], installed=installed())
+        return 0
     if args[:1] == ["restart"] and installed():
         service = args[1]
         event("restarted", service=service)
@@ -348,6 +354,9 @@ def main() -> int:
     if name == "sleep":
         return 0  # time passes: the tick above is what the daemons did meanwhile
     if name == "tick":
+        return 0
+    if name == "sysctl":
+        event("sysctl", args=args)
         return 0
     return {"snap": snap, "microk8s": microk8s, "systemctl": systemctl}[name](args)
 

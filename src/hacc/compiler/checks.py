@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from hacc.compiler.loader import Document, Path_
 from hacc.compiler.model import (
@@ -475,7 +477,17 @@ def kubelet_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                 "HACC225",
                 "--node-labels replaces MicroK8s's own labels (microk8s.io/cluster, "
                 "node.kubernetes.io/microk8s-controlplane): the control plane would no longer be "
-                "selectable; label nodes with `microk8s kubectl label node` instead",
+                "selectable; use spec.extensions.labels (or a node's extensions.labels)",
+                key=True,
+            )
+        elif flag == "--register-with-taints":
+            yield _err(
+                doc,
+                ("spec", "microk8s", "kubeletArgs", flag),
+                "HACC236",
+                "--register-with-taints acts only when a node first registers, and a joining "
+                "node registers with the kubelet arguments it copied from the node it joined; "
+                "use spec.extensions.taints (or a node's extensions.taints)",
                 key=True,
             )
 
@@ -529,4 +541,138 @@ def anonymous_access(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
             "MicroK8s authorizes every request by default (AlwaysAllow) and the endpoint "
             "exposes it; add the 'rbac' addon or set --authorization-mode: RBAC,Node",
             key=True,
+        )
+
+
+# Paths hacc's user-data writes or installs, and MicroK8s's own (a file there before the install
+# would be replaced by snapd, or would replace hacc's launch configuration: snap/hooks/install
+# reads /etc/microk8s.yaml and ~root/snap/microk8s/common/.microk8s.yaml first). A test checks
+# that every path in the generated user-data falls under one of them.
+RESERVED_PATHS = (
+    "/usr/local/lib/hacc/",
+    "/var/log/hacc-bootstrap.log",
+    "/var/lib/hacc/",
+    "/etc/systemd/system/hacc-",
+    "/var/snap/microk8s/",
+    "/snap/",
+    "/root/snap/microk8s/",
+    "/etc/microk8s.yaml",
+    "/etc/haproxy/haproxy.cfg",
+    "/etc/keepalived/",
+    "/var/lib/prometheus/node-exporter/hacc_",
+)
+SECRET_SHAPES = (
+    (re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"__HACC_"), "a hacc placeholder (materialize would put a join token there)"),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key"),
+    (re.compile(r"\b(ghp|gho|ghs|github_pat)_[A-Za-z0-9_]{20,}"), "a GitHub token"),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), "a GitLab token"),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
+    (re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"), "a password in a URL"),
+)
+MICROK8S_LABELS = (
+    "microk8s.io/cluster",
+    "node.kubernetes.io/microk8s-controlplane",
+    "node.kubernetes.io/microk8s-worker",
+)
+
+
+def _extension_entries(doc: Document) -> Iterator[tuple[Path_, dict[str, Any]]]:
+    """(spec path, mapping) of spec.extensions and of every node's `extensions`."""
+    spec = doc.data.get("spec", {})
+    if isinstance(spec.get("extensions"), dict):
+        yield ("spec", "extensions"), spec["extensions"]
+    for group, key in ((spec.get("controlPlane", {}), "controlPlane"), (spec.get("workers", {}), "workers")):  # fmt: skip
+        for i, n in enumerate(group.get("nodes", []) if isinstance(group, dict) else []):
+            if isinstance(n, dict) and isinstance(n.get("extensions"), dict):
+                yield ("spec", key, "nodes", i, "extensions"), n["extensions"]
+
+
+@rule
+def extension_labels(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    for where, ext in _extension_entries(doc):
+        for key in ext.get("labels", {}):
+            if key in MICROK8S_LABELS:
+                yield _err(
+                    doc,
+                    (*where, "labels", key),
+                    "HACC232",
+                    f"{key} is MicroK8s's own label (it selects control-plane and worker nodes); "
+                    "hacc keeps it as MicroK8s sets it: choose another key",
+                    key=True,
+                )
+
+
+@rule
+def extension_files(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    for where, ext in _extension_entries(doc):
+        seen: set[str] = set()
+        for i, f in enumerate(ext.get("files", [])):
+            path = f.get("path", "")
+            at = (*where, "files", i, "path")
+            segments = path.split("/")[1:]
+            if "." in segments or ".." in segments:
+                yield _err(doc, at, "HACC233", f"{path}: `.` and `..` segments are not allowed")
+            elif path in seen:
+                yield _err(doc, at, "HACC233", f"{path} is listed twice in these files")
+            else:
+                clash = next(
+                    (r for r in RESERVED_PATHS if path == r.rstrip("/") or path.startswith(r)),
+                    None,
+                )
+                if clash:
+                    yield _err(
+                        doc,
+                        at,
+                        "HACC233",
+                        (
+                            f"{path} is where hacc or MicroK8s keeps a file of its own"
+                            if path == clash.rstrip("/")
+                            else f"{path} is under {clash}, where hacc or MicroK8s keeps files"
+                        )
+                        + "; put the file elsewhere",
+                    )
+            seen.add(path)
+
+
+@rule
+def extension_secrets(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    for where, ext in _extension_entries(doc):
+        texts: list[tuple[Path_, str]] = [
+            ((*where, "files", i, "content"), f.get("content", ""))
+            for i, f in enumerate(ext.get("files", []))
+        ]
+        for key in ("preCommands", "postCommands"):
+            texts += [((*where, key, i), cmd) for i, cmd in enumerate(ext.get(key, []))]
+        for path, text in texts:
+            for shape, what in SECRET_SHAPES:
+                if isinstance(text, str) and shape.search(text):
+                    yield _err(
+                        doc,
+                        path,
+                        "HACC234",
+                        f"this holds {what}; hacc's output is committed: fetch secrets on the "
+                        "node instead (a preCommand that reads them from your secret store)",
+                    )
+                    break
+
+
+@rule
+def every_node_tainted(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
+    def repels(taint: str) -> bool:
+        return taint.endswith((":NoSchedule", ":NoExecute"))
+
+    if c.nodes and all(any(repels(t) for t in n.extensions.taints) for n in c.nodes):
+        first = c.nodes[0]
+        where = (
+            ("spec", "extensions", "taints")
+            if doc.data.get("spec", {}).get("extensions", {}).get("taints")
+            else (*first.path, "extensions", "taints")
+        )
+        yield _warn(
+            doc,
+            where,
+            "HACC235",
+            "every node carries a NoSchedule or NoExecute taint: CoreDNS and the addons' "
+            "Deployments, which do not tolerate it, can run nowhere",
         )

@@ -330,8 +330,10 @@ _CODES = [
         "HACC223",
         WARNING,
         "user-data larger than EC2 accepts",
-        "EC2 rejects user-data over 16 KB (other clouds have their own limits). Many large addon "
-        "argument lists or flags make a node's user-data grow.",
+        "EC2 rejects user-data over 16 KB. Many large addon argument lists, flags or extra files "
+        "make a node's user-data grow. Only `external` mode is checked: the VIP modes move an "
+        "address with gratuitous ARP, which EC2's VPCs do not carry, and OpenStack, Azure and "
+        "GCE accept 64 KiB or more.",
         "Trim flags and addon arguments, or gzip the user-data if your provisioner supports it.",
     ),
     Code(
@@ -353,8 +355,9 @@ _CODES = [
         "`-worker`). `kubeletArgs` applies to every node after the join and replaces that flag: "
         "the kube-vip DaemonSet (and anything else selecting the control-plane label) then "
         "matches no node.",
-        "Remove `--node-labels` from `spec.microk8s.kubeletArgs` and label nodes with "
-        "`microk8s kubectl label node`.",
+        "Remove `--node-labels` from `spec.microk8s.kubeletArgs`; put the labels in "
+        "`spec.extensions.labels` or a node's `extensions.labels`, which hacc adds through the "
+        "API and never in place of MicroK8s's own.",
     ),
     Code(
         "HACC226",
@@ -415,6 +418,57 @@ _CODES = [
         "missing, or sops cannot decrypt the file (no key, wrong key path).",
         "Set the variable, create the file, or make the age/PGP key available to sops "
         "(`SOPS_AGE_KEY_FILE`).",
+    ),
+    Code(
+        "HACC232",
+        ERROR,
+        "a label key MicroK8s sets itself",
+        "MicroK8s labels its nodes `microk8s.io/cluster=true` and "
+        "`node.kubernetes.io/microk8s-controlplane` or `node.kubernetes.io/microk8s-worker`; "
+        "the kube-vip DaemonSet and MicroK8s's own tools select nodes by them. A label of the "
+        "same key would change or hide them.",
+        "Choose another key for your label.",
+    ),
+    Code(
+        "HACC233",
+        ERROR,
+        "an extra file collides with another file",
+        "An extra file may not be written where hacc's bootstrap, its load-balancer "
+        "configuration or MicroK8s keeps files (`/usr/local/lib/hacc`, `/var/snap/microk8s`, "
+        "`/etc/microk8s.yaml`, `/etc/keepalived`, `/etc/haproxy/haproxy.cfg`, ...): it would "
+        "replace hacc's file or MicroK8s's launch configuration. Paths with `.` or `..` "
+        "segments hide where they land, and a path listed twice in one list keeps one of them "
+        "silently.",
+        "Put the file elsewhere; to change hacc's own files, change the spec.",
+    ),
+    Code(
+        "HACC234",
+        ERROR,
+        "a secret value in an extension",
+        "Extra files and commands are written into the user-data that hacc's output commits: a "
+        "private key, an access token, a password in a URL or a hacc placeholder (which "
+        "`hacc materialize` would replace with the join token) would be committed with it.",
+        "Keep the secret in your secret store and fetch it on the node, for example in a "
+        "`preCommands` entry.",
+    ),
+    Code(
+        "HACC235",
+        WARNING,
+        "every node is tainted",
+        "When every node carries a NoSchedule or NoExecute taint, Deployments that do not "
+        "tolerate it (CoreDNS, metrics-server, most addons and workloads) have no node to run on.",
+        "Leave some nodes (usually the workers) without such a taint.",
+    ),
+    Code(
+        "HACC236",
+        ERROR,
+        "`--register-with-taints` acts only at registration",
+        "The kubelet applies `--register-with-taints` only when it first registers its node, and "
+        "a joining MicroK8s node registers with the kubelet arguments the join copied from the "
+        "node it contacted (scripts/wrappers/join.py): the taints would land on the wrong nodes "
+        "or on none.",
+        "Remove it from `spec.microk8s.kubeletArgs`; put taints in `spec.extensions.taints` or a "
+        "node's `extensions.taints`, which hacc applies through the API.",
     ),
 ]
 

@@ -72,6 +72,33 @@ def duration_ms(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class ExtraFile:
+    path: str
+    content: str
+    permissions: str
+    owner: str
+    where: Path_  # the spec path of its entry, for diagnostics
+
+
+@dataclass(frozen=True)
+class Extensions:
+    """A node's extension points: spec.extensions merged with the node's own."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    taints: tuple[str, ...] = ()
+    files: tuple[ExtraFile, ...] = ()
+    pre_commands: tuple[str, ...] = ()
+    post_commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Proxy:
+    http: str | None
+    https: str | None
+    no_proxy: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     address: str
@@ -80,6 +107,7 @@ class Node:
     index: int
     failure_domain: int
     path: Path_
+    extensions: Extensions = Extensions()
 
     @property
     def is_control_plane(self) -> bool:
@@ -209,6 +237,7 @@ class Cluster:
     join_token: SecretRef
     gitops: GitOps | None
     monitoring: Monitoring
+    proxy: Proxy | None = None
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -301,6 +330,8 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
     advert = float(ka.get("advertInterval", profile["advertInterval"]))
     version = ka.get("vrrpVersion", 2 if advert.is_integer() else 3)
 
+    common = spec["extensions"]
+
     def node(n: dict[str, Any], role: str, i: int, path: Path_) -> Node:
         return Node(
             n["name"],
@@ -310,6 +341,7 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
             i,
             int(n.get("failureDomain", 1)),
             path,
+            _extensions(common, n.get("extensions", {}), path),
         )
 
     control = tuple(
@@ -373,7 +405,35 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
         join_token=_secret(spec["secrets"]["joinToken"]),
         gitops=gitops_from(gitops) if gitops else None,
         monitoring=_monitoring(spec["monitoring"], lb["profile"], net.get("subnet"), control),
+        proxy=_proxy(common["proxy"]) if "proxy" in common else None,
     )
+
+
+def _extensions(common: dict[str, Any], own: dict[str, Any], node: Path_) -> Extensions:
+    """spec.extensions with the node's own added: its labels win by key, its files by path."""
+    files: dict[str, ExtraFile] = {}
+    for where, entries in ((("spec", "extensions"), common), ((*node, "extensions"), own)):
+        for i, f in enumerate(entries.get("files", ())):
+            files[f["path"]] = ExtraFile(
+                f["path"],
+                f["content"],
+                f.get("permissions", "0644"),
+                f.get("owner", "root:root"),
+                (*where, "files", i),
+            )
+    labels = {**common.get("labels", {}), **own.get("labels", {})}
+    taints = dict.fromkeys((*common.get("taints", ()), *own.get("taints", ())))
+    return Extensions(
+        tuple(sorted(labels.items())),
+        tuple(taints),
+        tuple(files.values()),
+        (*common.get("preCommands", ()), *own.get("preCommands", ())),
+        (*common.get("postCommands", ()), *own.get("postCommands", ())),
+    )
+
+
+def _proxy(p: dict[str, Any]) -> Proxy:
+    return Proxy(p.get("http"), p.get("https"), tuple(p.get("noProxy", ())))
 
 
 def gitops_from(g: dict[str, Any]) -> GitOps:

@@ -20,7 +20,7 @@ KEYWORDS = frozenset({
     "$schema", "$id", "$ref", "title", "description", "default", "definitions",
     "type", "properties", "additionalProperties", "required", "propertyNames",
     "items", "minItems", "maxItems", "uniqueItems", "enum", "const", "pattern",
-    "minLength", "maxLength", "minimum", "maximum", "anyOf", "oneOf",
+    "minLength", "maxLength", "minimum", "maximum", "anyOf", "oneOf", "maxProperties",
 })  # fmt: skip
 
 
@@ -195,6 +195,8 @@ class Validator:
             if name not in inst:
                 yield err("required", schema["required"])
                 break
+        if "maxProperties" in schema and len(inst) > schema["maxProperties"]:
+            yield err("maxProperties", schema["maxProperties"])
         if "propertyNames" in schema:
             names = schema["propertyNames"]
             for name in inst:

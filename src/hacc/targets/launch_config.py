@@ -14,6 +14,7 @@ from typing import Any
 
 from hacc.artifact import LAUNCH_CONFIG, Artifact
 from hacc.compiler.model import CLUSTER_AGENT_PORT, Cluster, Node
+from hacc.targets import extensions
 from hacc.targets.base import (
     JOIN_TOKEN_PLACEHOLDER,
     dump_yaml,
@@ -76,6 +77,11 @@ def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
         if cluster.apiserver_args:
             first["extraKubeAPIServerArgs"] = dict(cluster.apiserver_args)
         first["extraConfigFiles"] = {"ha-conf": f"failure-domain={node.failure_domain}\n"}
+    proxy_env = extensions.containerd_env(cluster)
+    if proxy_env:
+        # Pre-init writes args/containerd-env before containerd first starts: images pull
+        # through the proxy from the start (microk8s-cluster-agent pkg/k8sinit/apply.go).
+        first["extraContainerdEnv"] = proxy_env
     if node == cluster.first:
         first["addons"] = addons(cluster)
         if dns_enabled(cluster):

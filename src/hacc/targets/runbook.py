@@ -10,7 +10,7 @@ from hacc.compiler.model import (
     VIP_MODES,
     Cluster,
 )
-from hacc.targets import keepalived, monitoring
+from hacc.targets import extensions, keepalived, monitoring
 from hacc.targets.base import is_ip, render_template
 
 # What each alert means for an operator and the first thing to do (RUNBOOK.md section 8).
@@ -116,6 +116,7 @@ def render(cluster: Cluster) -> list[Artifact]:
         endpoint_host=host,
         vip_mode=cluster.mode in VIP_MODES,
         join_target=f"{cluster.first.address}:{CLUSTER_AGENT_PORT}/<token>",
+        no_proxy=extensions.no_proxy(cluster),
         ips={s for s in cluster.sans if is_ip(s)},
         priorities=keepalived.priorities(cluster),
         advert_int=keepalived.advert_int(cluster),

@@ -9,11 +9,12 @@ attempt, and the load-balancer configurations only once the node's certificate i
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from hacc.artifact import USER_DATA, Artifact
 from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES, Cluster, Node
-from hacc.targets import haproxy, keepalived, launch_config
+from hacc.targets import extensions, haproxy, keepalived, launch_config
 from hacc.targets.base import (
     dump_yaml,
     header,
@@ -22,7 +23,7 @@ from hacc.targets.base import (
     worker_token_placeholder,
 )
 
-LIB = "/usr/local/lib/hacc"
+LIB = extensions.LIB
 BOOTSTRAP_PATH = f"{LIB}/bootstrap.sh"
 LAUNCH_SOURCE = f"{LIB}/microk8s-launch.yaml"  # the pristine copy, outside snapd's reach
 WORKER_TOKENS = f"{LIB}/worker-join-tokens"
@@ -106,6 +107,12 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
             files.append(_file(f"{LIB}/{name}", lb_content(cluster, node, name), mode))
     if pin_vip:
         files.append(_file(PROVIDER_SOURCE, provider_yaml(cluster), "0644"))
+    labels = node.is_control_plane and bool(extensions.labelled(cluster))
+    if labels:
+        files.append(_file(extensions.LABEL_SCRIPT, extensions.label_script(cluster), "0700"))
+        files += [_file(path, text, "0644") for path, text in extensions.units(cluster).items()]
+    for f in node.extensions.files:
+        files.append({**_file(f.path, f.content, f.permissions), "owner": f.owner})
     bootstrap = render_template(
         "bootstrap.sh.j2",
         cluster,
@@ -122,6 +129,10 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         lb_files=lb_files,
         haproxy_conf=haproxy.CONF_PATH,
         keepalived_conf=keepalived.CONF_PATH,
+        snapd_proxy=extensions.snapd_proxy(cluster),
+        label_unit=extensions.UNIT if labels else None,
+        pre_commands=[shlex.quote(c) for c in node.extensions.pre_commands],
+        post_commands=[shlex.quote(c) for c in node.extensions.post_commands],
     )
     files.append(_file(BOOTSTRAP_PATH, bootstrap, "0700"))
     doc: dict[str, Any] = {"hostname": node.name, "preserve_hostname": False}
