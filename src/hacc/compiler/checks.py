@@ -467,29 +467,30 @@ def prefers_internal_ip(types: str | None) -> bool:
     return "Hostname" not in order or order.index("InternalIP") < order.index("Hostname")
 
 
+# kubelet flags hacc refuses, with their code and why: registration-time flags that MicroK8s's
+# own labels and the join (which copies the contacted node's kubelet arguments) defeat.
+KUBELET_FLAGS = {
+    "--node-labels": (
+        "HACC225",
+        "--node-labels replaces MicroK8s's own labels (microk8s.io/cluster, "
+        "node.kubernetes.io/microk8s-controlplane): the control plane would no longer be "
+        "selectable; use spec.extensions.labels (or a node's extensions.labels)",
+    ),
+    "--register-with-taints": (
+        "HACC236",
+        "--register-with-taints acts only when a node first registers, and a joining node "
+        "registers with the kubelet arguments it copied from the node it joined; use "
+        "spec.extensions.taints (or a node's extensions.taints)",
+    ),
+}
+
+
 @rule
 def kubelet_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     for flag, _ in c.kubelet_args:
-        if flag == "--node-labels":
-            yield _err(
-                doc,
-                ("spec", "microk8s", "kubeletArgs", flag),
-                "HACC225",
-                "--node-labels replaces MicroK8s's own labels (microk8s.io/cluster, "
-                "node.kubernetes.io/microk8s-controlplane): the control plane would no longer be "
-                "selectable; use spec.extensions.labels (or a node's extensions.labels)",
-                key=True,
-            )
-        elif flag == "--register-with-taints":
-            yield _err(
-                doc,
-                ("spec", "microk8s", "kubeletArgs", flag),
-                "HACC236",
-                "--register-with-taints acts only when a node first registers, and a joining "
-                "node registers with the kubelet arguments it copied from the node it joined; "
-                "use spec.extensions.taints (or a node's extensions.taints)",
-                key=True,
-            )
+        if flag in KUBELET_FLAGS:
+            code, message = KUBELET_FLAGS[flag]
+            yield _err(doc, ("spec", "microk8s", "kubeletArgs", flag), code, message, key=True)
 
 
 @rule
