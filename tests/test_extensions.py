@@ -234,3 +234,24 @@ def test_plan_names_each_extension_change_with_its_live_step(hacc, tmp_path) -> 
         ("add", "worker-b1"),
         ("remove", "worker-c1"),
     }
+
+
+@pytest.mark.parametrize("bad", ["\u2028", "\x85", "\x1b", "\x00", "\x9b"])
+def test_file_content_and_commands_hold_only_what_yaml_can_carry(hacc, tmp_path, bad) -> None:
+    """A character the YAML emitter cannot write is refused where the spec holds it, never a
+    crash at build time (the fuzz test found U+2028 in a file's content)."""
+    escaped = bad.encode("unicode_escape").decode()
+    spec = tmp_path / "spec.yaml"
+    for old, new in (
+        ("          NTP=ntp.paris.example.com\n", f'        content: "NTP={escaped}"\n'),
+        (
+            "      - systemctl restart systemd-timesyncd\n",
+            f'      - "systemctl restart {escaped}"\n',
+        ),
+    ):
+        text = KEEPALIVED_EXAMPLE.read_text()
+        if old.startswith("          NTP"):
+            text = replaced(text, "        content: |\n          [Time]\n", "")
+        spec.write_text(replaced(text, old, new))
+        r = hacc("validate", str(spec))
+        assert r.code == 1 and "error[HACC104]" in r.err, r.err
