@@ -183,11 +183,10 @@ def read_endpoint(cluster_dir: Path) -> str | None:
     return value if isinstance(value, str) and ENDPOINT.fullmatch(value) else None
 
 
-CHANNEL = re.compile(r"(latest|[0-9]{1,3}\.[0-9]{1,3}(-strict)?)/(stable|candidate|beta|edge)")
-
-
 def read_channel(cluster_dir: Path) -> str | None:
     """The MicroK8s channel the folder's last build recorded (None if none or malformed)."""
+    from hacc.compiler.model import CHANNEL
+
     value = _load_state(cluster_dir).get("channel")
     return value if isinstance(value, str) and CHANNEL.fullmatch(value) else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,30 @@ def described(plans: list[Planned]) -> list[tuple[Planned, output.Change, str, s
     return out
 
 
-def recorded_changes(plans: list[Planned]) -> list[tuple[Planned, str, str, str, str]]:
-    """What differs in a cluster from its last build beyond its files, and what a rebuild cannot
-    do about it: (plan, what, before, after, what to do), for the endpoint and the channel."""
+@dataclass(frozen=True)
+class Moved:
+    """A cluster's endpoint or channel, changed since its last build."""
+
+    plan: Planned
+    what: str  # endpoint | channel
+    before: str
+    after: str
+    step: str  # what a rebuild cannot do about it
+
+
+@dataclass(frozen=True)
+class ExtensionChange:
+    """An item of the extension points, added to or removed from a node since the last build."""
+
+    plan: Planned
+    node: str  # a node's name, or "every node"
+    added: bool
+    item: str
+    step: str  # what the running node needs (cloud-init does not run again)
+
+
+def recorded_changes(plans: list[Planned]) -> list[Moved]:
+    """Endpoints and channels that differ from what the clusters' last builds recorded."""
     import shlex
 
     from hacc.build import endpoint_text
@@ -87,7 +109,7 @@ def recorded_changes(plans: list[Planned]) -> list[tuple[Planned, str, str, str,
             )
             if cluster.mode == EXTERNAL:
                 step += "; move your load balancer's listener (RUNBOOK.md section 7)"
-            out.append((p, "endpoint", before, after, step))
+            out.append(Moved(p, "endpoint", before, after, step))
         was = output.read_channel(p.folder)
         if was is not None and was != cluster.channel:
             step = (
@@ -99,31 +121,34 @@ def recorded_changes(plans: list[Planned]) -> list[tuple[Planned, str, str, str,
                 check_step(channel(was), channel(cluster.channel))
             except HaccError as e:
                 step = f"running nodes cannot follow in one upgrade: {e}"
-            out.append((p, "channel", was, cluster.channel, step))
-        out += extension_changes(p, cluster)
+            out.append(Moved(p, "channel", was, cluster.channel, step))
     return out
 
 
-def extension_changes(p: Planned, cluster: Any) -> list[tuple[Planned, str, str, str, str]]:
-    """Extension items added or removed since the last build, each with its live-node step."""
+def extension_changes(plans: list[Planned]) -> list[ExtensionChange]:
+    """Extension items added or removed since the last builds, each with its live-node step."""
     from hacc.targets.extensions import items, live_step
 
-    before = output.read_extensions(p.folder)
-    if before is None:
-        return []
-    after = items(cluster)
-    present = {"*", *(n.name for n in cluster.nodes)}
     out = []
-    for node in sorted((set(before) | set(after)) & present):  # a removed node needs nothing
-        old, new = before.get(node, []), after.get(node, [])
-        # A label whose value changed needs only the new value set (--overwrite).
-        relabelled = {i.split("=", 1)[0] for i in new if i.startswith("label ")}
-        gone = [("-", i) for i in old if i not in new and i.split("=", 1)[0] not in relabelled]
-        for sign, item in gone + [("+", i) for i in new if i not in old]:
+    for p in plans:
+        cluster = p.unit.analysis.cluster if p.unit.analysis else None
+        before = output.read_extensions(p.folder)
+        if cluster is None or before is None:
+            continue
+        after = items(cluster)
+        present = {"*", *(n.name for n in cluster.nodes)}
+        for node in sorted((set(before) | set(after)) & present):  # a removed node needs nothing
+            old, new = before.get(node, []), after.get(node, [])
+            # A label whose value changed needs only the new value set (--overwrite).
+            relabelled = {i.split("=", 1)[0] for i in new if i.startswith("label ")}
+            gone = [i for i in old if i not in new and i.split("=", 1)[0] not in relabelled]
             who = "every node" if node == "*" else node
-            out.append(
-                (p, "extension", f"{sign} {who}: {item}", "", live_step(who, item, sign == "+"))
-            )
+            out += [ExtensionChange(p, who, False, i, live_step(who, i, False)) for i in gone]
+            out += [
+                ExtensionChange(p, who, True, i, live_step(who, i, True))
+                for i in new
+                if i not in old
+            ]
     return out
 
 
@@ -139,25 +164,22 @@ def as_json(
     from dataclasses import asdict
 
     steps = {(p.folder, c.path): (kind, hint) for p, c, kind, hint in described(plans)}
-    recorded = recorded_changes(plans)
-    moved = {
-        (p.unit.name, what): {"from": before, "to": after, "step": step}
-        for p, what, before, after, step in recorded
-        if what != "extension"
-    }
+    moved = {(m.plan.unit.name, m.what): m for m in recorded_changes(plans)}
     extension_items: dict[str, list[dict[str, str]]] = {}
-    for p, what, item, _, step in recorded:
-        if what == "extension":
-            sign, _, rest = item.partition(" ")
-            node, _, text = rest.partition(": ")
-            extension_items.setdefault(p.unit.name, []).append(
-                {
-                    "change": "add" if sign == "+" else "remove",
-                    "node": node,
-                    "item": text,
-                    "step": step,
-                }
-            )
+    for e in extension_changes(plans):
+        extension_items.setdefault(e.plan.unit.name, []).append(
+            {
+                "change": "add" if e.added else "remove",
+                "node": e.node,
+                "item": e.item,
+                "step": e.step,
+            }
+        )
+
+    def moved_json(name: str, what: str) -> dict[str, str] | None:
+        m = moved.get((name, what))
+        return {"from": m.before, "to": m.after, "step": m.step} if m else None
+
     clusters = []
     for p in plans:
         changes = []
@@ -182,8 +204,8 @@ def as_json(
                 "folder": str(p.folder),
                 "interrupted": p.interrupted,
                 "changes": changes,
-                "endpoint": moved.get((p.unit.name, "endpoint")),
-                "channel": moved.get((p.unit.name, "channel")),
+                "endpoint": moved_json(p.unit.name, "endpoint"),
+                "channel": moved_json(p.unit.name, "channel"),
                 "extensions": extension_items.get(p.unit.name, []),
             }
         )
@@ -233,12 +255,16 @@ def render(
             lines += shown
     if pending:
         lines.append("")
-    for p, what, before, after, step in recorded_changes(plans):
-        if what == "extension":  # `before` is the item, with + or -
-            lines.append(f"Extension points of {p.unit.name} (first boot only): {before}")
-        else:
-            lines.append(f"The {what} of {p.unit.name} changes: {before} -> {after}")
-        lines.append(f"      {step}")
+    for m in recorded_changes(plans):
+        lines.append(f"The {m.what} of {m.plan.unit.name} changes: {m.before} -> {m.after}")
+        lines.append(f"      {m.step}")
+        lines.append("")
+    for e in extension_changes(plans):
+        sign = "+" if e.added else "-"
+        lines.append(
+            f"Extension points of {e.plan.unit.name} (first boot only): {sign} {e.node}: {e.item}"
+        )
+        lines.append(f"      {e.step}")
         lines.append("")
     if orphans:
         lines.append("No spec builds these clusters any more; `hacc build --prune` removes them:")

@@ -10,13 +10,10 @@ endpoint; workers follow in batches of `spec.workers.upgradeBatchSize`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from hacc.compiler.model import Cluster, Node
+from hacc.compiler.model import CHANNEL, Cluster, Node
 from hacc.errors import HaccError
-
-CHANNEL = re.compile(r"^(latest|(\d+)\.(\d+)(-strict)?)/(stable|candidate|beta|edge)$")
 
 
 @dataclass(frozen=True)
@@ -30,9 +27,15 @@ class Channel:
     def slug(self) -> str:
         return self.text.replace("/", "-")
 
+    @property
+    def kubelet_prefix(self) -> str:
+        """What a node of this channel reports as its kubelet version, up to the patch."""
+        assert self.minor is not None  # check_step refused `latest`
+        return f"v{self.minor[0]}.{self.minor[1]}."
+
 
 def channel(text: str) -> Channel:
-    m = CHANNEL.match(text)
+    m = CHANNEL.fullmatch(text)
     if not m:
         raise HaccError(
             f"{text!r} is not a snap channel of MicroK8s: give <track>/<risk>, such as 1.33/stable"
@@ -79,13 +82,11 @@ class Procedure:
     @property
     def version(self) -> str:
         """The kubelet version prefix a node reports once refreshed, such as `v1.33.`."""
-        assert self.new.minor is not None
-        return f"v{self.new.minor[0]}.{self.new.minor[1]}."
+        return self.new.kubelet_prefix
 
     @property
     def old_version(self) -> str:
-        assert self.old.minor is not None
-        return f"v{self.old.minor[0]}.{self.old.minor[1]}."
+        return self.old.kubelet_prefix
 
     @property
     def server(self) -> str:

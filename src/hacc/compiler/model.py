@@ -63,6 +63,9 @@ ALERT_PROFILES: dict[str, dict[str, Any]] = {
 }
 # MicroK8s's default pod network (Calico), where an in-cluster Prometheus scrapes from:
 # microk8s-resources/default-args/kube-proxy `--cluster-cidr=10.1.0.0/16`.
+# A snap channel of MicroK8s, `<track>/<risk>` (the schema's spec.microk8s.channel pattern):
+# groups 2 and 3 are the major and minor version, 4 the strict suffix, 5 the risk.
+CHANNEL = re.compile(r"(latest|([0-9]{1,3})\.([0-9]{1,3})(-strict)?)/(stable|candidate|beta|edge)")
 POD_NETWORK = "10.1.0.0/16"
 
 
@@ -250,8 +253,8 @@ class Cluster:
     @property
     def track(self) -> tuple[int, int] | None:
         """(major, minor) of the channel's track, or None for `latest`."""
-        m = re.match(r"^(\d+)\.(\d+)", self.channel)
-        return (int(m.group(1)), int(m.group(2))) if m else None
+        m = CHANNEL.fullmatch(self.channel)
+        return (int(m.group(2)), int(m.group(3))) if m and m.group(2) else None
 
     @property
     def sans(self) -> tuple[str, ...]:
