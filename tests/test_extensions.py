@@ -255,3 +255,24 @@ def test_file_content_and_commands_hold_only_what_yaml_can_carry(hacc, tmp_path,
         spec.write_text(replaced(text, old, new))
         r = hacc("validate", str(spec))
         assert r.code == 1 and "error[HACC104]" in r.err, r.err
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [{"w1": ["label a=\x1b[31mred"]}, {"w1": ["label a=\x9b31mred"]}, {"w1": "label a=b"}, []],
+    ids=["esc", "c1-csi", "not-a-list", "not-a-mapping"],
+)
+def test_a_crafted_state_file_never_reaches_the_terminal(hacc, tmp_path, recorded) -> None:
+    from hacc.output import STATE_FILE
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(EXTERNAL_EXAMPLE.read_text())
+    out = tmp_path / "out"
+    assert hacc("build", str(spec), "-o", str(out)).code == 0
+    state = out / "cloud-fra-prod" / STATE_FILE
+    doc = json.loads(state.read_text())
+    doc["extensions"] = recorded
+    state.write_text(json.dumps(doc))
+    r = hacc("plan", str(spec), "-o", str(out))
+    assert r.code == 0, r.err
+    assert "Extension points" not in r.out and "\x1b" not in r.out and "\x9b" not in r.out

@@ -207,7 +207,8 @@ def read_extensions(cluster_dir: Path) -> dict[str, list[str]] | None:
     return out
 
 
-PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]{1,4200}")
+# No C0 or C1 controls (a C1 CSI starts a terminal escape as surely as ESC [) nor line breaks.
+PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,4200}")
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
 
 
