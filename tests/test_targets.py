@@ -252,10 +252,8 @@ def test_kube_vip_manifests() -> None:
     assert pod["containers"][0]["image"] == "ghcr.io/kube-vip/kube-vip:v1.2.3"
     caps = pod["containers"][0]["securityContext"]["capabilities"]
     assert caps == {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}
-    assert load_all(by_path["manifests/kustomization.yaml"])[0]["resources"] == [
-        "kube-vip",
-        "monitoring",
-    ]
+    # Monitoring objects stay out: their kinds need a Prometheus Operator (RUNBOOK.md section 8).
+    assert load_all(by_path["manifests/kustomization.yaml"])[0]["resources"] == ["kube-vip"]
     assert not any(
         p.startswith("manifests/") and "kube-vip" in p
         for p in (a.path for a in compiled("external-lb")[1])

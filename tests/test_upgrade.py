@@ -312,3 +312,15 @@ def test_plan_reports_a_channel_change_with_the_upgrade_it_needs(hacc, tmp_path)
     assert "running nodes cannot follow in one upgrade" in hacc("plan", str(spec), "-o", out).out
     assert hacc("build", str(spec), "-o", out, "-q").code == 0
     assert "The channel of" not in hacc("plan", str(spec), "-o", out).out
+
+
+@pytest.mark.parametrize(
+    "setting", ["HACC_READY_TIMEOUT=15m", "HACC_DRAIN_TIMEOUT=5;id", "HACC_POLL_INTERVAL=x"]
+)
+def test_a_setting_that_is_not_seconds_stops_before_anything(tmp_path, hacc, setting) -> None:
+    bench = Bench(tmp_path, hacc)
+    name, value = setting.split("=", 1)
+    bench.env[name] = value
+    r = bench.run()
+    assert r.returncode == 2 and name in r.stderr, r.stderr
+    assert bench.events() == [] and not (tmp_path / "progress").exists()

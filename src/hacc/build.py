@@ -146,20 +146,24 @@ def compile_specs(
     return units, sorted(diags, key=sort_key)
 
 
+OTHER_CLOUDS_LIMIT = 65536  # bytes of user-data OpenStack (Nova) and Azure (custom data) accept
+
+
 def _size_warnings(analysis: Analysis, artifacts: list[Artifact]) -> list[Diagnostic]:
     from hacc.compiler.model import EXTERNAL
 
     cluster, doc = analysis.cluster, analysis.document
     assert cluster is not None and doc is not None
-    if cluster.mode != EXTERNAL:
-        # Both VIP modes move an address with gratuitous ARP, which EC2's VPCs do not carry:
-        # such a cluster never runs on EC2, and the other clouds' limits are 64 KiB or more.
-        return []
+    # Both VIP modes move an address with gratuitous ARP, which EC2's VPCs do not carry: such a
+    # cluster never runs on EC2, and is held to the 64 KiB that OpenStack and Azure accept.
+    ec2 = cluster.mode == EXTERNAL
     nodes = {n.name: n for n in cluster.nodes}
     out = []
     for a in artifacts:
-        limit = a.kind.size_limit
-        if limit is None or len(a.data) <= limit:
+        if a.kind.size_limit is None:
+            continue
+        limit = a.kind.size_limit if ec2 else OTHER_CLOUDS_LIMIT
+        if len(a.data) <= limit:
             continue
         where = (*nodes[a.node].path, "name") if a.node in nodes else ("metadata", "name")
         out.append(
@@ -168,7 +172,7 @@ def _size_warnings(analysis: Analysis, artifacts: list[Artifact]) -> list[Diagno
                 WARNING,
                 "HACC223",
                 f"the {a.kind.name} of {a.node or cluster.name} is {len(a.data)} bytes, over "
-                f"the {limit}-byte EC2 limit",
+                f"the {limit}-byte limit of {'EC2' if ec2 else 'OpenStack and Azure'}",
             )
         )
     return out

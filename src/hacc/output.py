@@ -201,14 +201,18 @@ def read_extensions(cluster_dir: Path) -> dict[str, list[str]] | None:
     for node, items in value.items():
         if not (isinstance(items, list) and all(isinstance(i, str) for i in items)):
             return None
+        if len(items) > MAX_ITEMS:
+            return None
         if not all(PRINTABLE.fullmatch(s) for s in (node, *items)):
             return None
         out[node] = items
     return out
 
 
-# No C0 or C1 controls (a C1 CSI starts a terminal escape as surely as ESC [) nor line breaks.
-PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,4200}")
+# No C0 or C1 controls (a C1 CSI starts a terminal escape as surely as ESC [), line breaks or
+# bidirectional overrides (which make a terminal show text in another order than it runs).
+PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]{1,20000}")
+MAX_ITEMS = 1024  # per node: far more than a spec can give (64 labels, 32 taints, 64 files, ...)
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
 
 

@@ -127,7 +127,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
 
 def extension_changes(plans: list[Planned]) -> list[ExtensionChange]:
     """Extension items added or removed since the last builds, each with its live-node step."""
-    from hacc.targets.extensions import items, live_step
+    from hacc.targets.extensions import item_ok, items, live_step
 
     out = []
     for p in plans:
@@ -138,7 +138,7 @@ def extension_changes(plans: list[Planned]) -> list[ExtensionChange]:
         after = items(cluster)
         present = {"*", *(n.name for n in cluster.nodes)}
         for node in sorted((set(before) | set(after)) & present):  # a removed node needs nothing
-            old, new = before.get(node, []), after.get(node, [])
+            old, new = [i for i in before.get(node, []) if item_ok(i)], after.get(node, [])
             # A label whose value changed needs only the new value set (--overwrite).
             relabelled = {i.split("=", 1)[0] for i in new if i.startswith("label ")}
             gone = [i for i in old if i not in new and i.split("=", 1)[0] not in relabelled]

@@ -598,8 +598,8 @@ def extension_labels(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                     doc,
                     (*where, "labels", key),
                     "HACC232",
-                    f"{key} is MicroK8s's own label (it selects control-plane and worker nodes); "
-                    "hacc keeps it as MicroK8s sets it: choose another key",
+                    f"{key} is a label MicroK8s sets itself (kube-vip and MicroK8s's tools select "
+                    "nodes by it); hacc keeps it as MicroK8s sets it: choose another key",
                     key=True,
                 )
 

@@ -329,11 +329,11 @@ _CODES = [
     Code(
         "HACC223",
         WARNING,
-        "user-data larger than EC2 accepts",
+        "user-data larger than the cloud accepts",
         "EC2 rejects user-data over 16 KB. Many large addon argument lists, flags or extra files "
-        "make a node's user-data grow. Only `external` mode is checked: the VIP modes move an "
-        "address with gratuitous ARP, which EC2's VPCs do not carry, and OpenStack, Azure and "
-        "GCE accept 64 KiB or more.",
+        "make a node's user-data grow. `external` mode is held to EC2's 16 KiB; the VIP modes "
+        "move an address with gratuitous ARP, which EC2's VPCs do not carry, so they are held "
+        "to the 64 KiB that OpenStack and Azure accept.",
         "Trim flags and addon arguments, or gzip the user-data if your provisioner supports it.",
     ),
     Code(

@@ -4,6 +4,9 @@ and commands (user-data and the bootstrap script)."""
 
 from __future__ import annotations
 
+import re
+from functools import cache
+
 from hacc.compiler.model import POD_NETWORK, Cluster, Node
 from hacc.targets.base import header, render_template
 
@@ -95,15 +98,53 @@ def items(cluster: Cluster) -> dict[str, list[str]]:
     return out
 
 
+@cache
+def item_shapes() -> dict[str, re.Pattern[str]]:
+    """What `items` writes, per kind, from the schema's own patterns: a state file is input, and
+    `plan` turns its items into commands for the operator to copy."""
+    from hacc.schemas import load_schema
+
+    defs = load_schema()["definitions"]
+
+    def bare(pattern: str) -> str:
+        return pattern.removeprefix("^").removesuffix("$")
+
+    key = bare(defs["labels"]["propertyNames"]["pattern"])
+    value = bare(defs["labels"]["additionalProperties"]["pattern"])
+    f = defs["extraFile"]["properties"]
+    line = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+"
+    return {
+        "label": re.compile(f"(?:{key})=(?:{value})"),
+        "taint": re.compile(bare(defs["taints"]["items"]["pattern"])),
+        "file": re.compile(
+            f"(?:{bare(f['path']['pattern'])}) (?:{bare(f['permissions']['pattern'])}) "
+            f"(?:{bare(f['owner']['pattern'])}) sha256:[0-9a-f]{{12}}"
+        ),
+        "preCommand": re.compile(line),
+        "postCommand": re.compile(line),
+        "proxy": re.compile(line),
+    }
+
+
+def item_ok(item: str) -> bool:
+    kind, _, rest = item.partition(" ")
+    shape = item_shapes().get(kind)
+    return shape is not None and shape.fullmatch(rest) is not None
+
+
 def live_step(node: str, item: str, added: bool) -> str:
     """What a running node needs for an item that changed (cloud-init does not run again)."""
+    from shlex import quote
+
     kind, _, rest = item.partition(" ")
     on_cp = "on a control-plane node: sudo microk8s kubectl"
     if kind == "label":
         key = rest.split("=", 1)[0]
-        return f"{on_cp} label node {node} {rest if added else key + '-'} --overwrite"
+        return f"{on_cp} label node {node} {quote(rest if added else key + '-')} --overwrite"
     if kind == "taint":
-        return f"{on_cp} taint node {node} {rest}{' --overwrite' if added else '-'}"
+        return f"{on_cp} taint node {node} {quote(rest if added else rest + '-')}" + (
+            " --overwrite" if added else ""
+        )
     if kind == "file":
         path = rest.split(" ", 1)[0]
         return f"copy {path} to {node}" if added else f"remove {path} from {node} if it should go"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hacc.artifact import MANIFEST, Artifact
 from hacc.compiler.model import Cluster
-from hacc.targets import kube_vip, monitoring
+from hacc.targets import kube_vip
 from hacc.targets.base import dump_yaml, header
 
 
@@ -13,9 +13,10 @@ def applies(cluster: Cluster) -> bool:
 
 
 def render(cluster: Cluster) -> list[Artifact]:
+    # manifests/monitoring/ stays out: its kinds exist only once a Prometheus Operator runs, and
+    # Flux and Argo CD dry-run a set as a whole, so one unknown kind would also hold back kube-vip
+    # (RUNBOOK.md section 8 applies it separately).
     resources = ["kube-vip"] if kube_vip.applies(cluster) else []
-    if monitoring.applies(cluster):
-        resources.append("monitoring")
     doc = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",

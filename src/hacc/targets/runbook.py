@@ -47,9 +47,20 @@ ALERT_HELP = {
     "HaccCertificateExpiryCritical": "A served certificate expires within days: refresh it now "
     "(section 6), one control-plane node at a time.",
     "HaccControlPlaneQuorumAtRisk": "Fewer control-plane nodes than a majority are Ready or answer "
-    "`/readyz`. dqlite needs a majority of its voters; one more loss stops the API. Bring nodes "
-    "back before any maintenance (section 4).",
+    "`/readyz`. dqlite needs a majority of its voters: writes have stopped, or stop as soon as a "
+    "node that still votes but no longer answers goes too. Bring nodes back (section 9) before "
+    "anything else, and start no maintenance (section 4).",
 }
+
+
+def next_channel(cluster: Cluster) -> str | None:
+    """The channel `hacc upgrade` would take the cluster to next (None for `latest`)."""
+    from hacc.compiler.model import CHANNEL
+
+    m = CHANNEL.fullmatch(cluster.channel)
+    if m is None or m.group(2) is None:
+        return None
+    return f"{m.group(2)}.{int(m.group(3)) + 1}{m.group(4) or ''}/{m.group(5)}"
 
 
 def diagram(cluster: Cluster) -> str:
@@ -117,6 +128,8 @@ def render(cluster: Cluster) -> list[Artifact]:
         vip_mode=cluster.mode in VIP_MODES,
         join_target=f"{cluster.first.address}:{CLUSTER_AGENT_PORT}/<token>",
         no_proxy=extensions.no_proxy(cluster),
+        labelled=bool(extensions.labelled(cluster)),
+        next_channel=next_channel(cluster),
         ips={s for s in cluster.sans if is_ip(s)},
         priorities=keepalived.priorities(cluster),
         advert_int=keepalived.advert_int(cluster),

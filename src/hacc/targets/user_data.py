@@ -136,6 +136,16 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
     )
     files.append(_file(BOOTSTRAP_PATH, bootstrap, "0700"))
     doc: dict[str, Any] = {"hostname": node.name, "preserve_hostname": False}
+    apt_proxy = {
+        k: v
+        for k, v in (
+            ("http_proxy", cluster.proxy.http if cluster.proxy else None),
+            ("https_proxy", cluster.proxy.https if cluster.proxy else None),
+        )
+        if v
+    }
+    if apt_proxy:  # apt installs the packages below (and what the spec's commands install)
+        doc["apt"] = apt_proxy
     if load_balancer:
         doc["package_update"] = True
         doc["packages"] = ["curl", "haproxy", "keepalived"]
