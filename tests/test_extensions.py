@@ -26,6 +26,13 @@ def cluster_of(path: Path):
     return analysis.cluster
 
 
+def variant(tmp_path: Path, old: str, new: str, text: str | None = None) -> Path:
+    """The keepalived example (or `text`) with one change, as a spec file."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(replaced(text or KEEPALIVED_EXAMPLE.read_text(), old, new))
+    return spec
+
+
 def write_files(cluster, node) -> dict[str, dict]:
     arts = {a.path: a.content for a in render_cluster(cluster)}
     doc = yaml.safe_load(arts[f"nodes/{node.name}/user-data.yaml"])
@@ -93,13 +100,9 @@ def test_no_proxy_keeps_the_cluster_direct() -> None:
     "url", ["http://user:secret@proxy:3128", "socks5://proxy:1080", "http://proxy:3128/path"]
 )
 def test_proxy_urls_carry_no_credentials_or_paths(hacc, tmp_path, url) -> None:
-    spec = tmp_path / "spec.yaml"
-    text = replaced(
-        KEEPALIVED_EXAMPLE.read_text(),
-        "      http: http://proxy.paris.example.com:3128\n",
-        f"      http: {url}\n",
+    spec = variant(
+        tmp_path, "      http: http://proxy.paris.example.com:3128\n", f"      http: {url}\n"
     )
-    spec.write_text(text)
     r = hacc("validate", str(spec))
     assert r.code == 1 and "error[HACC104]" in r.err
 
@@ -241,7 +244,6 @@ def test_file_content_and_commands_hold_only_what_yaml_can_carry(hacc, tmp_path,
     """A character the YAML emitter cannot write is refused where the spec holds it, never a
     crash at build time (the fuzz test found U+2028 in a file's content)."""
     escaped = bad.encode("unicode_escape").decode()
-    spec = tmp_path / "spec.yaml"
     for old, new in (
         ("          NTP=ntp.paris.example.com\n", f'        content: "NTP={escaped}"\n'),
         (
@@ -252,8 +254,7 @@ def test_file_content_and_commands_hold_only_what_yaml_can_carry(hacc, tmp_path,
         text = KEEPALIVED_EXAMPLE.read_text()
         if old.startswith("          NTP"):
             text = replaced(text, "        content: |\n          [Time]\n", "")
-        spec.write_text(replaced(text, old, new))
-        r = hacc("validate", str(spec))
+        r = hacc("validate", str(variant(tmp_path, old, new, text)))
         assert r.code == 1 and "error[HACC104]" in r.err, r.err
 
 
@@ -301,14 +302,9 @@ def test_a_crafted_state_file_never_reaches_the_terminal(hacc, tmp_path, recorde
 
 
 def test_a_label_key_prefix_is_a_dns_subdomain_of_at_most_253_characters(hacc, tmp_path) -> None:
-    spec = tmp_path / "spec.yaml"
     for prefix, code in ((("a" * 63 + ".") * 3 + "a" * 61, 0), ("a" * 255, 1)):
-        text = replaced(
-            KEEPALIVED_EXAMPLE.read_text(),
-            "labels: {example.com/site: paris}",
-            f"labels: {{{prefix}/site: paris}}",
-        )
-        spec.write_text(text)
+        site = f"labels: {{{prefix}/site: paris}}"
+        spec = variant(tmp_path, "labels: {example.com/site: paris}", site)
         r = hacc("validate", str(spec))
         assert r.code == code, r.err
         if code:
@@ -316,13 +312,8 @@ def test_a_label_key_prefix_is_a_dns_subdomain_of_at_most_253_characters(hacc, t
 
 
 def test_a_proxy_of_only_no_proxy_entries_builds(hacc, tmp_path) -> None:
-    spec = tmp_path / "spec.yaml"
-    text = replaced(
-        KEEPALIVED_EXAMPLE.read_text(),
-        "      http: http://proxy.paris.example.com:3128\n      https: http://proxy.paris.example.com:3128\n",
-        "",
-    )
-    spec.write_text(text)
+    urls = "      http: http://proxy.paris.example.com:3128\n      https: http://proxy.paris.example.com:3128\n"
+    spec = variant(tmp_path, urls, "")
     assert hacc("build", str(spec), "-o", str(tmp_path / "out")).code == 0
     ud = yaml.safe_load((tmp_path / "out/edge-paris-01/nodes/cp1/user-data.yaml").read_text())
     assert "apt" not in ud
