@@ -60,3 +60,13 @@ def run_hacc(*argv: str, env: dict[str, str] | None = None, timeout: float = 300
         env=env,
         check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def analysis_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test its own analysis cache (hacc.inputs), so no test sees another's entries."""
+    folder = tmp_path_factory.mktemp("hacc-cache")
+    monkeypatch.setenv("HACC_CACHE_DIR", str(folder))
+    return folder

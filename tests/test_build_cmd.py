@@ -42,12 +42,14 @@ def test_same_bytes_whatever_the_folder(hacc, tmp_path, monkeypatch) -> None:
     assert hacc("build", *map(str, EXAMPLES), "-o", str(a)).code == 0
     monkeypatch.chdir(tmp_path)
     assert hacc("build", *map(str, EXAMPLES), "-o", "deep/b").code == 0
-    # Only the state files differ: each records where its spec is, relative to its folder.
+    # Only the state files differ: each records where its spec is, relative to its folder (and
+    # so the digest of its inputs).
     ta, tb = tree(a), tree(b)
     for name, (data, mode) in ta.items():
         if name.endswith(STATE_FILE):
             doc_a, doc_b = json.loads(data), json.loads(tb[name][0])
             assert doc_a.pop("spec") != doc_b.pop("spec")
+            assert doc_a.pop("inputs", None) != doc_b.pop("inputs", None)
             assert doc_a == doc_b
         else:
             assert tb[name] == (data, mode), name

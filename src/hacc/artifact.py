@@ -8,6 +8,7 @@ that from here instead of guessing it from the path.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 # What a change to an artifact means for a running cluster (`hacc plan`).
 FIRST_BOOT = "first boot only"
@@ -63,9 +64,18 @@ class Artifact:
     node: str | None = None  # the node it is for, if any
     executable: bool = False
 
-    @property
+    @cached_property
     def data(self) -> bytes:
         return self.content.encode("utf-8")
+
+    @classmethod
+    def read_back(
+        cls, path: str, data: bytes, kind: Kind, node: str | None, executable: bool
+    ) -> Artifact:
+        """An artifact as found on disk (`data` must be UTF-8): its bytes are kept as read."""
+        artifact = cls(path, data.decode("utf-8"), kind, node, executable)
+        artifact.__dict__["data"] = data  # what `data` would compute, without encoding again
+        return artifact
 
 
 # Where the bootstrap installs each load-balancer file on a node (targets/user_data.py LB_FILES).

@@ -14,10 +14,11 @@ from typing import Any
 
 from hacc import output, selfcheck
 from hacc.artifact import Artifact
-from hacc.compiler.frontend import Analysis, analyze_all, claims
+from hacc.compiler.frontend import Analysis, analyze, analyze_all, cached, claims
 from hacc.compiler.model import GitOps, gitops_from
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import HaccError, InternalError
+from hacc.inputs import inputs_digest
 from hacc.targets import extensions, render_cluster
 from hacc.targets.fleet import FOLDER as FLEET_FOLDER
 from hacc.targets.fleet import render_fleet
@@ -30,6 +31,7 @@ class Unit:
     name: str
     artifacts: list[Artifact]
     analysis: Analysis | None = None  # None for the fleet folder
+    reused: bool = False  # read back from its folder, which holds what compiling would write
 
     @property
     def gitops(self) -> GitOps | None:
@@ -47,15 +49,16 @@ class Unit:
         """What the state file remembers of this unit's spec."""
         if self.analysis is None or self.analysis.cluster is None:
             return output.Record()
-        spec = os.path.relpath(Path(self.analysis.file).resolve(), folder.resolve())
+        spec = spec_path(self.analysis, folder)
         cluster = self.analysis.cluster
         return output.Record(
-            Path(spec).as_posix(),
+            spec,
             self.gitops_record(),
             claims(cluster),
             endpoint_text(cluster),
             cluster.channel,
             extensions.items(cluster),
+            inputs_digest(spec, self.analysis.source) if self.analysis.source else None,
         )
 
     def folder(self, out: str | Path) -> Path:
@@ -72,6 +75,11 @@ class Planned:
     @property
     def pending(self) -> list[output.Change]:
         return [c for c in self.changes if c.action != output.IDENTICAL]
+
+
+def spec_path(analysis: Analysis, folder: Path) -> str:
+    """The spec's path relative to the cluster folder, as the state file records it."""
+    return Path(os.path.relpath(Path(analysis.file).resolve(), folder.resolve())).as_posix()
 
 
 def built_folders(out: str | Path) -> list[Path]:
@@ -127,23 +135,84 @@ def compile_specs(
     paths: list[str], out: str | Path | None = None
 ) -> tuple[list[Unit], list[Diagnostic]]:
     """Artifacts of every usable spec (plus the fleet's), and every diagnostic of every spec;
-    with OUT, specs are also checked against the clusters already built there."""
+    with OUT, specs are also checked against the clusters already built there. A spec whose
+    folder already holds what it compiles to is not compiled again (see `_reusable`)."""
+    from hacc.parallel import map_ordered
+
+    # Unchanged specs first, here: reading a folder back is cheaper than shipping it between
+    # processes. What is left to parse or render is shared among the cores.
+    prepared: list[tuple[Analysis, Made] | None] = [_reuse(p, out) for p in paths]
+    rest = [i for i, p in enumerate(prepared) if p is None]
+    for i, done in zip(rest, map_ordered(lambda i: _prepare(paths[i], out), rest), strict=True):
+        prepared[i] = done
+    prepared_ = [p for p in prepared if p is not None]
+    analyses = analyze_all(
+        paths, lambda built: recorded_claims(out, built), [a for a, _ in prepared_]
+    )
     units: list[Unit] = []
     diags: list[Diagnostic] = []
-    for analysis in analyze_all(paths, lambda built: recorded_claims(out, built)):
+    for analysis, (_, made) in zip(analyses, prepared_, strict=True):
         diags.extend(analysis.diagnostics)
         if not analysis.ok or analysis.cluster is None:
             continue
-        artifacts = render_cluster(analysis.cluster)
-        broken = selfcheck.problems(artifacts)
-        if broken:
-            raise InternalError(
-                f"hacc produced an invalid artifact for cluster {analysis.cluster.name}: "
-                + "; ".join(broken[:5])
-            )
+        assert made is not None  # checks across specs only ever add errors
+        if isinstance(made, InternalError):
+            raise made
+        artifacts, reused = made
         diags.extend(_size_warnings(analysis, artifacts))
-        units.append(Unit(analysis.cluster.name, artifacts, analysis))
+        units.append(Unit(analysis.cluster.name, artifacts, analysis, reused))
     return units, sorted(diags, key=sort_key)
+
+
+Made = tuple[list[Artifact], bool] | InternalError | None
+
+
+def _reuse(path: str, out: str | Path | None) -> tuple[Analysis, Made] | None:
+    """`_prepare(path, out)` if the spec's analysis is cached and its folder can be reused,
+    else None."""
+    analysis = cached(path) if out is not None else None
+    if analysis is None or not analysis.ok:
+        return None
+    reused = _reusable(analysis, out)
+    return (analysis, (reused, True)) if reused is not None else None
+
+
+def _prepare(path: str, out: str | Path | None) -> tuple[Analysis, Made]:
+    """One spec on its own: its analysis and, if it is usable, its artifacts and whether they
+    were read back from its folder (or the self-check's verdict on them)."""
+    analysis = analyze(path)
+    if not analysis.ok or analysis.cluster is None:
+        return analysis, None
+    reused = _reusable(analysis, out)
+    if reused is not None:
+        return analysis, (reused, True)
+    try:
+        return analysis, (_render(analysis.cluster), False)
+    except InternalError as e:
+        return analysis, e
+
+
+def _render(cluster: Any) -> list[Artifact]:
+    artifacts = render_cluster(cluster)
+    broken = selfcheck.problems(artifacts)
+    if broken:
+        raise InternalError(
+            f"hacc produced an invalid artifact for cluster {cluster.name}: "
+            + "; ".join(broken[:5])
+        )
+    return artifacts
+
+
+def _reusable(analysis: Analysis, out: str | Path | None) -> list[Artifact] | None:
+    """The artifacts already in the cluster's folder, if its last build was from the same
+    inputs and nothing there changed since; None means compile."""
+    if out is None or analysis.source is None or analysis.cluster is None:
+        return None
+    try:
+        folder = output.cluster_folder(Path(out), analysis.cluster.name)
+    except HaccError:
+        return None
+    return output.unchanged(folder, inputs_digest(spec_path(analysis, folder), analysis.source))
 
 
 OTHER_CLOUDS_LIMIT = 65536  # bytes of user-data OpenStack (Nova) and Azure (custom data) accept
@@ -184,10 +253,9 @@ def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
     members = {u.name: u.gitops for u in units if u.gitops is not None}
     built = {u.name for u in units}
     for folder in built_folders(out):
-        name = folder.name
-        record = output.read_gitops(folder)
-        if name not in built and record:
-            members[name] = gitops_from(record)
+        record = None if folder.name in built else output.read_gitops(folder)
+        if record:
+            members[folder.name] = gitops_from(record)
     artifacts = render_fleet({k: v for k, v in members.items() if v is not None})
     if artifacts or (Path(out) / FLEET_FOLDER / output.STATE_FILE).exists():
         return Unit(FLEET_FOLDER, artifacts)
@@ -202,6 +270,10 @@ def plan(units: list[Unit], out: str | Path) -> list[Planned]:
     plans: list[Planned] = []
     conflicts: list[str] = []
     for u in everything:
+        if u.reused:
+            folder = Path(out) / u.name
+            plans.append(Planned(u, folder, [_identical(a) for a in u.artifacts]))
+            continue
         try:
             folder = output.cluster_folder(Path(out), u.name)
             changes, in_the_way = output.plan(folder, u.artifacts)
@@ -214,6 +286,10 @@ def plan(units: list[Unit], out: str | Path) -> list[Planned]:
         listed = "".join(f"\n  {c}" for c in conflicts)
         raise HaccError(f"nothing written; in the way:{listed}\nmove them away, then build again")
     return plans
+
+
+def _identical(a: Artifact) -> output.Change:
+    return output.Change(output.IDENTICAL, a.path, a, current=a.data, kind=a.kind, node=a.node)
 
 
 def spec_digest(path: str) -> str:

@@ -28,20 +28,23 @@ _SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}", re.ASCII)
 MAX_PATH = 1024
 
 
+_SAFE_PATH = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,254}/)*[A-Za-z0-9_][A-Za-z0-9._-]{0,254}")
+
+
 def relative_path(rel: object, where: str) -> str:
     """`rel` if it is a normalised relative path of the kind hacc writes, else an error that names
     `where` (the state file it came from)."""
     if not isinstance(rel, str) or not rel or len(rel) > MAX_PATH:
         raise HaccError(f"{where} lists an unusable path {str(rel)[:80]!r}")
-    parts = rel.split("/")
-    if any(p in ("", ".", "..") or not _SAFE_PART.fullmatch(p) for p in parts):
+    # No part is empty, "." or "..": a part starts with a letter, digit or underscore.
+    if not _SAFE_PATH.fullmatch(rel):
         raise HaccError(
             f"{where} lists {rel[:200]!r}, which is not a plain relative path inside its folder; "
             "hacc never follows a state file out of its folder (restore the file from Git)"
         )
     if TMP_MARK in rel:
         raise HaccError(f"{where} lists a temporary file {rel!r}")
-    return str(PurePosixPath(rel))
+    return rel
 
 
 def _kind(mode: int) -> str:
@@ -109,13 +112,74 @@ def read(path: Path, limit: int = 64 << 20) -> bytes | None:
         return None
     except OSError as e:
         raise HaccError(f"cannot read {path}: {e.strerror}") from e
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the lstat
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # swapped since the lstat
             raise HaccError(f"{path} is not a regular file")
-        data = f.read(limit + 1)
-    if len(data) > limit:
+        data = _read_all(fd, st.st_size, limit)
+    except OSError as e:
+        raise HaccError(f"cannot read {path}: {e.strerror}") from e
+    finally:
+        os.close(fd)
+    if data is None:
         raise HaccError(f"{path} is larger than {limit >> 20} MiB; it is not hacc's")
     return data
+
+
+def _read_all(fd: int, size: int, limit: int) -> bytes | None:
+    """Everything `fd` holds (its size as fstat said, if still true), or None past `limit`.
+    Buffers sized by the file, not the limit: a read of 64 MiB for a 2 KiB file costs."""
+    chunks: list[bytes] = []
+    total = 0
+    want = min(size, limit) + 1
+    while True:
+        chunk = os.read(fd, want)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            return None
+        want = min(1 << 20, limit + 1 - total)
+
+
+def regular_files(folder: Path) -> dict[str, str] | None:
+    """Every regular file below `folder`, by path relative to it, links neither followed nor
+    listed; None if `folder` is not a folder or holds a temporary file of an interrupted hacc."""
+    found: dict[str, str] = {}
+    pending = [(str(folder), "")]
+    try:
+        while pending:
+            here, prefix = pending.pop()
+            with os.scandir(here) as entries:
+                for e in entries:
+                    if TMP_MARK in e.name:
+                        return None
+                    if e.is_dir(follow_symlinks=False):
+                        pending.append((e.path, f"{prefix}{e.name}/"))
+                    elif e.is_file(follow_symlinks=False):
+                        found[prefix + e.name] = e.path
+    except OSError:
+        return None
+    return found
+
+
+def read_exactly(path: str, executable: bool, limit: int = 64 << 20) -> bytes | None:
+    """The bytes of `path` if it is still a regular file, executable by its owner or not as
+    said; None otherwise (or if unreadable)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or bool(st.st_mode & 0o100) != executable:
+            return None
+        return _read_all(fd, st.st_size, limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def write(path: Path, data: bytes, mode: int, *, durable: bool = True) -> None:
@@ -164,6 +228,19 @@ def sync(folder: Path) -> None:
             os.sync()
     finally:
         os.close(fd)
+
+
+def sync_all(folders: list[Path]) -> None:
+    """`sync` once for each file system the folders are on."""
+    seen: set[int] = set()
+    for folder in folders:
+        try:
+            device = os.stat(folder).st_dev
+        except OSError:
+            continue
+        if device not in seen:
+            seen.add(device)
+            sync(folder)
 
 
 def _write_error(path: Path, e: OSError) -> HaccError:

@@ -99,11 +99,15 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
                 "hacc build --prune removes its files"
             )
     plans = plan(units, opts.output)  # every folder planned before any is written
-    texts = {str(p.folder / a.path): a.data for p in plans for a in p.unit.artifacts}
-    if opts.check:  # what is on disk is what would be committed
-        texts.update(
-            {str(p.folder / c.path): c.current for p in plans for c in p.changes if c.current}
-        )
+
+    def texts() -> dict[str, bytes]:
+        out = {str(p.folder / a.path): a.data for p in plans for a in p.unit.artifacts}
+        if opts.check:  # what is on disk is what would be committed
+            out.update(
+                {str(p.folder / c.path): c.current for p in plans for c in p.changes if c.current}
+            )
+        return out
+
     leak_guard(units, texts)
     if opts.check:
         return _check(report, plans, orphaned, diags if opts.json else None)
@@ -114,8 +118,10 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
             repo, [p.folder / a.path for p in plans for a in p.unit.artifacts]
         )
     written: list[Path] = []
-    for p in plans:
-        output.apply(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.record(p.folder))
+    failed = _apply_all(plans)
+    for p, error in zip(plans, failed, strict=True):
+        if error is not None:
+            raise error
         counts = dict.fromkeys((output.CREATE, output.UPDATE, output.IDENTICAL, output.REMOVE), 0)
         for change in p.changes:
             counts[change.action] += 1
@@ -136,6 +142,22 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
             as_json("build", plans, [] if opts.prune else orphaned, diags, ok=True), plain=True
         )
     return EXIT_OK
+
+
+def _apply_all(plans: list[Any]) -> list[Exception | None]:
+    """Write every planned folder (a reused one needs nothing); for each, the error that stopped
+    it, if any."""
+    from hacc import output
+
+    failed: list[Exception | None] = [None] * len(plans)
+    todo = [i for i, p in enumerate(plans) if not p.unit.reused]
+    writes = [
+        output.Write(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.record(p.folder))
+        for p in (plans[i] for i in todo)
+    ]
+    for i, error in zip(todo, output.apply_all(writes), strict=True):
+        failed[i] = error
+    return failed
 
 
 def _check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from hacc.build import Unit, compile_specs
@@ -54,11 +55,13 @@ def secret_values(units: list[Unit]) -> list[str]:
     return values
 
 
-def leak_guard(units: list[Unit], texts: dict[str, bytes]) -> None:
-    """Fail if a secret value the specs reference appears in what would be committed."""
+def leak_guard(units: list[Unit], texts: Callable[[], dict[str, bytes]]) -> None:
+    """Fail if a secret value the specs reference appears in what would be committed (`texts`,
+    gathered only when there is a value to look for)."""
     from hacc.secrets import leaks
 
-    found = leaks(texts, secret_values(units))
+    values = secret_values(units)
+    found = leaks(texts(), values) if values else []
     if found:
         raise HaccError(
             f"a secret value appears in {', '.join(found)}; remove it, rotate the secret, "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hacc.compiler.loader import Document, load_file
+from hacc.compiler.loader import Document
 from hacc.compiler.model import Cluster
 from hacc.diagnostics import Diagnostic, sort_key
 
@@ -18,6 +18,7 @@ class Analysis:
     document: Document | None = None
     cluster: Cluster | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    source: str | None = None  # the digest of the spec's bytes (hacc.inputs.source_digest)
 
     @property
     def ok(self) -> bool:
@@ -25,9 +26,32 @@ class Analysis:
 
 
 def analyze(path: str | Path) -> Analysis:
-    """Every problem of one spec, sorted by position; the model when the spec is usable."""
-    doc, problems = load_file(path, str(path))
-    return _analyze(str(path), doc, problems)
+    """Every problem of one spec, sorted by position; the model when the spec is usable. An
+    unchanged spec's analysis comes from the local cache (hacc.inputs)."""
+    from hacc import inputs
+    from hacc.compiler.loader import load_bytes, read_spec
+
+    name = str(path)
+    raw, problems = read_spec(path, name)
+    if raw is None:
+        return _analyze(name, None, problems)
+    cached = inputs.cached_analysis(name, raw)
+    if isinstance(cached, Analysis):
+        return cached
+    result = _analyze(name, *load_bytes(raw, name))
+    result.source = inputs.source_digest(raw)
+    inputs.store_analysis(name, raw, result)
+    return result
+
+
+def cached(path: str | Path) -> Analysis | None:
+    """`analyze(path)` if the local cache has it, else None (nothing parsed)."""
+    from hacc import inputs
+    from hacc.compiler.loader import read_spec
+
+    raw, _ = read_spec(path, str(path))
+    found = inputs.cached_analysis(str(path), raw) if raw is not None else None
+    return found if isinstance(found, Analysis) else None
 
 
 def analyze_text(text: str, name: str) -> Analysis:
@@ -71,13 +95,17 @@ def claims(cluster: Cluster) -> dict[str, Any]:
 Recorded = Callable[[set[str]], dict[str, dict[str, Any]]]
 
 
-def analyze_all(paths: list[str], recorded: Recorded | None = None) -> list[Analysis]:
+def analyze_all(
+    paths: list[str], recorded: Recorded | None = None, analyses: list[Analysis] | None = None
+) -> list[Analysis]:
     """Every spec, plus the checks that span specs: one cluster name per spec, and no address,
     VIP or virtual router id taken twice, among these specs and the clusters recorded in OUT
-    that are not built now (`recorded(built)`: name -> claims of the others)."""
+    that are not built now (`recorded(built)`: name -> claims of the others). `analyses`: each
+    spec's own analysis, if already made (they gain the diagnostics across specs)."""
     from hacc.diagnostics import ERROR
+    from hacc.parallel import map_ordered
 
-    results = [analyze(p) for p in paths]
+    results = analyses if analyses is not None else map_ordered(analyze, paths)
     seen: dict[str, str] = {}
     taken: dict[tuple[str, str], str] = {}  # (kind, value) -> who holds it
     built = {r.cluster.name for r in results if r.cluster is not None}

@@ -73,18 +73,23 @@ def load_file(
     path: str | Path, display: str | None = None
 ) -> tuple[Document | None, list[Diagnostic]]:
     name = display if display is not None else str(path)
+    raw, problems = read_spec(path, name)
+    return (None, problems) if raw is None else load_bytes(raw, name)
+
+
+def read_spec(path: str | Path, name: str) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of a spec file, or why they cannot be read."""
     if Path(path).exists() and not (Path(path).is_file() or Path(path).is_dir()):
         # A FIFO or a device would block or never end.
         return None, [_error(name, 1, 1, "HACC001", "cannot read the spec: not a regular file")]
     try:
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes(), []
     except IsADirectoryError:
         return None, [_error(name, 1, 1, "HACC001", "cannot read the spec: it is a directory")]
     except FileNotFoundError:
         return None, [_error(name, 1, 1, "HACC001", "cannot read the spec: no such file")]
     except OSError as e:
         return None, [_error(name, 1, 1, "HACC001", f"cannot read the spec: {e.strerror or e}")]
-    return load_bytes(raw, name)
 
 
 def load_bytes(raw: bytes, name: str) -> tuple[Document | None, list[Diagnostic]]:
