@@ -68,6 +68,18 @@ class Artifact:
     def data(self) -> bytes:
         return self.content.encode("utf-8")
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickled as plain values, its kind by name: a fleet's artifacts travel between
+        processes (hacc.parallel), and a dataclass's generic pickling costs several times more."""
+        return _artifact, (self.path, self.content, self.kind.name, self.node, self.executable)
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of `data`, as state files record it."""
+        import hashlib
+
+        return "sha256:" + hashlib.sha256(self.data).hexdigest()
+
     @classmethod
     def read_back(
         cls, path: str, data: bytes, kind: Kind, node: str | None, executable: bool
@@ -76,6 +88,10 @@ class Artifact:
         artifact = cls(path, data.decode("utf-8"), kind, node, executable)
         artifact.__dict__["data"] = data  # what `data` would compute, without encoding again
         return artifact
+
+
+def _artifact(path: str, content: str, kind: str, node: str | None, executable: bool) -> Artifact:
+    return Artifact(path, content, KINDS[kind], node, executable)
 
 
 # Where the bootstrap installs each load-balancer file on a node (targets/user_data.py LB_FILES).

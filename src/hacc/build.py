@@ -208,11 +208,14 @@ def _reusable(analysis: Analysis, out: str | Path | None) -> list[Artifact] | No
     inputs and nothing there changed since; None means compile."""
     if out is None or analysis.source is None or analysis.cluster is None:
         return None
+    name = analysis.cluster.name
     try:
-        folder = output.cluster_folder(Path(out), analysis.cluster.name)
+        folder = output.cluster_folder(Path(out), name)
     except HaccError:
         return None
-    return output.unchanged(folder, inputs_digest(spec_path(analysis, folder), analysis.source))
+    if not os.path.lexists(folder / output.STATE_FILE):
+        return None  # never built
+    return output.unchanged(folder, name, Unit(name, [], analysis).record(folder))
 
 
 OTHER_CLOUDS_LIMIT = 65536  # bytes of user-data OpenStack (Nova) and Azure (custom data) accept

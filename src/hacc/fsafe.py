@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from hacc.errors import HaccError
 
@@ -64,14 +65,18 @@ def _kind(mode: int) -> str:
 def inside(root: Path, rel: str) -> Path:
     """`root/rel`, after checking that no folder on the way below `root` is a symbolic link or
     something else than a folder. `root` itself may be a link: the user named it."""
-    path = root
-    parts = PurePosixPath(rel).parts
+    if _SAFE_PATH.fullmatch(rel):
+        parts: tuple[str, ...] | list[str] = rel.split("/")
+    else:
+        parts = PurePosixPath(rel).parts
+    base = os.fspath(root)
+    path = base
     for i, part in enumerate(parts):
-        path = path / part
+        path = os.path.join(path, part)  # strings: pathlib costs more than the lstat
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            return root.joinpath(*parts)
+            return Path(base, *parts)
         except OSError as e:
             raise HaccError(f"cannot reach {path}: {e.strerror}") from e
         last = i == len(parts) - 1
@@ -81,7 +86,7 @@ def inside(root: Path, rel: str) -> Path:
             )
         if not last and not stat.S_ISDIR(st.st_mode):
             raise HaccError(f"{path} is {_kind(st.st_mode)} where hacc needs a folder")
-    return path
+    return Path(path)
 
 
 def regular_or_missing(path: Path) -> os.stat_result | None:
@@ -184,42 +189,59 @@ def read_exactly(path: str, executable: bool, limit: int = 64 << 20) -> bytes | 
 
 def write(path: Path, data: bytes, mode: int, *, durable: bool = True) -> None:
     """Replace the regular file `path` (or create it) with `data`, atomically: a temporary file
-    created exclusively beside it, then a rename. Folders on the way are created 0755 (0700
-    for a private `mode`). `durable`: on disk before this returns; a build writes its many
-    files without, and makes them durable together with `sync` before its state file."""
-    regular_or_missing(path)
-    private = not mode & 0o077
+    created exclusively beside it, with a random name, then a rename. Folders on the way are
+    created 0755 (0700 for a private `mode`). `durable`: on disk before this returns; a build
+    writes its many files without, and makes them durable together with `sync` before its
+    state file."""
+    parent, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(parent, f".{name}{TMP_MARK}{os.urandom(6).hex()}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        path.parent.mkdir(mode=0o700 if private else 0o755, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}")
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:  # a new folder: create it, once
+            os.makedirs(parent or ".", mode=0o700 if not mode & 0o077 else 0o755, exist_ok=True)
+            fd = os.open(tmp, flags, 0o600)
     except OSError as e:
         raise _write_error(path, e) from e
+    replaced = False
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if durable:
-                os.fsync(f.fileno())
-            os.fchmod(f.fileno(), mode)
-        regular_or_missing(path)  # nothing special planted meanwhile
+                os.fsync(fd)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        regular_or_missing(path)  # only a regular file is replaced, whatever was planted
         os.replace(tmp, path)
+        replaced = True
     except OSError as e:
         raise _write_error(path, e) from e
     finally:
-        if os.path.lexists(tmp):
+        if not replaced and os.path.lexists(tmp):
             os.unlink(tmp)
+
+
+@functools.cache
+def _syncfs() -> Any:
+    """libc's syncfs, or None where there is none (looked up once: find_library runs ldconfig)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
 
 
 def sync(folder: Path) -> None:
     """Everything written on `folder`'s file system reaches the disk: one syncfs(2) instead of
     an fsync per file (os.sync where syncfs is not to be had)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
+    syncfs = _syncfs()
+    if syncfs is None:
         os.sync()
         return
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

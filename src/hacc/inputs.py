@@ -67,15 +67,19 @@ def cache_dir() -> Path | None:
 @cache
 def _environment() -> bytes:
     """Everything besides the spec an analysis depends on: hacc's files, the Python that
-    pickled it, and the libraries that parse and check a spec."""
-    from importlib.metadata import PackageNotFoundError, version
+    pickled it, and the libraries that parse and check a spec (each known by where its code is
+    and when that was installed: cheaper than asking its version)."""
+    from importlib.util import find_spec
 
     parts = [CACHE_FORMAT, sys.version.encode(), code_fingerprint()]
-    for dist in ("ruamel.yaml", "jsonschema", "PyYAML"):
+    for module in ("ruamel.yaml", "jsonschema", "yaml"):
+        spec = find_spec(module)
+        origin = spec.origin if spec else None
         try:
-            parts.append(f"{dist}={version(dist)}".encode())
-        except PackageNotFoundError:
-            parts.append(dist.encode())
+            st = os.stat(origin) if origin else None
+        except OSError:
+            st = None
+        parts.append(f"{module} {origin} {st and st.st_mtime_ns} {st and st.st_size}".encode())
     return b"\0".join(parts)
 
 

@@ -52,11 +52,18 @@ def _run(index: int) -> Any:
     return fn(items[index])
 
 
-def map_ordered(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """[fn(x) for x in items], on several cores when there are enough items and fork is to be
-    had (Linux). `fn` and the items reach the workers by fork, not by pickling; results come
-    back pickled. An exception in `fn` is raised here, as in a loop."""
-    n = min(jobs(), len(items) // (MIN_ITEMS // 2))
+def batches(count: int) -> list[list[int]]:
+    """range(count) in contiguous batches, one a core when there are enough for several."""
+    n = max(1, min(jobs(), count // (MIN_ITEMS // 2)))
+    size = -(-count // n) if count else 0
+    return [list(range(i, min(i + size, count))) for i in range(0, count, size or 1)]
+
+
+def map_ordered(fn: Callable[[T], R], items: Sequence[T], *, each: int = MIN_ITEMS // 2) -> list[R]:
+    """[fn(x) for x in items], on several cores when there are at least `each` items for each
+    and fork is to be had (Linux). `fn` and the items reach the workers by fork, not by
+    pickling; results come back pickled. An exception in `fn` is raised here, as in a loop."""
+    n = min(jobs(), len(items) // each)
     if n < 2 or sys.platform != "linux":
         return [fn(x) for x in items]
     import multiprocessing

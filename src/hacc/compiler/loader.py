@@ -15,11 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
-
 from hacc.diagnostics import ERROR, Diagnostic
 
 Path_ = tuple[str | int, ...]
@@ -117,6 +112,11 @@ def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
         return None, [
             _error(name, *deep, "HACC004", f"collections nest deeper than {MAX_DEPTH} levels here")
         ]
+    # ruamel is imported only here: a spec found in the analysis cache is never parsed.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
+
     yaml = YAML(typ="rt")
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -294,13 +294,13 @@ class _Walker:
         m = node.start_mark
         doc.values.setdefault(path, (m.line + 1, m.column + 1))
         tag = str(node.tag)
-        if isinstance(node, ScalarNode):
+        if node.id == "scalar":
             return self._scalar(node, tag)
-        if isinstance(node, SequenceNode):
+        if node.id == "sequence":
             if tag != _T + "seq":
                 self._at(node, "HACC009", f"the tag {tag} is not supported; remove it")
             return [self.convert(item, (*path, i), doc) for i, item in enumerate(node.value)]
-        if isinstance(node, MappingNode):
+        if node.id == "mapping":
             if tag != _T + "map":
                 self._at(node, "HACC009", f"the tag {tag} is not supported; remove it")
             return self._mapping(node, path, doc)
@@ -312,16 +312,16 @@ class _Walker:
         merges: list[Any] = []
         for knode, vnode in node.value:
             if str(knode.tag) == _MERGE:
-                sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
+                sources = vnode.value if vnode.id == "sequence" else [vnode]
                 for src in sources:
-                    if isinstance(src, MappingNode):
+                    if src.id == "mapping":
                         merges.append(src)
                     else:
                         self._at(
                             src, "HACC009", "a merge key (<<) takes a mapping or a list of mappings"
                         )
                 continue
-            if not isinstance(knode, ScalarNode) or str(knode.tag) != _T + "str":
+            if knode.id != "scalar" or str(knode.tag) != _T + "str":
                 self._at(knode, "HACC009", "mapping keys must be strings; quote the key")
                 continue
             key = knode.value
@@ -375,9 +375,9 @@ class _Walker:
 
 
 def _children(node: Any) -> Iterator[Any]:
-    if isinstance(node, MappingNode):
+    if node.id == "mapping":
         for k, v in node.value:
             yield k
             yield v
-    elif isinstance(node, SequenceNode):
+    elif node.id == "sequence":
         yield from node.value

@@ -60,6 +60,11 @@ def scalar(value: Any) -> str:
         return _float(value)
     if not isinstance(value, str):
         raise TypeError(f"cannot emit {type(value).__name__} as YAML")
+    return _string(value)
+
+
+@lru_cache(maxsize=1 << 16)  # keys and most values recur in every file of every cluster
+def _string(value: str) -> str:
     if "\n" in value:
         raise ValueError("multi-line strings are emitted as blocks")
     plain = _PLAIN.fullmatch(value) or (
