@@ -1,14 +1,26 @@
 #!/usr/bin/env python3
-"""Build time of hacc: one example, then fleets of generated specs (3 control-plane nodes and
-2 workers each), in-process and through the CLI, into a fresh folder and again (no changes).
+"""Build time of hacc on fleets of generated specs (3 control-plane nodes and 2 workers each).
 
-Prints wall times and per-spec times; run from the repository root with hacc installed.
+For each fleet size, one CLI run of each of:
+- fresh build, cold: a new OUT and an empty analysis cache (the first build on a machine);
+- fresh build, warm: a new OUT, the specs' analyses cached (a build after `hacc validate`);
+- no-op build: the same OUT again, nothing changed;
+- build --check of that OUT;
+- one spec changed, then built (the others reused);
+- validate, cold and warm.
+Each with its wall time, time per spec, ratio to `python -c pass` start-up and peak resident
+memory (one process: forked workers are not counted). Then `hacc validate` of one spec
+against check-jsonschema on the same spec and schema, in the same run.
+
+Run from the repository root with hacc installed (pip install -e '.[test]'); the figures depend
+on the machine: compare runs of one machine, never a figure with a fixed threshold.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,47 +54,42 @@ spec:
 """
 
 
-def timed(argv: list[str]) -> float:
-    return measured(argv)[0]
-
-
-def measured(argv: list[str]) -> tuple[float, int]:
+def measured(argv: list[str], env: dict[str, str] | None = None, ok: int = 0) -> tuple[float, int]:
     """Wall time (s) and peak resident memory (MiB) of one command."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv[:4])} ... exited {proc.returncode}: {err.decode()[-800:]}")
+    code = os.waitstatus_to_exitcode(status)
+    if code != ok:
+        sys.exit(f"{' '.join(argv[:4])} ... exited {code}: {err.decode()[-800:]}")
     return elapsed, usage.ru_maxrss // 1024
+
+
+def median_time(argv: list[str], runs: int, env: dict[str, str] | None = None) -> float:
+    return statistics.median(measured(argv, env)[0] for _ in range(runs))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--runs", type=int, default=5, help="runs per single-spec measurement")
-    ap.add_argument("--fleets", type=int, nargs="*", default=[100, 200])
+    ap.add_argument("--runs", type=int, default=9, help="runs per single-spec measurement")
+    ap.add_argument("--fleets", type=int, nargs="*", default=[100, 1000])
     args = ap.parse_args()
     hacc = [sys.executable, "-m", "hacc"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        fresh = [
-            timed([*hacc, "build", str(EXAMPLE), "-o", str(root / f"one-{i}")])
-            for i in range(args.runs)
-        ]
-        again = [
-            timed([*hacc, "build", str(EXAMPLE), "-o", str(root / "one-0")])
-            for _ in range(args.runs)
-        ]
-        print(f"one example ({EXAMPLE.name}), median of {args.runs}:")
-        print(f"  fresh build   {statistics.median(fresh) * 1000:8.1f} ms")
-        print(f"  no changes    {statistics.median(again) * 1000:8.1f} ms")
-        startup = statistics.median(timed([sys.executable, "-c", "pass"]) for _ in range(args.runs))
-        rows: list[tuple[int, float, int, float, int, float, int, float, int]] = []
-        print("fleets (3 control-plane + 2 workers per spec, one CLI run):")
-        print(f"  {'specs':>6} {'fresh s':>9} {'ms/spec':>8} {'no-op s':>9} {'ms/spec':>8}")
+
+        def env(cache: str) -> dict[str, str]:
+            return {**os.environ, "HACC_CACHE_DIR": str(root / cache)}
+
+        startup = median_time([sys.executable, "-c", "pass"], args.runs)
+        print(
+            f"python -c pass: {startup * 1000:.1f} ms (median of {args.runs}); "
+            f"{os.cpu_count()} cores, HACC_JOBS={os.environ.get('HACC_JOBS', '(all)')}"
+        )
+        print(f"{'specs':>6} {'command':<28} {'s':>8} {'ms/spec':>8} {'x start-up':>10} {'MiB':>6}")
         for n in args.fleets:
             specs = root / f"specs-{n}"
             specs.mkdir()
@@ -91,26 +98,50 @@ def main() -> None:
                 p = specs / f"fleet-{i:04d}.yaml"
                 p.write_text(fleet_spec(i))
                 paths.append(str(p))
-            out = root / f"out-{n}"
-            t1, m1 = measured([*hacc, "build", "-q", *paths, "-o", str(out)])
-            t2, m2 = measured([*hacc, "build", "-q", *paths, "-o", str(out)])
-            t3, m3 = measured([*hacc, "build", "--check", *paths, "-o", str(out)])
-            t4, m4 = measured([*hacc, "validate", *paths])
-            rows.append((n, t1, m1, t2, m2, t3, m3, t4, m4))
-            print(f"  {n:>6} {t1:>9.2f} {t1 / n * 1000:>8.1f} {t2:>9.2f} {t2 / n * 1000:>8.1f}")
-        print("fleets, every command (seconds, ms per spec, peak MiB):")
-        print(f"  python -c pass: {startup * 1000:.1f} ms (median of {args.runs})")
-        for n, t1, m1, t2, m2, t3, m3, t4, m4 in rows:
-            for label, t, m in (
-                ("fresh build", t1, m1),
-                ("no-op build", t2, m2),
-                ("build --check", t3, m3),
-                ("validate", t4, m4),
-            ):
+            build = [*hacc, "build", "-q", *paths]
+            out = str(root / f"out-{n}")
+            changed = Path(paths[n // 2])
+            rows = [
+                ("validate, cold cache", [*hacc, "validate", *paths], env(f"v-{n}")),
+                ("validate, warm cache", [*hacc, "validate", *paths], env(f"v-{n}")),
+                ("fresh build, cold cache", [*build, "-o", out], env(f"c-{n}")),
+                ("fresh build, warm cache", [*build, "-o", out + "-warm"], env(f"v-{n}")),
+                ("no-op build", [*build, "-o", out], env(f"c-{n}")),
+                ("build --check", [*hacc, "build", "--check", *paths, "-o", out], env(f"c-{n}")),
+                ("one spec changed, build", [*build, "-o", out], env(f"c-{n}")),
+            ]
+            for label, argv, e in rows:
+                if label.startswith("one spec"):
+                    changed.write_text(
+                        changed.read_text().replace("dns, rbac", "dns, rbac, ingress")
+                    )
+                t, mib = measured(argv, e)
                 print(
-                    f"  {n:>6} {label:<14} {t:>8.2f} s {t / n * 1000:>7.1f} ms/spec "
-                    f"{t / startup:>7.0f}x start-up {m:>6} MiB"
+                    f"{n:>6} {label:<28} {t:>8.2f} {t / n * 1000:>8.2f} {t / startup:>10.0f} {mib:>6}"
                 )
+            shutil.rmtree(out + "-warm")
+        cj = shutil.which(
+            "check-jsonschema", path=str(Path(sys.executable).parent)
+        ) or shutil.which("check-jsonschema")
+        if cj:
+            schema = root / "schema.json"
+            subprocess.run([*hacc, "schema", "-o", str(schema)], check=True)
+            one = median_time([*hacc, "validate", str(EXAMPLE)], args.runs, env("one"))
+            cold = statistics.median(
+                measured([*hacc, "validate", str(EXAMPLE)], env(f"one-cold-{i}"))[0]
+                for i in range(args.runs)
+            )
+            ref = median_time([cj, "--schemafile", str(schema), str(EXAMPLE)], args.runs)
+            print(f"one spec ({EXAMPLE.name}), median of {args.runs}:")
+            print(f"  check-jsonschema        {ref * 1000:7.1f} ms")
+            print(
+                f"  hacc validate, cold     {cold * 1000:7.1f} ms  {cold / ref:.2f}x check-jsonschema"
+            )
+            print(
+                f"  hacc validate, warm     {one * 1000:7.1f} ms  {one / ref:.2f}x check-jsonschema"
+            )
+        else:
+            print("check-jsonschema is not installed: no single-spec comparison")
 
 
 if __name__ == "__main__":

@@ -277,3 +277,11 @@ def test_every_example_reused_is_the_example_compiled(hacc, tmp_path, monkeypatc
     assert compiled.code == 0
     assert json.loads(reused.out) == json.loads(compiled.out)
     assert tree(out) == first
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "99999"])
+def test_a_bad_job_count_is_a_usage_error(hacc, tmp_path, monkeypatch, value) -> None:
+    monkeypatch.setenv("HACC_JOBS", value)
+    r = hacc("build", *fleet(tmp_path / "specs", 16), "-o", str(tmp_path / "out"))
+    assert r.code == 2 and "HACC_JOBS" in r.err and "Traceback" not in r.err
+    assert not (tmp_path / "out").exists()

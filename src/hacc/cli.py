@@ -21,6 +21,10 @@ EPILOG = """\
 exit codes: 0 success (warnings allowed), 1 problems found, 2 usage error, 3 internal error.
 Diagnostics read FILE:LINE:COL: error[HACCnnn]: message; docs/diagnostics.md explains each code."""
 
+ENVIRONMENT = """
+environment: HACC_CACHE_DIR where analyses of specs are cached (default $XDG_CACHE_HOME/hacc;
+empty: no cache); HACC_JOBS how many processes share a fleet's work (default: every core)."""
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -109,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         help="check specs: schema and semantic rules",
         description="Check specs against the schema and hacc's semantic rules; "
         "report every problem at once.",
-        epilog=EPILOG,
+        epilog=EPILOG + ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _spec_arguments(val, output=False)
@@ -127,8 +131,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Compile specs into OUT/<cluster>/: user-data, launch configurations, "
         "load-balancer configurations, manifests, day-2 scripts and the runbook. Writes only "
         "files that changed, removes files it wrote that are no longer produced, and never "
-        "touches files it did not write. If any spec has an error, nothing is written.",
-        epilog=EPILOG,
+        "touches files it did not write. If any spec has an error, nothing is written. A spec "
+        "unchanged since its folder was built (same bytes, same hacc) is read back, not compiled.",
+        epilog=EPILOG + ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _spec_arguments(

@@ -22,7 +22,13 @@ MIN_ITEMS = 16  # below this, forking costs more than it saves
 def jobs() -> int:
     """How many processes to use: HACC_JOBS if set (1: none forked), else the usable cores."""
     configured = os.environ.get("HACC_JOBS", "")
-    if configured.isdigit() and int(configured) > 0:
+    if configured:
+        if not (configured.isascii() and configured.isdigit() and 0 < int(configured) <= 1024):
+            from hacc.errors import UsageError
+
+            raise UsageError(
+                f"HACC_JOBS={configured[:40]!r}: give a number of processes, 1 to 1024"
+            )
         return int(configured)
     try:
         return len(os.sched_getaffinity(0))
