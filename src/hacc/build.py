@@ -303,15 +303,15 @@ def orphan_reason(folder: Path) -> str | None:
     """Why no spec builds the cluster of `folder` any more (the spec its state file names is
     gone, or now builds another cluster), or None. A spec not given in this run, as pre-commit
     passes only changed files, still builds its cluster: its folder is no orphan."""
-    from hacc.compiler.loader import load_file
-
     _, spec, _ = output.read_record(folder)
     if spec is None:
         return None  # built before hacc recorded specs: cannot tell
     path = folder / spec
     if not path.is_file():
         return f"its spec {spec} is gone"
-    doc, _ = load_file(path)
+    # Through the analysis cache: a build of a few specs (pre-commit's) asks this of every
+    # other folder in OUT, twice.
+    doc = analyze(path).document
     data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
     metadata = data.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
