@@ -285,3 +285,48 @@ def test_a_bad_job_count_is_a_usage_error(hacc, tmp_path, monkeypatch, value) ->
     r = hacc("build", *fleet(tmp_path / "specs", 16), "-o", str(tmp_path / "out"))
     assert r.code == 2 and "HACC_JOBS" in r.err and "Traceback" not in r.err
     assert not (tmp_path / "out").exists()
+
+
+def test_random_edits_never_leave_a_reused_folder_stale(hacc, tmp_path) -> None:
+    """Whatever happens to the specs and the folders between builds, a build leaves exactly
+    what a build into an empty folder leaves."""
+    import random
+
+    rng = random.Random(15)
+    specs = fleet(tmp_path / "specs", 3)
+    out = tmp_path / "a" / "out"
+    assert hacc("build", *specs, "-o", str(out)).code == 0
+    edits = [
+        "spec-comment",
+        "spec-worker",
+        "spec-back",
+        "file-edit",
+        "file-gone",
+        "chmod",
+        "state-edit",
+        "nothing",
+    ]
+    for step in range(24):
+        spec = Path(rng.choice(specs))
+        folder = out / f"edge-{spec.stem[-2:]}"
+        edit = rng.choice(edits)
+        if edit == "spec-comment":
+            spec.write_text(spec.read_text() + f"# {step}\n")
+        elif edit == "spec-worker":
+            spec.write_text(spec.read_text().replace("w2, address", "w3, address"))
+        elif edit == "spec-back":
+            spec.write_text(spec.read_text().replace("w3, address", "w2, address"))
+        elif edit == "file-edit":
+            victim = rng.choice(sorted(p for p in folder.rglob("*.sh")))
+            victim.write_text(victim.read_text() + "# edited\n")
+        elif edit == "file-gone":
+            rng.choice(sorted(folder.rglob("*.yaml"))).unlink()
+        elif edit == "chmod":
+            rng.choice(sorted(folder.rglob("*.sh"))).chmod(0o644)
+        elif edit == "state-edit":
+            state = folder / STATE_FILE
+            state.write_text(state.read_text().replace('"channel"', '"channel" ', 1))
+        assert hacc("build", *specs, "-o", str(out)).code == 0, (step, edit)
+        fresh = tmp_path / f"fresh-{step}" / "out"
+        assert hacc("build", *specs, "-o", str(fresh)).code == 0
+        assert tree(out) == tree(fresh), (step, edit)

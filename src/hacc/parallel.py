@@ -59,8 +59,9 @@ def _run(index: int) -> Any:
 
 
 def batches(count: int) -> list[list[int]]:
-    """range(count) in contiguous batches, one a core when there are enough for several."""
-    n = max(1, min(jobs(), count // (MIN_ITEMS // 2)))
+    """range(count) in contiguous batches, a few a core when there are enough for several (a
+    core with a batch to work on while another waits for the disk)."""
+    n = max(1, min(jobs() * 4, count // (MIN_ITEMS // 2)))
     size = -(-count // n) if count else 0
     return [list(range(i, min(i + size, count))) for i in range(0, count, size or 1)]
 
@@ -78,7 +79,7 @@ def map_ordered(fn: Callable[[T], R], items: Sequence[T], *, each: int = MIN_ITE
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(n, initializer=_worker_start, initargs=(os.getpid(),)) as pool:
-            chunk = max(1, len(items) // (n * 8))
+            chunk = max(1, len(items) // (n * 8)) if each > 1 else 1
             return pool.map(_run, range(len(items)), chunksize=chunk)
     finally:
         _work.pop()
