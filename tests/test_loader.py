@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
+
+from conftest import EXAMPLES, REPO
 from hacc.compiler.loader import MAX_EXPANDED_NODES, load_bytes, load_text
 
 
@@ -84,3 +90,141 @@ def test_comment_only_and_null_documents() -> None:
     assert load_text("# nothing\n", "f.yaml")[1][0].code == "HACC003"
     assert load_text("~\n", "f.yaml")[1][0].code == "HACC008"
     assert load_text("just a string\n", "f.yaml")[1][0].code == "HACC008"
+
+
+# libyaml's composer stands in for ruamel's when a document composes without a problem: it must
+# give what ruamel gives, value for value, line and column for line and column.
+
+COMPOSER_CASES = [
+    "a: 0o17\nb: 017\nc: 1_000\nd: 0x1F\ne: .inf\nf: -.INF\ng: .nan\nh: 1e3\ni: 1.5e-3\n",
+    "yes: on\nno: off\nt: [true, True, TRUE, false, y, n]\nnull: ~\nempty:\n",
+    "base: &b {x: 1, y: [2, 3]}\nmerged:\n  <<: *b\n  z: 4\nboth: {<<: [*b, {w: 5}]}\n",
+    "s: !!str 12\ni: !!int '7'\nf: !!float 1\nb: !!bool 'true'\nx: !foo bar\nbin: !!binary aGk=\n",
+    "when: 2001-12-14\nt: 2001-12-14t21:59:43.10-05:00\n",
+    "? [a, b]\n: complex\n? {k: v}\n: flow\n",
+    "dup: 1\ndup: 2\n",
+    "lit: |\n  one\n   two\n\nfold: >-\n  a\n  b\n\n  c\nkeep: |+\n  x\n\n",
+    "q: 'it''s'\nd: \"tab\\there \\u00e9 \\U0001F600 \\x41\"\nmulti: plain\n  continued\n  lines\n",
+    "uni: héllo 😀 中文\n😀: key\nsp: '  lead and trail  '\n",
+    "---\na: 1\n...\n",
+    "--- !!map\na: !!seq [1, 2]\n",
+    "# comment\na: 1 # trailing\n# more\nb:\n  - 1 # x\n  - [2, {c: 3}]\n",
+    "list:\n- a\n- b:\n    c: d\n-   - nested\n    - list\n",
+    "a: 1\r\nb:\r\n  c: 2\r\n",
+    "a: [1, 2,\n  3]\nb: {x: 1,\n  y: 2}\n",
+    "- top\n- level\n",
+    "just a string\n",
+    "42\n",
+    "a: &x [1, 2]\nb: *x\nc: *x\n",
+    "k: 'multi\n  line\n\n  quoted'\n",
+    "apiVersion: hacc.dev/v1alpha1\nkind: HACluster\nmetadata: {name: x}\n",
+    "a: 12:30:45\nb: 1:20\nc: 0b101\nd: +12\ne: -0\nf: 0.\ng: .5\n",
+    "a: null\nb: Null\nc: NULL\nd: Nope\n",
+    "a: 1\n\n\n\nb: 2\n",
+    "\ta: tab indent\n",
+]
+
+
+def _both(text: str) -> tuple[Any, Any] | None:
+    from ruamel.yaml import YAML
+
+    from hacc.compiler import loader
+
+    root = loader._compose_fast(text)
+    if root is None:
+        return None
+    fast = loader._walked(root, "spec.yaml", YAML(typ="rt"))
+    located = loader._compose_located(text, "spec.yaml", YAML(typ="rt"))
+    return fast, located
+
+
+def _same(fast: Any, located: Any) -> None:
+    (fd, fp), (ld, lp) = fast, located
+    assert fp == lp
+    assert (fd is None) == (ld is None)
+    if fd is not None:
+        assert json.dumps(fd.data, sort_keys=True) == json.dumps(ld.data, sort_keys=True)
+        assert fd.values == ld.values and fd.keys == ld.keys
+
+
+@pytest.mark.parametrize("text", COMPOSER_CASES)
+def test_libyaml_composes_what_ruamel_composes(text: str) -> None:
+    both = _both(text)
+    if both is not None:
+        _same(*both)
+
+
+def test_libyaml_stands_in_for_every_spec_in_the_repository() -> None:
+    files = [*EXAMPLES, *REPO.glob("tests/specs/**/*.yaml"), *REPO.glob("tests/fixtures/**/*.yaml")]
+    composed = 0
+    for path in files:
+        both = _both(path.read_bytes().decode("utf-8", "replace").removeprefix("\ufeff"))
+        if both is not None:
+            composed += 1
+            _same(*both)
+    assert composed > len(files) // 2  # the fast path is the usual one
+
+
+def test_libyaml_leaves_problems_to_ruamel() -> None:
+    from hacc.compiler import loader
+
+    for text in (
+        "a: &x 1\nb: &x 2\n",
+        "a: 1\n---\nb: 2\n",
+        "a: [1\n",
+        "%YAML 1.1\n---\na: yes\n",
+        "",
+    ):
+        assert loader._compose_fast(text) is None, text
+
+
+def test_a_folded_scalar_reads_as_folded_by_either_composer() -> None:
+    from ruamel.yaml import YAML
+
+    from hacc.compiler import loader
+
+    text = "fold: >-\n  a\n  b\n\n  c\n"
+    doc, problems = loader._compose_located(text, "spec.yaml", YAML(typ="rt"))
+    assert not problems and doc is not None and doc.data == {"fold": "a b\nc"}
+    doc, problems = load_text(text, "spec.yaml")
+    assert not problems and doc is not None and doc.data == {"fold": "a b\nc"}
+
+
+def _documents() -> Any:
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=30),
+        st.sampled_from(["yes", "0o17", "1_000", "012", "~", "1e3", "<<", "-", "a: b", "#x"]),
+    )
+    keys = st.one_of(st.text(min_size=1, max_size=12), st.sampled_from(["on", "y", "null", "1"]))
+    tree = st.recursive(
+        scalars,
+        lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(keys, kids, max_size=4)),
+        max_leaves=20,
+    )
+    styles = st.sampled_from([None, "", "'", '"', "|", ">"])
+    return st.tuples(tree, styles, st.sampled_from([None, True, False]))
+
+
+@pytest.mark.slow
+def test_libyaml_composes_what_ruamel_composes_for_generated_documents() -> None:
+    import yaml
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_documents())
+    def check(case: tuple[Any, Any, Any]) -> None:
+        data, style, flow = case
+        text = yaml.safe_dump(
+            {"root": data}, default_style=style, default_flow_style=flow, allow_unicode=True
+        )
+        both = _both(text)
+        if both is not None:
+            _same(*both)
+
+    check()
