@@ -330,3 +330,16 @@ def test_random_edits_never_leave_a_reused_folder_stale(hacc, tmp_path) -> None:
         fresh = tmp_path / f"fresh-{step}" / "out"
         assert hacc("build", *specs, "-o", str(fresh)).code == 0
         assert tree(out) == tree(fresh), (step, edit)
+
+
+def test_validate_of_one_cached_spec_says_what_analysis_says(hacc, monkeypatch) -> None:
+    from hacc.compiler import frontend
+
+    invalid = sorted((REPO / "tests/specs/invalid").glob("*.yaml"))[:12]
+    for spec in [*invalid, KEEPALIVED_EXAMPLE]:
+        for fmt in ("text", "json"):
+            first = hacc("validate", "--format", fmt, str(spec))
+            with monkeypatch.context() as m:
+                m.setattr(frontend, "analyze_all", lambda *a, **k: pytest.fail("analyzed again"))
+                again = hacc("validate", "--format", fmt, str(spec))
+            assert (again.code, again.out, again.err) == (first.code, first.out, first.err), spec

@@ -13,55 +13,82 @@ Nothing the build writes depends on either: a miss only costs time.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
 import stat
 import sys
-import tempfile
 from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-PACKAGE = Path(__file__).resolve().parent
+if TYPE_CHECKING:
+    from hashlib import sha256
+else:
+    try:  # the built-in sha256, without loading OpenSSL: the cache's keys are on `validate`'s path
+        from _sha256 import sha256
+    except ImportError:
+        from hashlib import sha256
+
+# Plain os.path, not pathlib: `validate` of one cached spec imports little else.
+PACKAGE = os.path.dirname(os.path.realpath(__file__))
 SOURCE_SUFFIXES = (".py", ".j2", ".json", ".md")
-CACHE_FORMAT = b"hacc-analysis-1"
+CACHE_FORMAT = b"hacc-analysis-2"  # the diagnostics, then the whole analysis
+
+
+def _package_files() -> list[tuple[str, str]]:
+    """hacc's own files: (path relative to the package, full path), sorted."""
+    found = []
+    for folder, dirs, files in os.walk(PACKAGE):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(SOURCE_SUFFIXES):
+                full = os.path.join(folder, name)
+                found.append((os.path.relpath(full, PACKAGE).replace(os.sep, "/"), full))
+    return sorted(found)
 
 
 @cache
 def code_fingerprint() -> bytes:
     """A digest of hacc's own files (code, templates, schemas): any change to them may change
     what a spec compiles to, version bump or not."""
-    h = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*")):
-        if path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts:
-            h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(path.read_bytes()).digest())
+    h = sha256()
+    for rel, full in _package_files():
+        with open(full, "rb") as f:
+            h.update(rel.encode() + b"\0" + sha256(f.read()).digest())
     return h.digest()
+
+
+def _code_stamp() -> bytes:
+    """hacc's files by name, size and modification time: for the local cache, where reading
+    them all on every run would cost more than the cache saves."""
+    parts = []
+    for rel, full in _package_files():
+        st = os.stat(full)
+        parts.append(f"{rel} {st.st_size} {st.st_mtime_ns}")
+    return "\n".join(parts).encode()
 
 
 def inputs_digest(spec: str, source: str) -> str:
     """The state file's record of what built a folder: hacc's files, the spec's path relative
     to the folder and the digest of its bytes (`source`)."""
-    h = hashlib.sha256(code_fingerprint())
+    h = sha256(code_fingerprint())
     h.update(spec.encode() + b"\0" + source.encode())
     return "sha256:" + h.hexdigest()
 
 
 def source_digest(raw: bytes) -> str:
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
+    return "sha256:" + sha256(raw).hexdigest()
 
 
 # The local analysis cache.
 
 
-def cache_dir() -> Path | None:
+def cache_dir() -> str | None:
     """Where analyses are cached; None when HACC_CACHE_DIR is set empty (no cache)."""
     configured = os.environ.get("HACC_CACHE_DIR")
     if configured is not None:
-        return Path(configured) if configured else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hacc"
+        return configured or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "hacc")
 
 
 @cache
@@ -71,7 +98,7 @@ def _environment() -> bytes:
     and when that was installed: cheaper than asking its version)."""
     from importlib.util import find_spec
 
-    parts = [CACHE_FORMAT, sys.version.encode(), code_fingerprint()]
+    parts = [CACHE_FORMAT, sys.version.encode(), _code_stamp()]
     for module in ("ruamel.yaml", "jsonschema", "yaml"):
         spec = find_spec(module)
         origin = spec.origin if spec else None
@@ -83,20 +110,21 @@ def _environment() -> bytes:
     return b"\0".join(parts)
 
 
-def _entry(name: str, raw: bytes) -> tuple[Path, bytes] | None:
+def _entry(name: str, raw: bytes) -> tuple[str, bytes] | None:
     folder = cache_dir()
     if folder is None:
         return None
-    where = hashlib.sha256(f"{os.getcwd()}\0{name}".encode()).hexdigest()
-    key = hashlib.sha256(_environment() + b"\0" + name.encode() + b"\0" + raw).digest()
-    return folder / where[:2] / where, key
+    where = sha256(f"{os.getcwd()}\0{name}".encode()).hexdigest()
+    key = sha256(_environment() + b"\0" + name.encode() + b"\0" + raw).digest()
+    return os.path.join(folder, where[:2], where), key
 
 
-def _trusted(path: Path) -> bool:
+def _trusted(path: str) -> bool:
     """A cache entry is unpickled only if this user owns it and its folders and nobody else can
     write them: a pickle is code."""
     uid = os.getuid()
-    for p in (path, path.parent, path.parent.parent):
+    shard = os.path.dirname(path)
+    for p in (path, shard, os.path.dirname(shard)):
         st = os.lstat(p)
         if st.st_uid != uid or st.st_mode & 0o022 or stat.S_ISLNK(st.st_mode):
             return False
@@ -105,6 +133,18 @@ def _trusted(path: Path) -> bool:
 
 def cached_analysis(name: str, raw: bytes) -> Any | None:
     """The analysis of the spec `name` holding `raw`, from the cache, or None."""
+    found = _cached(name, raw, 2)
+    return found[1] if found else None
+
+
+def cached_diagnostics(name: str, raw: bytes) -> list[Any] | None:
+    """Only the diagnostics of that analysis: what `validate` of one spec prints, read without
+    the classes of the model (whose import costs more than the rest of such a run)."""
+    found = _cached(name, raw, 1)
+    return found[0] if found else None
+
+
+def _cached(name: str, raw: bytes, parts: int) -> list[Any] | None:
     entry = _entry(name, raw)
     if entry is None:
         return None
@@ -115,7 +155,7 @@ def cached_analysis(name: str, raw: bytes) -> Any | None:
         with open(path, "rb") as f:
             if f.read(len(key)) != key:
                 return None
-            return pickle.load(f)
+            return [pickle.load(f) for _ in range(parts)]
     except Exception:  # any unreadable entry is a miss
         return None
 
@@ -127,13 +167,17 @@ def store_analysis(name: str, raw: bytes, analysis: Any) -> None:
     if entry is None:
         return
     path, key = entry
+    import tempfile
+
+    shard = os.path.dirname(path)
     with contextlib.suppress(OSError, pickle.PicklingError):
-        path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        os.makedirs(os.path.dirname(shard), mode=0o700, exist_ok=True)
+        os.makedirs(shard, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=shard, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(key)
+                pickle.dump(analysis.diagnostics, f, protocol=pickle.HIGHEST_PROTOCOL)
                 pickle.dump(analysis, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         finally:

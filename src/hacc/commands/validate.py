@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hacc.commands import Report, plural
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
@@ -16,10 +17,13 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc.compiler.frontend import analyze_all
     from hacc.diagnostics import promote_warnings, render_json
 
-    diags = [d for analysis in analyze_all(opts.specs) for d in analysis.diagnostics]
+    diags = _cached(opts.specs)
+    if diags is None:
+        from hacc.compiler.frontend import analyze_all
+
+        diags = [d for analysis in analyze_all(opts.specs) for d in analysis.diagnostics]
     if opts.strict:
         diags = promote_warnings(diags)
     errors = sum(d.is_error for d in diags)
@@ -35,3 +39,23 @@ def run(opts: Options, report: Report) -> int:
             else f"{n} valid"
         )
     return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _cached(specs: list[str]) -> list[Any] | None:
+    """One spec's diagnostics from the analysis cache (with one spec there are no checks across
+    specs), or None: then analyze."""
+    import os
+    import stat
+
+    from hacc import inputs
+
+    if len(specs) != 1:
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(specs[0]).st_mode):
+            return None
+        with open(specs[0], "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return inputs.cached_diagnostics(specs[0], raw)
