@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Start-up and validation time of hacc against check-jsonschema on the same spec and schema.
 
+hacc's runs share one analysis cache, so all but the first read the spec's diagnostics from it
+(benchmarks/build_speed.py also measures a cold cache).
+
 Prints the median wall time of each command over N runs (default 15), and the ratios.
 Run from the repository root inside the environment where hacc and check-jsonschema are installed.
 """
@@ -61,7 +64,7 @@ def main() -> None:
     validate = times["hacc validate <3-node example>"]
     cj_time = times["check-jsonschema --schemafile <schema> <same spec>"]
     base = times["python -c pass"]
-    print(f"hacc validate / check-jsonschema: {validate / cj_time:.2f}x (goal <= 0.60x)")
+    print(f"hacc validate / check-jsonschema: {validate / cj_time:.2f}x (goal <= 0.25x)")
     print(
         f"above interpreter start-up: hacc validate +{(validate - base) * 1000:.1f} ms, "
         f"check-jsonschema +{(cj_time - base) * 1000:.1f} ms"
