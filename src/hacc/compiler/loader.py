@@ -205,16 +205,22 @@ def _walked(root: Any, name: str, yaml: Any) -> tuple[Document | None, list[Diag
     return doc, []
 
 
+_YAML11_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def _compose_fast(text: str) -> Any | None:
     """The node tree as ruamel composes it (YAML 1.2 tags, the same lines and columns), by
     libyaml's composer, several times faster; None whenever that cannot stand in for ruamel:
     no libyaml, a %YAML or %TAG directive (ruamel honours a version), an empty document, or any
-    error at all (ruamel's composer then finds and locates it)."""
+    error at all (ruamel's composer then finds and locates it), or a line break only YAML 1.1
+    knows (U+0085, U+2028, U+2029)."""
     try:
         from yaml._yaml import CParser
     except ImportError:
         return None
     if text.startswith("%") or "\n%" in text:
+        return None
+    if _YAML11_BREAKS.search(text):  # line breaks to libyaml (YAML 1.1), not to ruamel (1.2)
         return None
     resolve = _resolver()
 
