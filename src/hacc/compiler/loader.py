@@ -392,7 +392,7 @@ class _Walker:
             if knode.id != "scalar" or str(knode.tag) != _T + "str":
                 self._at(knode, "HACC009", "mapping keys must be strings; quote the key")
                 continue
-            key = knode.value
+            key = _text(knode)
             key_path = (*path, key)
             if key in out:
                 km = knode.start_mark
@@ -425,9 +425,7 @@ class _Walker:
             )
             return None
         if tag == _T + "str":
-            if node.style == ">":  # ruamel marks where a folded scalar folds with U+0007
-                return str(node.value).replace("\a", "")
-            return str(node.value)
+            return _text(node)
         from ruamel.yaml.nodes import ScalarNode
 
         if not isinstance(node, ScalarNode):  # composed by libyaml: ruamel reads the value
@@ -446,6 +444,13 @@ class _Walker:
         if math.isnan(f):
             self._at(node, "HACC009", "NaN is not a usable number")
         return f
+
+
+def _text(node: Any) -> str:
+    """A string scalar's text. ruamel marks where a folded scalar folds with U+0007, which no
+    YAML text can hold otherwise: it goes."""
+    value = str(node.value)
+    return value.replace("\a", "") if node.style == ">" else value
 
 
 def _children(node: Any) -> Iterator[Any]:
