@@ -343,3 +343,21 @@ def test_validate_of_one_cached_spec_says_what_analysis_says(hacc, monkeypatch) 
                 m.setattr(frontend, "analyze_all", lambda *a, **k: pytest.fail("analyzed again"))
                 again = hacc("validate", "--format", fmt, str(spec))
             assert (again.code, again.out, again.err) == (first.code, first.out, first.err), spec
+
+
+def test_without_a_process_pool_a_fleet_builds_in_one_process(hacc, tmp_path, monkeypatch) -> None:
+    import multiprocessing.context
+
+    asked: list[int] = []
+
+    def no_pool(*_: Any, **__: Any) -> Any:
+        asked.append(1)
+        raise OSError(38, "Function not implemented")  # as sem_open says without /dev/shm
+
+    specs = fleet(tmp_path / "specs", 16)
+    monkeypatch.setenv("HACC_JOBS", "2")
+    monkeypatch.setattr(multiprocessing.context.ForkContext, "Pool", no_pool)
+    r = hacc("build", *specs, "-o", str(tmp_path / "out"))
+    assert r.code == 0, r.err
+    assert asked  # the pool was asked for, and refused
+    assert len([p for p in (tmp_path / "out").glob(f"*/{STATE_FILE}") if "edge-" in str(p)]) == 16

@@ -75,10 +75,15 @@ def map_ordered(fn: Callable[[T], R], items: Sequence[T], *, each: int = MIN_ITE
         return [fn(x) for x in items]
     import multiprocessing
 
-    _work.append((fn, items))
+    _work.append((fn, items))  # before the fork: the workers find their work in their copy
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(n, initializer=_worker_start, initargs=(os.getpid(),)) as pool:
+        try:  # a pool needs POSIX semaphores (/dev/shm), which some containers lack
+            pool = multiprocessing.get_context("fork").Pool(
+                n, initializer=_worker_start, initargs=(os.getpid(),)
+            )
+        except OSError:
+            return [fn(x) for x in items]
+        with pool:
             chunk = max(1, len(items) // (n * 8)) if each > 1 else 1
             return pool.map(_run, range(len(items)), chunksize=chunk)
     finally:
