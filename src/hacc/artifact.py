@@ -82,11 +82,13 @@ class Artifact:
 
     @classmethod
     def read_back(
-        cls, path: str, data: bytes, kind: Kind, node: str | None, executable: bool
+        cls, path: str, data: bytes, kind: Kind, node: str | None, *, executable: bool, digest: str
     ) -> Artifact:
-        """An artifact as found on disk (`data` must be UTF-8): its bytes are kept as read."""
+        """An artifact as found on disk (`data` must be UTF-8, `digest` its checked sha256): its
+        bytes and digest are kept, not computed again."""
         artifact = cls(path, data.decode("utf-8"), kind, node, executable)
-        artifact.__dict__["data"] = data  # what `data` would compute, without encoding again
+        artifact.__dict__["data"] = data  # what the cached properties would compute
+        artifact.__dict__["digest"] = digest
         return artifact
 
 

@@ -145,13 +145,11 @@ def compile_specs(
     rest = [i for i, p in enumerate(prepared) if p is None]
     for i, done in zip(rest, map_ordered(lambda i: _prepare(paths[i], out), rest), strict=True):
         prepared[i] = done
-    prepared_ = [p for p in prepared if p is not None]
-    analyses = analyze_all(
-        paths, lambda built: recorded_claims(out, built), [a for a, _ in prepared_]
-    )
+    ready = [p for p in prepared if p is not None]  # all of them, now
+    analyses = analyze_all(paths, lambda built: recorded_claims(out, built), [a for a, _ in ready])
     units: list[Unit] = []
     diags: list[Diagnostic] = []
-    for analysis, (_, made) in zip(analyses, prepared_, strict=True):
+    for analysis, (_, made) in zip(analyses, ready, strict=True):
         diags.extend(analysis.diagnostics)
         if not analysis.ok or analysis.cluster is None:
             continue

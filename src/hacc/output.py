@@ -300,7 +300,11 @@ def unchanged(cluster_dir: Path, cluster: str, record: Record) -> list[Artifact]
             return None
         kind, node = kinds[rel]
         try:
-            artifacts.append(Artifact.read_back(rel, content, kind, node, rel in executable))
+            artifacts.append(
+                Artifact.read_back(
+                    rel, content, kind, node, executable=rel in executable, digest=recorded
+                )
+            )
         except UnicodeDecodeError:
             return None
     if state_text(cluster, artifacts, record).encode() != raw:
