@@ -164,7 +164,10 @@ def test_extension_points_reach_the_node_in_order(work) -> None:
         "options": [f"proxy.http={proxy.http}", f"proxy.https={proxy.https}"],
         "installed": False,
     }
-    pre = {"event": "systemctl", "args": ["restart", "systemd-timesyncd"]}
+    # The preCommand ran with the proxy, after snapd was seeded and given it, before the install.
+    proxied = {"https_proxy": proxy.https, "HTTPS_PROXY": proxy.https}
+    pre = {"event": "systemctl", "args": ["restart", "systemd-timesyncd"], "proxy": proxied}
+    assert kinds.index("snap wait seed") < kinds.index("snap set system") < b.events.index(pre)
     assert b.events.index(pre) < kinds.index("installed")
     # containerd's environment was in place at install, before containerd ever started.
     env = dict(line.split("=", 1) for line in b.read("args/containerd-env").splitlines())

@@ -7,8 +7,15 @@ that from here instead of guessing it from the path.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+
+
+def digest(data: bytes) -> str:
+    """How state files record a file's bytes."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
 
 # What a change to an artifact means for a running cluster (`hacc plan`).
 FIRST_BOOT = "first boot only"
@@ -76,9 +83,7 @@ class Artifact:
     @cached_property
     def digest(self) -> str:
         """sha256 of `data`, as state files record it."""
-        import hashlib
-
-        return "sha256:" + hashlib.sha256(self.data).hexdigest()
+        return digest(self.data)
 
     @classmethod
     def read_back(

@@ -6,9 +6,9 @@ plan every folder before anything is written, so an error or a conflict leaves O
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -141,10 +141,15 @@ def compile_specs(
 
     # Unchanged specs first, here: reading a folder back is cheaper than shipping it between
     # processes. What is left to parse or render is shared among the cores.
-    prepared: list[tuple[Analysis, Made] | None] = [_reuse(p, out) for p in paths]
+    known = [cached(p) if out is not None else None for p in paths]
+    prepared: list[tuple[Analysis, Made] | None] = []
+    for analysis in known:
+        back = _reusable(analysis, out) if analysis is not None and analysis.ok else None
+        prepared.append((analysis, (back, True)) if analysis and back is not None else None)
     rest = [i for i, p in enumerate(prepared) if p is None]
-    for i, done in zip(rest, map_ordered(lambda i: _prepare(paths[i], out), rest), strict=True):
-        prepared[i] = done
+    done = map_ordered(lambda i: _prepare(paths[i], out, known[i]), rest)
+    for i, result in zip(rest, done, strict=True):
+        prepared[i] = result
     ready = [p for p in prepared if p is not None]  # all of them, now
     analyses = analyze_all(paths, lambda built: recorded_claims(out, built), [a for a, _ in ready])
     units: list[Unit] = []
@@ -156,32 +161,23 @@ def compile_specs(
         assert made is not None  # checks across specs only ever add errors
         if isinstance(made, InternalError):
             raise made
-        artifacts, reused = made
+        artifacts, read_back = made
         diags.extend(_size_warnings(analysis, artifacts))
-        units.append(Unit(analysis.cluster.name, artifacts, analysis, reused))
+        units.append(Unit(analysis.cluster.name, artifacts, analysis, read_back))
     return units, sorted(diags, key=sort_key)
 
 
 Made = tuple[list[Artifact], bool] | InternalError | None
 
 
-def _reuse(path: str, out: str | Path | None) -> tuple[Analysis, Made] | None:
-    """`_prepare(path, out)` if the spec's analysis is cached and its folder can be reused,
-    else None."""
-    analysis = cached(path) if out is not None else None
-    if analysis is None or not analysis.ok:
-        return None
-    reused = _reusable(analysis, out)
-    return (analysis, (reused, True)) if reused is not None else None
-
-
-def _prepare(path: str, out: str | Path | None) -> tuple[Analysis, Made]:
+def _prepare(path: str, out: str | Path | None, known: Analysis | None) -> tuple[Analysis, Made]:
     """One spec on its own: its analysis and, if it is usable, its artifacts and whether they
-    were read back from its folder (or the self-check's verdict on them)."""
-    analysis = analyze(path)
+    were read back from its folder (or the self-check's verdict on them). `known`: its cached
+    analysis, whose folder was already found not to be reusable."""
+    analysis = known or analyze(path)
     if not analysis.ok or analysis.cluster is None:
         return analysis, None
-    reused = _reusable(analysis, out)
+    reused = None if known else _reusable(analysis, out)
     if reused is not None:
         return analysis, (reused, True)
     try:
@@ -272,7 +268,7 @@ def plan(units: list[Unit], out: str | Path) -> list[Planned]:
     conflicts: list[str] = []
     for u in everything:
         if u.reused:
-            folder = Path(out) / u.name
+            folder = u.folder(out)
             plans.append(Planned(u, folder, [_identical(a) for a in u.artifacts]))
             continue
         try:
@@ -293,10 +289,6 @@ def _identical(a: Artifact) -> output.Change:
     return output.Change(output.IDENTICAL, a.path, a, current=a.data, kind=a.kind, node=a.node)
 
 
-def spec_digest(path: str) -> str:
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
 def orphan_reason(folder: Path) -> str | None:
     """Why no spec builds the cluster of `folder` any more (the spec its state file names is
     gone, or now builds another cluster), or None. A spec not given in this run, as pre-commit
@@ -307,15 +299,26 @@ def orphan_reason(folder: Path) -> str | None:
     path = folder / spec
     if not path.is_file():
         return f"its spec {spec} is gone"
-    # Through the analysis cache: a build of a few specs (pre-commit's) asks this of every
-    # other folder in OUT, twice.
-    doc = analyze(path).document
+    from hacc.compiler.loader import read_spec
+
+    raw, _ = read_spec(path, spec)
+    name = _cluster_name(raw) if raw is not None else None
+    if name is not None and name != folder.name:
+        return f"its spec {spec} now builds cluster {name}"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _cluster_name(raw: bytes) -> str | None:
+    """The cluster a spec names, valid or not. By its bytes, once per run: a build of a few specs
+    (pre-commit's) asks this of every other folder in OUT, twice."""
+    from hacc.compiler.loader import load_bytes
+
+    doc, _ = load_bytes(raw, "spec")
     data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
     metadata = data.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
-    if isinstance(name, str) and name != folder.name:
-        return f"its spec {spec} now builds cluster {name}"
-    return None
+    return name if isinstance(name, str) else None
 
 
 def orphans(units: list[Unit], out: str | Path) -> list[tuple[Path, str]]:

@@ -25,11 +25,11 @@ from hacc.errors import HaccError
 
 TMP_MARK = ".hacc-tmp-"
 # What a path hacc writes looks like: names of DNS labels, dots, dashes and underscores.
-_SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}", re.ASCII)
+_PART = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}"
 MAX_PATH = 1024
 
 
-_SAFE_PATH = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,254}/)*[A-Za-z0-9_][A-Za-z0-9._-]{0,254}")
+_SAFE_PATH = re.compile(f"(?:{_PART}/)*{_PART}", re.ASCII)
 
 
 def relative_path(rel: object, where: str) -> str:

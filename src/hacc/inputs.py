@@ -167,19 +167,22 @@ def store_analysis(name: str, raw: bytes, analysis: Any) -> None:
     if entry is None:
         return
     path, key = entry
-    import tempfile
+    from pathlib import Path
+
+    from hacc import fsafe
+    from hacc.errors import HaccError
 
     shard = os.path.dirname(path)
-    with contextlib.suppress(OSError, pickle.PicklingError):
-        os.makedirs(os.path.dirname(shard), mode=0o700, exist_ok=True)
-        os.makedirs(shard, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=shard, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(key)
-                pickle.dump(analysis.diagnostics, f, protocol=pickle.HIGHEST_PROTOCOL)
-                pickle.dump(analysis, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        finally:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
+    with contextlib.suppress(OSError, HaccError, pickle.PicklingError):
+        data = b"".join(
+            (
+                key,
+                *(
+                    pickle.dumps(o, pickle.HIGHEST_PROTOCOL)
+                    for o in (analysis.diagnostics, analysis)
+                ),
+            )
+        )
+        os.makedirs(os.path.dirname(shard), mode=0o700, exist_ok=True)  # both 0700, whatever
+        os.makedirs(shard, mode=0o700, exist_ok=True)  # the umask: `_trusted` asks it of them
+        fsafe.write(Path(path), data, 0o600, durable=False)

@@ -8,18 +8,18 @@ that the spec no longer produces are removed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
 from hacc import fsafe
-from hacc.artifact import KINDS, RUNBOOK, Artifact, Kind
+from hacc.artifact import KINDS, RUNBOOK, Artifact, Kind, digest
 from hacc.errors import HaccError
 
 STATE_FILE = ".hacc-state.json"
@@ -40,10 +40,6 @@ class Change:
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 NODE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 STATE_LIMIT = 16 << 20
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _mode(executable: bool) -> int:
@@ -246,7 +242,8 @@ def read_extensions(cluster_dir: Path) -> dict[str, list[str]] | None:
 
 # No C0 or C1 controls (a C1 CSI starts a terminal escape as surely as ESC [), line breaks or
 # bidirectional overrides (which make a terminal show text in another order than it runs).
-PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]{1,20000}")
+PRINTABLE_CHARS = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+PRINTABLE = re.compile(PRINTABLE_CHARS + "{1,20000}")
 MAX_ITEMS = 1024  # per node: far more than a spec can give (64 labels, 32 taints, 64 files, ...)
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
 
@@ -391,18 +388,10 @@ class Write:
     def pending(self) -> list[Change]:
         return [c for c in self.changes if c.action != IDENTICAL]
 
-
-def apply(
-    cluster_dir: Path,
-    cluster: str,
-    artifacts: list[Artifact],
-    changes: list[Change],
-    record: Record | None = None,
-) -> None:
-    """`apply_all` for one folder, raising its error."""
-    error = apply_all([Write(cluster_dir, cluster, artifacts, changes, record)])[0]
-    if error is not None:
-        raise error
+    @cached_property
+    def temporaries(self) -> list[Path]:
+        """Left by an interrupted build (looked for once: the lock keeps others out)."""
+        return fsafe.stale_temporaries(self.cluster_dir)
 
 
 def apply_all(writes: list[Write]) -> list[HaccError | None]:
@@ -440,7 +429,7 @@ def _apply_batch(writes: list[Write]) -> list[HaccError | None]:
 
 
 def _intend(w: Write) -> bool:
-    if not (w.pending or fsafe.stale_temporaries(w.cluster_dir)):
+    if not (w.pending or w.temporaries):
         return False
     leaving = {c.path: digest(c.current) for c in w.changes if c.current is not None}
     intent = state_text(w.cluster, w.artifacts, w.record, also=leaving).encode()
@@ -449,9 +438,8 @@ def _intend(w: Write) -> bool:
 
 
 def _write_files(w: Write) -> bool:
-    temporaries = fsafe.stale_temporaries(w.cluster_dir)
-    for tmp in temporaries:
-        fsafe.remove(tmp)  # left by an interrupted build
+    for tmp in w.temporaries:
+        fsafe.remove(tmp)
     for change in w.pending:
         target = fsafe.inside(w.cluster_dir, change.path)
         if change.action in (CREATE, UPDATE):
@@ -461,7 +449,7 @@ def _write_files(w: Write) -> bool:
         elif change.action == REMOVE:
             fsafe.remove(target)
             _remove_empty_parents(target, w.cluster_dir)
-    return bool(w.pending or temporaries)
+    return bool(w.pending or w.temporaries)
 
 
 def _finish(w: Write) -> bool:

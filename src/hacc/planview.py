@@ -96,7 +96,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
     for p in plans:
         analysis = p.unit.analysis
         cluster = analysis.cluster if analysis else None
-        if analysis is None or cluster is None:
+        if analysis is None or cluster is None or p.unit.reused:  # reused: its record is current
             continue
         before = output.read_endpoint(p.folder)
         after = endpoint_text(cluster)
@@ -132,8 +132,10 @@ def extension_changes(plans: list[Planned]) -> list[ExtensionChange]:
     out = []
     for p in plans:
         cluster = p.unit.analysis.cluster if p.unit.analysis else None
+        if cluster is None or p.unit.reused:  # reused: its record is current
+            continue
         before = output.read_extensions(p.folder)
-        if cluster is None or before is None:
+        if before is None:
             continue
         after = items(cluster)
         present = {"*", *(n.name for n in cluster.nodes)}

@@ -28,6 +28,15 @@ class Channel:
         return self.text.replace("/", "-")
 
     @property
+    def risk(self) -> str:
+        return self.text.split("/")[1]
+
+    def next_minor(self, risk: str) -> str:
+        """The channel one minor version on, on `risk`."""
+        assert self.minor is not None
+        return f"{self.minor[0]}.{self.minor[1] + 1}{'-strict' if self.strict else ''}/{risk}"
+
+    @property
     def kubelet_prefix(self) -> str:
         """What a node of this channel reports as its kubelet version, up to the patch."""
         assert self.minor is not None  # check_step refused `latest`
@@ -62,11 +71,10 @@ def check_step(old: Channel, new: Channel) -> None:
             "`sudo snap revert microk8s` on a node returns it to its previous revision"
         )
     if new.minor[0] != old.minor[0] or new.minor[1] > old.minor[1] + 1:
-        nxt = f"{old.minor[0]}.{old.minor[1] + 1}"
         raise HaccError(
             f"{old.text} -> {new.text} skips minor versions: Kubernetes's version-skew policy "
             "allows kube-apiservers one minor version apart, so upgrade one minor at a time: "
-            f"first to {nxt}{'-strict' if old.strict else ''}/{new.text.split('/')[1]}"
+            f"first to {old.next_minor(new.risk)}"
         )
     if new.text == old.text:
         raise HaccError(f"the nodes already follow {old.text}: nothing to upgrade")

@@ -275,6 +275,11 @@ def snap(args: list[str]) -> int:
         return 0 if installed() else 1
     if args[:2] == ["install", "microk8s"]:
         return install(args[2:])
+    if args == ["wait", "system", "seed.loaded"]:
+        # snapd's documented wait for first-boot seeding (`snap wait system seed.loaded`); the
+        # bench's snapd is seeded from the start.
+        event("snap wait seed", installed=installed())
+        return 0
     if args[:2] == ["set", "system"]:
         # snapd's system options (proxy.http, proxy.https): used for the downloads that follow.
         event("snap set system", options=args[2:], installed=installed())
@@ -338,7 +343,9 @@ def microk8s(args: list[str]) -> int:
 
 
 def systemctl(args: list[str]) -> int:
-    event("systemctl", args=args)
+    # A proxy in the environment is recorded: the spec's commands run with the spec's proxy.
+    proxied = {k: os.environ[k] for k in ("https_proxy", "HTTPS_PROXY") if k in os.environ}
+    event("systemctl", args=args, **({"proxy": proxied} if proxied else {}))
     if args[0] in ("restart", "start") and "keepalived" in args:
         # keepalived takes the VIP once HAProxy sees the local apiserver (which is up here).
         vip, iface = CONFIG["vip"], CONFIG["interface"]

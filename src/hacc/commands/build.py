@@ -199,10 +199,10 @@ def _commit(
     removed: list[Path],
 ) -> None:
     from hacc import gitrepo
-    from hacc.build import spec_digest
 
     names = [u.name for u in units if u.analysis]
-    digests = [f"{u.name}: {spec_digest(u.analysis.file)}" for u in units if u.analysis]
+    # The digest of the bytes the build compiled (not of the file now: it may have changed since)
+    digests = [f"{u.name}: {(u.analysis.source or '')[:23]}" for u in units if u.analysis]
     message = opts.message or (
         f"hacc: build {', '.join(names)}\n\nSpecs:\n" + "".join(f"  {d}\n" for d in digests)
     )

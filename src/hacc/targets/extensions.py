@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from shlex import quote
 
 from hacc.compiler.model import POD_NETWORK, Cluster, Node
 from hacc.targets.base import header, render_template
@@ -67,12 +68,26 @@ def containerd_env(cluster: Cluster) -> dict[str, str]:
 
 
 def snapd_proxy(cluster: Cluster) -> str:
-    """`snap set system` arguments: snapd's own proxy options (proxy.http, proxy.https)."""
+    """`snap set system` arguments, shell-quoted: snapd's own proxy options (proxy.http,
+    proxy.https)."""
     p = cluster.proxy
     if p is None:
         return ""
     parts = [f"proxy.http={p.http}" if p.http else "", f"proxy.https={p.https}" if p.https else ""]
-    return " ".join(x for x in parts if x)
+    return " ".join(quote(x) for x in parts if x)
+
+
+def command_env(cluster: Cluster) -> list[str]:
+    """`env` arguments, shell-quoted, that give the spec's commands the proxy (both spellings:
+    curl reads only the lower-case http_proxy, other tools only the upper-case)."""
+    p = cluster.proxy
+    if p is None or not (p.http or p.https):
+        return []
+    pairs = {"http_proxy": p.http, "https_proxy": p.https, "no_proxy": no_proxy(cluster)}
+    words = [f"{k}={v}" for k, v in pairs.items() if v]
+    words += [f"{k.upper()}={v}" for k, v in pairs.items() if v]
+    # Always quoted: a bare comma in an array element reads to shellcheck as a mistake (SC2054).
+    return [q if q.startswith("'") else f"'{q}'" for q in map(quote, words)]
 
 
 def items(cluster: Cluster) -> dict[str, list[str]]:
@@ -112,7 +127,9 @@ def item_shapes() -> dict[str, re.Pattern[str]]:
     key = bare(defs["labels"]["propertyNames"]["pattern"])
     value = bare(defs["labels"]["additionalProperties"]["pattern"])
     f = defs["extraFile"]["properties"]
-    line = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+"
+    from hacc.output import PRINTABLE_CHARS
+
+    line = PRINTABLE_CHARS + "+"
     return {
         "label": re.compile(f"(?:{key})=(?:{value})"),
         "taint": re.compile(bare(defs["taints"]["items"]["pattern"])),
@@ -134,7 +151,6 @@ def item_ok(item: str) -> bool:
 
 def live_step(node: str, item: str, added: bool) -> str:
     """What a running node needs for an item that changed (cloud-init does not run again)."""
-    from shlex import quote
 
     kind, _, rest = item.partition(" ")
     on_cp = "on a control-plane node: sudo microk8s kubectl"

@@ -55,12 +55,10 @@ ALERT_HELP = {
 
 def next_channel(cluster: Cluster) -> str | None:
     """The channel `hacc upgrade` would take the cluster to next (None for `latest`)."""
-    from hacc.compiler.model import CHANNEL
+    from hacc.upgrade import channel
 
-    m = CHANNEL.fullmatch(cluster.channel)
-    if m is None or m.group(2) is None:
-        return None
-    return f"{m.group(2)}.{int(m.group(3)) + 1}{m.group(4) or ''}/{m.group(5)}"
+    now = channel(cluster.channel)
+    return now.next_minor(now.risk) if now.minor else None
 
 
 def diagram(cluster: Cluster) -> str:

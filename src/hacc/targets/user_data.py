@@ -130,6 +130,7 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         haproxy_conf=haproxy.CONF_PATH,
         keepalived_conf=keepalived.CONF_PATH,
         snapd_proxy=extensions.snapd_proxy(cluster),
+        command_env=extensions.command_env(cluster),
         label_unit=extensions.UNIT if labels else None,
         pre_commands=[shlex.quote(c) for c in node.extensions.pre_commands],
         post_commands=[shlex.quote(c) for c in node.extensions.post_commands],
