@@ -339,3 +339,36 @@ def test_a_node_whose_labels_are_refused_holds_back_only_itself(tmp_path) -> Non
     assert "kubectl label node cp-b1 --overwrite topology.kubernetes.io/zone=eu-fra-b" in calls
     assert not any(c.startswith("systemctl") for c in calls), "cp-a1 is still to do"
     assert "cp-a1" not in os.listdir(tmp_path / "done") and "cp-b1" in os.listdir(tmp_path / "done")
+
+
+@pytest.mark.parametrize("bidi", ["\u202e", "\u2066"])
+def test_a_command_holds_no_bidirectional_override(hacc, tmp_path, bidi) -> None:
+    """Such a character makes the committed script read otherwise than it runs."""
+    escaped = bidi.encode("unicode_escape").decode()
+    spec = variant(
+        tmp_path,
+        "      - systemctl restart systemd-timesyncd\n",
+        f'      - "echo {escaped} systemctl restart systemd-timesyncd"\n',
+    )
+    r = hacc("validate", str(spec))
+    assert r.code == 1 and "error[HACC104]" in r.err, r.err
+
+
+@pytest.mark.parametrize("folder", ["/usr/local/lib", "/etc/haproxy", "/etc/systemd/system"])
+def test_an_extra_file_never_stands_where_hacc_needs_a_folder(hacc, tmp_path, folder) -> None:
+    """cloud-init could not write hacc's files below a file there (nor the bootstrap)."""
+    spec = variant(
+        tmp_path,
+        "path: /etc/systemd/timesyncd.conf.d/10-site.conf",
+        f"path: {folder}",
+    )
+    r = hacc("validate", str(spec))
+    assert r.code == 1 and "error[HACC233]" in r.err and "a folder that holds" in r.err, r.err
+
+
+def test_the_spec_s_files_come_after_the_bootstrap(tmp_path) -> None:
+    cluster = cluster_of(KEEPALIVED_EXAMPLE)
+    paths = list(write_files(cluster, cluster.first))
+    assert paths.index("/usr/local/lib/hacc/bootstrap.sh") < paths.index(
+        "/etc/systemd/timesyncd.conf.d/10-site.conf"
+    )

@@ -608,3 +608,20 @@ def test_plan_says_when_the_endpoint_moves_and_when_cp1_must_register_a_worker(
         "      updated [first boot only]: cp1 registers workers' join tokens only at its first "
         "boot: on the live cp1, register each new worker's token (RUNBOOK.md section 10)"
     ) in r.out
+
+
+@pytest.mark.parametrize("name", ["a b", "UPPER", "esc\x1bape", "x: {y}"])
+def test_a_folder_no_cluster_could_have_stays_out_of_the_fleet(hacc, tmp_path, name) -> None:
+    """Only folders named like a cluster (a DNS-1123 label) are OUT's clusters: another name in
+    a state file's folder must not reach the fleet's object names, nor crash the emitter."""
+    second = second_cluster(tmp_path)
+    out = tmp_path / "out"
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out)).code == 0
+    stray = out / name
+    stray.mkdir()
+    state = json.loads((out / "edge-paris-01" / ".hacc-state.json").read_text())
+    (stray / ".hacc-state.json").write_text(json.dumps({**state, "cluster": name, "files": {}}))
+    r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
+    assert r.code == 0, r.err
+    fleet = (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text()
+    assert name not in fleet and "edge-paris-01" in fleet

@@ -83,11 +83,15 @@ def spec_path(analysis: Analysis, folder: Path) -> str:
 
 
 def built_folders(out: str | Path) -> list[Path]:
-    """Every cluster folder in OUT that a build wrote (it has a state file), links excluded."""
+    """Every cluster folder in OUT that a build wrote (it has a state file), links excluded, and
+    folders no cluster could have (a cluster's name is a DNS-1123 label: a folder named otherwise
+    is not hacc's, and its name must not reach the fleet's objects)."""
     return [
         state.parent
         for state in sorted(Path(out).glob(f"*/{output.STATE_FILE}"))
-        if state.parent.name != FLEET_FOLDER and not state.parent.is_symlink()
+        if state.parent.name != FLEET_FOLDER
+        and output.NODE.fullmatch(state.parent.name)
+        and not state.parent.is_symlink()
     ]
 
 

@@ -618,7 +618,11 @@ def extension_files(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                 yield _err(doc, at, "HACC233", f"{path} is listed twice in these files")
             else:
                 clash = next(
-                    (r for r in RESERVED_PATHS if path == r.rstrip("/") or path.startswith(r)),
+                    (
+                        r
+                        for r in RESERVED_PATHS
+                        if path == r.rstrip("/") or path.startswith(r) or r.startswith(path + "/")
+                    ),
                     None,
                 )
                 if clash:
@@ -629,6 +633,9 @@ def extension_files(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                         (
                             f"{path} is where hacc or MicroK8s keeps a file of its own"
                             if path == clash.rstrip("/")
+                            else f"{path} is a folder that holds {clash.rstrip('/')}: a file "
+                            "there would stop the node's own files from being written"
+                            if clash.startswith(path + "/")
                             else f"{path} is under {clash}, where hacc or MicroK8s keeps files"
                         )
                         + "; put the file elsewhere",

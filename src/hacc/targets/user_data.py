@@ -111,8 +111,6 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
     if labels:
         files.append(_file(extensions.LABEL_SCRIPT, extensions.label_script(cluster), "0700"))
         files += [_file(path, text, "0644") for path, text in extensions.units(cluster).items()]
-    for f in node.extensions.files:
-        files.append({**_file(f.path, f.content, f.permissions), "owner": f.owner})
     bootstrap = render_template(
         "bootstrap.sh.j2",
         cluster,
@@ -136,6 +134,10 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         post_commands=[shlex.quote(c) for c in node.extensions.post_commands],
     )
     files.append(_file(BOOTSTRAP_PATH, bootstrap, "0700"))
+    # The spec's files last: cloud-init's write_files stops at its first failure (an owner the
+    # image lacks, say), and hacc's own files, the bootstrap among them, are written before.
+    for f in node.extensions.files:
+        files.append({**_file(f.path, f.content, f.permissions), "owner": f.owner})
     doc: dict[str, Any] = {"hostname": node.name, "preserve_hostname": False}
     apt_proxy = {
         k: v
