@@ -599,7 +599,7 @@ def extension_labels(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                     (*where, "labels", key),
                     "HACC232",
                     f"{key} is a label MicroK8s sets itself (kube-vip and MicroK8s's tools select "
-                    "nodes by it); hacc keeps it as MicroK8s sets it: choose another key",
+                    "nodes by it): choose another key",
                     key=True,
                 )
 
@@ -653,13 +653,18 @@ def extension_secrets(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
         for key in ("preCommands", "postCommands"):
             texts += [((*where, key, i), cmd) for i, cmd in enumerate(ext.get(key, []))]
         for path, text in texts:
+            holder = (
+                f"the content of {ext['files'][path[-2]].get('path', 'this file')}"
+                if path[-1] == "content"
+                else f"{str(path[-2]).removesuffix('s')} {int(path[-1]) + 1}"
+            )
             for shape, what in SECRET_SHAPES:
                 if isinstance(text, str) and shape.search(text):
                     yield _err(
                         doc,
                         path,
                         "HACC234",
-                        f"this holds {what}; hacc's output is committed: fetch secrets on the "
+                        f"{holder} holds {what}; hacc's output is committed: fetch secrets on the "
                         "node instead (a preCommand that reads them from your secret store)",
                     )
                     break

@@ -47,8 +47,8 @@ ALERT_HELP = {
     "HaccCertificateExpiryCritical": "A served certificate expires within days: refresh it now "
     "(section 6), one control-plane node at a time.",
     "HaccControlPlaneQuorumAtRisk": "Fewer control-plane nodes than a majority are Ready or answer "
-    "`/readyz`. dqlite needs a majority of its voters: writes have stopped, or stop as soon as a "
-    "node that still votes but no longer answers goes too. Bring nodes back (section 9) before "
+    "`/readyz`. dqlite needs a majority of its voters: writes have stopped, unless the failing "
+    "nodes still run dqlite; then one more loss stops them. Bring nodes back (section 9) before "
     "anything else, and start no maintenance (section 4).",
 }
 
