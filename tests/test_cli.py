@@ -103,7 +103,7 @@ def test_json_format(hacc, tmp_path) -> None:
 def test_internal_error_is_one_line_exit_3(hacc, monkeypatch, tmp_path) -> None:
     from hacc.compiler import frontend
 
-    def boom(path):
+    def boom(path, **_):
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(frontend, "analyze", boom)
@@ -253,6 +253,29 @@ def test_every_command_documents_its_exit_codes() -> None:
         assert f"`hacc {name}" in readme or f"`sudo hacc {name}" in readme, name
     assert "plan --strict" in readme or "[--strict] [--format json]" in readme
     assert "--allow-git" in readme
+
+
+def test_a_command_line_parses_alike_with_only_its_command_built(hacc) -> None:
+    """main() builds only the command the line names: that command's parser (its help, its
+    arguments) is the one the whole command line has."""
+    import argparse
+
+    from hacc.cli import COMMANDS, _parser
+
+    def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return dict(sub.choices)
+
+    whole = subparsers(_parser())
+    assert sorted(whole) == sorted(COMMANDS)
+    for name in COMMANDS:
+        alone = subparsers(_parser(name))
+        assert list(alone) == [name]
+        assert alone[name].format_help() == whole[name].format_help(), name
+    r = hacc("validate", "--strict", "--format", "json", str(KEEPALIVED_EXAMPLE))
+    assert r.code == 0 and json.loads(r.out)["errors"] == 0
+    unknown = hacc("vaildate", str(KEEPALIVED_EXAMPLE))
+    assert unknown.code == 2 and "choose from" in unknown.err and "'build'" in unknown.err
 
 
 def test_a_modeline_cannot_send_build_outside_the_specs_folder(hacc, tmp_path) -> None:

@@ -3,7 +3,6 @@ accepts: custom resource names are DNS-1123 subdomains, which the CRD schemas do
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 
 import yaml
@@ -28,8 +27,8 @@ def objects(path: str, secret: str | None = None) -> list[dict]:
         {"repoURL": "ssh://git@git.example.com/c.git", "branch": "main", "path": path}
         | ({"secretRef": secret} if secret else {})
     )
-    one = dataclasses.replace(cluster, gitops=g)
-    two = dataclasses.replace(cluster, name="edge-paris-02", gitops=g)
+    one = cluster._replace(gitops=g)
+    two = cluster._replace(name="edge-paris-02", gitops=g)
     docs = []
     for a in gitops.render(one) + fleet.render_fleet({"edge-paris-01": g, "edge-paris-02": g}):
         docs += [d for d in yaml.safe_load_all(a.content) if d]

@@ -176,10 +176,16 @@ def test_an_unchanged_spec_is_not_parsed_again(tmp_path, monkeypatch) -> None:
     parsed: list[str] = []
     real = loader.load_bytes
     monkeypatch.setattr(
-        loader, "load_bytes", lambda raw, name: parsed.append(name) or real(raw, name)
+        loader, "load_bytes", lambda raw, name, **kw: parsed.append(name) or real(raw, name, **kw)
     )
     again = frontend.analyze(str(spec))
-    assert parsed == [] and again == first and again is not first
+    assert parsed == [] and again is not first
+    assert (again.cluster, again.diagnostics, again.source) == (
+        first.cluster,
+        first.diagnostics,
+        first.source,
+    )
+    assert again.document and first.document and again.document.data == first.document.data
     spec.write_text(spec.read_text().replace("edge-paris-01", "edge-paris-02"))
     changed = frontend.analyze(str(spec))
     assert parsed == [str(spec)]

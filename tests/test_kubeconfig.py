@@ -123,8 +123,6 @@ def test_refuses_what_is_not_microk8s_config_output(hacc, tmp_path) -> None:
 
 
 def test_refuses_an_endpoint_the_certificates_would_not_cover() -> None:
-    import dataclasses
-
     from hacc.compiler.frontend import analyze
     from hacc.compiler.model import Endpoint
     from hacc.errors import HaccError
@@ -133,12 +131,9 @@ def test_refuses_an_endpoint_the_certificates_would_not_cover() -> None:
     cluster = analyze(KEEPALIVED_EXAMPLE).cluster
     assert cluster is not None
     # a model whose endpoint is not among its SANs (the schema and checks never produce one)
-    odd = dataclasses.replace(
-        cluster,
-        endpoint=Endpoint("198.18.10.100", "api.elsewhere.example.com", 8443),
-        extra_sans=(),
+    odd = cluster._replace(
+        endpoint=Endpoint("198.18.10.100", "api.elsewhere.example.com", 8443), extra_sans=()
     )
-    odd = dataclasses.replace(odd, extra_sans=())
     doc = parse(MICROK8S_CONFIG, "test")
     assert rewrite(cluster, doc)["clusters"][0]["cluster"]["server"].endswith(":8443")
     with pytest.raises(HaccError, match="not among the certificate SANs"):
@@ -147,14 +142,13 @@ def test_refuses_an_endpoint_the_certificates_would_not_cover() -> None:
 
 def _without_name(cluster):
     """`cluster` whose SANs leave out its endpoint's DNS name."""
-    import dataclasses
 
     class Narrow(type(cluster)):  # type: ignore[misc]
         @property
         def sans(self):
             return (self.endpoint.address,)
 
-    return Narrow(**{f.name: getattr(cluster, f.name) for f in dataclasses.fields(cluster)})
+    return Narrow(*cluster)
 
 
 def test_merge_never_blocks_on_a_fifo(hacc, tmp_path) -> None:

@@ -64,17 +64,7 @@ def _command(sub: Any, name: str, **kw: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="hacc",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--version", action="version", version=f"hacc {__version__}")
-    p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def _init_command(sub: Any) -> None:
     init = _command(
         sub,
         "init",
@@ -108,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
         "`hacc build` (works offline); or a URL",
     )
 
+
+def _validate_command(sub: Any) -> None:
     val = _command(
         sub,
         "validate",
@@ -125,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
         help="text diagnostics on stderr (default), or a JSON report on stdout",
     )
 
+
+def _build_command(sub: Any) -> None:
     bld = _command(
         sub,
         "build",
@@ -172,6 +166,8 @@ def _parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="do not list files that stay identical"
     )
 
+
+def _plan_command(sub: Any) -> None:
     pl = _command(
         sub,
         "plan",
@@ -191,6 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     _format_argument(pl)
 
+
+def _materialize_command(sub: Any) -> None:
     mat = _command(
         sub,
         "materialize",
@@ -208,6 +206,8 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-git", action="store_true", help="allow a folder Git tracks (not recommended)"
     )
 
+
+def _drill_command(sub: Any) -> None:
     dr = _command(
         sub,
         "drill",
@@ -240,6 +240,8 @@ def _parser() -> argparse.ArgumentParser:
         "an SVG file; needs matplotlib (pip install 'hacc[plot]')",
     )
 
+
+def _verify_command(sub: Any) -> None:
     ver = _command(
         sub,
         "verify",
@@ -264,6 +266,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     ver.add_argument("--format", choices=["text", "json"], default="text")
 
+
+def _kubeconfig_command(sub: Any) -> None:
     kc = _command(
         sub,
         "kubeconfig",
@@ -298,6 +302,8 @@ def _parser() -> argparse.ArgumentParser:
         "--use-context", action="store_true", help="with --merge: make the new context current"
     )
 
+
+def _secret_command(sub: Any) -> None:
     sec = _command(
         sub,
         "secret",
@@ -314,6 +320,8 @@ def _parser() -> argparse.ArgumentParser:
     sec.add_argument("spec", metavar="SPEC", help="the cluster's spec")
     sec.add_argument("--force", action="store_true", help="replace an existing token")
 
+
+def _upgrade_command(sub: Any) -> None:
     up = _command(
         sub,
         "upgrade",
@@ -348,6 +356,8 @@ def _parser() -> argparse.ArgumentParser:
         help="the folder to write to (default: upgrade-CLUSTER-CHANNEL)",
     )
 
+
+def _completion_command(sub: Any) -> None:
     comp = _command(
         sub,
         "completion",
@@ -359,6 +369,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
 
+
+def _schema_command(sub: Any) -> None:
     sch = _command(
         sub,
         "schema",
@@ -369,6 +381,40 @@ def _parser() -> argparse.ArgumentParser:
     sch.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
     )
+
+
+COMMANDS = {
+    "init": _init_command,
+    "validate": _validate_command,
+    "build": _build_command,
+    "plan": _plan_command,
+    "materialize": _materialize_command,
+    "drill": _drill_command,
+    "verify": _verify_command,
+    "kubeconfig": _kubeconfig_command,
+    "secret": _secret_command,
+    "upgrade": _upgrade_command,
+    "completion": _completion_command,
+    "schema": _schema_command,
+}
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with `command`, only that command's arguments (the others
+    are not needed to parse a line that names it, and building them all is a good part of
+    `hacc validate`'s start-up)."""
+    p = _Parser(
+        prog="hacc",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"hacc {__version__}")
+    p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, add in COMMANDS.items():
+        if command in (None, name):
+            add(sub)
     return p
 
 
@@ -453,7 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
-        args = _parser().parse_args(args_list)
+        named = next((a for a in args_list if not a.startswith("-")), None)
+        args = _parser(named if named in COMMANDS else None).parse_args(args_list)
         if args.command is None:
             _parser().print_help(sys.stderr)
             return 2

@@ -18,10 +18,12 @@ import re
 import stat
 import time
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hacc.errors import HaccError
+
+if TYPE_CHECKING:  # pathlib is imported where used: not on `validate`'s path
+    from pathlib import Path
 
 TMP_MARK = ".hacc-tmp-"
 # What a path hacc writes looks like: names of DNS labels, dots, dashes and underscores.
@@ -65,6 +67,8 @@ def _kind(mode: int) -> str:
 def inside(root: Path, rel: str) -> Path:
     """`root/rel`, after checking that no folder on the way below `root` is a symbolic link or
     something else than a folder. `root` itself may be a link: the user named it."""
+    from pathlib import Path, PurePosixPath
+
     if _SAFE_PATH.fullmatch(rel):
         parts: tuple[str, ...] | list[str] = rel.split("/")
     else:
@@ -89,7 +93,7 @@ def inside(root: Path, rel: str) -> Path:
     return Path(path)
 
 
-def regular_or_missing(path: Path) -> os.stat_result | None:
+def regular_or_missing(path: str | Path) -> os.stat_result | None:
     """The lstat of `path` if it is a regular file, None if it does not exist, else an error."""
     try:
         st = os.lstat(path)
@@ -187,7 +191,7 @@ def read_exactly(path: str, executable: bool, limit: int = 64 << 20) -> bytes | 
         os.close(fd)
 
 
-def write(path: Path, data: bytes, mode: int, *, durable: bool = True) -> None:
+def write(path: str | Path, data: bytes, mode: int, *, durable: bool = True) -> None:
     """Replace the regular file `path` (or create it) with `data`, atomically: a temporary file
     created exclusively beside it, with a random name, then a rename. Folders on the way are
     created 0755 (0700 for a private `mode`). `durable`: on disk before this returns; a build
@@ -265,7 +269,7 @@ def sync_all(folders: list[Path]) -> None:
             sync(folder)
 
 
-def _write_error(path: Path, e: OSError) -> HaccError:
+def _write_error(path: str | Path, e: OSError) -> HaccError:
     hint = {
         errno.ENOSPC: "the disk is full",
         errno.EROFS: "the file system is read-only",
@@ -288,6 +292,8 @@ def remove(path: Path) -> None:
 
 def stale_temporaries(folder: Path) -> list[Path]:
     """Temporary files an interrupted hacc left in `folder` and below (never through links)."""
+    from pathlib import Path
+
     found: list[Path] = []
     if not folder.is_dir() or folder.is_symlink():
         return found

@@ -184,8 +184,6 @@ def _store(path: str, data: bytes) -> None:
     """Write a cache entry, only into folders of this user's that nobody else can write (the
     same rule `_trusted` reads by: an entry written where it would never be read is waste, and
     through a link, a write elsewhere). A failure is ignored: the cache only saves time."""
-    from pathlib import Path
-
     from hacc import fsafe
     from hacc.errors import HaccError
 
@@ -194,7 +192,7 @@ def _store(path: str, data: bytes) -> None:
     with contextlib.suppress(OSError, HaccError):
         os.makedirs(os.path.dirname(root), exist_ok=True)
         if _own_folder(root) and _own_folder(shard):
-            fsafe.write(Path(path), data, 0o600, durable=False)
+            fsafe.write(path, data, 0o600, durable=False)
 
 
 def _own_folder(path: str) -> bool:

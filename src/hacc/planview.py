@@ -163,7 +163,6 @@ def as_json(
     ok: bool,
 ) -> str:
     """The machine-readable form of plan, build and build --check (README "JSON output")."""
-    from dataclasses import asdict
 
     steps = {(p.folder, c.path): (kind, hint) for p, c, kind, hint in described(plans)}
     moved = {(m.plan.unit.name, m.what): m for m in recorded_changes(plans)}
@@ -216,7 +215,7 @@ def as_json(
         "format_version": JSON_FORMAT_VERSION,
         "command": command,
         "ok": ok,
-        "diagnostics": [asdict(d) for d in diagnostics],
+        "diagnostics": [d._asdict() for d in diagnostics],
         "clusters": clusters,
         "orphans": [{"folder": str(f), "reason": r} for f, r in orphans],
         "summary": {

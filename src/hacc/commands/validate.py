@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hacc.commands import Report, plural
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     specs: list[str]
     strict: bool = False
     json: bool = False

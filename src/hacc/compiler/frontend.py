@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hacc.compiler.loader import Document
 from hacc.compiler.model import Cluster
 from hacc.diagnostics import Diagnostic, sort_key
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-@dataclass
+# Importing PyYAML for libyaml's parser costs about 9 ms and saves about 2 ms a spec: worth it
+# from a few specs on, not for the one spec pre-commit validates.
+FAST_PARSE_FROM = 5
+
+
 class Analysis:
-    file: str
-    document: Document | None = None
-    cluster: Cluster | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    source: str | None = None  # the digest of the spec's bytes (hacc.inputs.source_digest)
+    """What `analyze` found in one spec. (A plain class: see hacc.diagnostics.Diagnostic.)"""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.document: Document | None = None
+        self.cluster: Cluster | None = None
+        self.diagnostics: list[Diagnostic] = []
+        self.source: str | None = None  # the digest of the spec's bytes (inputs.source_digest)
 
     @property
     def ok(self) -> bool:
         return self.cluster is not None and not any(d.is_error for d in self.diagnostics)
 
 
-def analyze(path: str | Path) -> Analysis:
+def analyze(path: str | Path, *, fast: bool = True) -> Analysis:
     """Every problem of one spec, sorted by position; the model when the spec is usable. An
-    unchanged spec's analysis comes from the local cache (hacc.inputs)."""
+    unchanged spec's analysis comes from the local cache (hacc.inputs). `fast`: parse with
+    libyaml when it can (hacc.compiler.loader.load_text)."""
     from hacc import inputs
     from hacc.compiler.loader import load_bytes, read_spec
 
@@ -38,7 +47,7 @@ def analyze(path: str | Path) -> Analysis:
     cached = inputs.cached_analysis(name, raw)
     if isinstance(cached, Analysis):
         return cached
-    result = _analyze(name, *load_bytes(raw, name))
+    result = _analyze(name, *load_bytes(raw, name, fast=fast))
     result.source = inputs.source_digest(raw)
     inputs.store_analysis(name, raw, result)
     return result
@@ -105,7 +114,10 @@ def analyze_all(
     from hacc.diagnostics import ERROR
     from hacc.parallel import map_ordered
 
-    results = analyses if analyses is not None else map_ordered(analyze, paths)
+    if analyses is None:
+        fast = len(paths) >= FAST_PARSE_FROM
+        analyses = map_ordered(functools.partial(analyze, fast=fast), paths)
+    results = analyses
     seen: dict[str, str] = {}
     taken: dict[tuple[str, str], str] = {}  # (kind, value) -> who holds it
     built = {r.cluster.name for r in results if r.cluster is not None}

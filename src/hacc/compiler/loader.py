@@ -8,15 +8,18 @@ cannot describe. The result holds only dict, list, str, int, float, bool and Non
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hacc.diagnostics import ERROR, Diagnostic
+
+if TYPE_CHECKING:  # plain os calls at run time: pathlib is not on `validate`'s path
+    from pathlib import Path
 
 Path_ = tuple[str | int, ...]
 
@@ -28,14 +31,15 @@ _SCALAR_TAGS = {_T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"}
 _MERGE = _T + "merge"
 
 
-@dataclass
 class Document:
-    """A loaded spec: plain data and where each part of it stands in the file."""
+    """A loaded spec: plain data and where each part of it stands in the file. (A plain class:
+    see hacc.diagnostics.Diagnostic.)"""
 
-    file: str
-    data: Any
-    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    def __init__(self, file: str, data: Any) -> None:
+        self.file = file
+        self.data = data
+        self.values: dict[Path_, tuple[int, int]] = {}
+        self.keys: dict[Path_, tuple[int, int]] = {}
 
     def locate(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the value at `path` (or its key), else the nearest ancestor."""
@@ -75,11 +79,16 @@ def load_file(
 
 def read_spec(path: str | Path, name: str) -> tuple[bytes | None, list[Diagnostic]]:
     """The bytes of a spec file, or why they cannot be read."""
-    if Path(path).exists() and not (Path(path).is_file() or Path(path).is_dir()):
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except OSError:
+        mode = None  # the open below says why
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         # A FIFO or a device would block or never end.
         return None, [_error(name, 1, 1, "HACC001", "cannot read the spec: not a regular file")]
     try:
-        return Path(path).read_bytes(), []
+        with open(path, "rb") as f:
+            return f.read(), []
     except IsADirectoryError:
         return None, [_error(name, 1, 1, "HACC001", "cannot read the spec: it is a directory")]
     except FileNotFoundError:
@@ -88,7 +97,9 @@ def read_spec(path: str | Path, name: str) -> tuple[bytes | None, list[Diagnosti
         return None, [_error(name, 1, 1, "HACC001", f"cannot read the spec: {e.strerror or e}")]
 
 
-def load_bytes(raw: bytes, name: str) -> tuple[Document | None, list[Diagnostic]]:
+def load_bytes(
+    raw: bytes, name: str, *, fast: bool = True
+) -> tuple[Document | None, list[Diagnostic]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -104,10 +115,14 @@ def load_bytes(raw: bytes, name: str) -> tuple[Document | None, list[Diagnostic]
             )
         ]
     text = text.removeprefix("\ufeff")
-    return load_text(text, name)
+    return load_text(text, name, fast=fast)
 
 
-def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
+def load_text(
+    text: str, name: str, *, fast: bool = True
+) -> tuple[Document | None, list[Diagnostic]]:
+    """The spec's data and locations, or its problems. `fast`: try libyaml's composer first (the
+    same result; it pays for importing PyYAML from a few specs on)."""
     deep = _too_deep(text)
     if deep is not None:
         return None, [
@@ -117,7 +132,7 @@ def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
-    root = _compose_fast(text)
+    root = _compose_fast(text) if fast else None
     if root is None:
         return _compose_located(text, name, yaml)
     return _walked(root, name, yaml)

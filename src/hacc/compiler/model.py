@@ -1,11 +1,13 @@
-"""The cluster model: frozen, with every default resolved. Targets read only this."""
+"""The cluster model: frozen, with every default resolved. Targets read only this.
+
+Its records are NamedTuples, not dataclasses: `hacc validate` of one spec runs on every commit,
+and creating these classes as dataclasses (with the dataclasses import) cost about 15 ms of it."""
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hacc.compiler.loader import Path_
 from hacc.schemas import load_schema, resolve
@@ -74,8 +76,7 @@ def duration_ms(text: str) -> int:
     return number * {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}[text.lstrip("0123456789")]
 
 
-@dataclass(frozen=True)
-class ExtraFile:
+class ExtraFile(NamedTuple):
     path: str
     content: str
     permissions: str
@@ -83,8 +84,7 @@ class ExtraFile:
     where: Path_  # the spec path of its entry, for diagnostics
 
 
-@dataclass(frozen=True)
-class Extensions:
+class Extensions(NamedTuple):
     """A node's extension points: spec.extensions merged with the node's own."""
 
     labels: tuple[tuple[str, str], ...] = ()
@@ -94,20 +94,17 @@ class Extensions:
     post_commands: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Proxy:
+class Proxy(NamedTuple):
     http: str | None
     https: str | None
     no_proxy: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     name: str
     address: str
     interface: str
     role: str
-    index: int
     failure_domain: int
     path: Path_
     extensions: Extensions = Extensions()
@@ -117,15 +114,13 @@ class Node:
         return self.role == CONTROL_PLANE
 
 
-@dataclass(frozen=True)
-class Addon:
+class Addon(NamedTuple):
     name: str
     args: tuple[str, ...]
     disable: bool
 
 
-@dataclass(frozen=True)
-class Keepalived:
+class Keepalived(NamedTuple):
     virtual_router_id: int
     advert_interval: float
     vrrp_version: int
@@ -134,8 +129,7 @@ class Keepalived:
     check_rise: int
 
 
-@dataclass(frozen=True)
-class HAProxy:
+class HAProxy(NamedTuple):
     balance: str
     check_path: str
     check_interval: str
@@ -150,8 +144,7 @@ class HAProxy:
     stats_port: int
 
 
-@dataclass(frozen=True)
-class KubeVip:
+class KubeVip(NamedTuple):
     version: str
     image: str
     lease_duration: int
@@ -160,8 +153,7 @@ class KubeVip:
     follow_local_apiserver: bool
 
 
-@dataclass(frozen=True)
-class Alerts:
+class Alerts(NamedTuple):
     endpoint_down_for: str
     apiserver_down_for: str
     load_balancer_down_for: str
@@ -173,8 +165,7 @@ class Alerts:
     cert_critical_days: int
 
 
-@dataclass(frozen=True)
-class Monitoring:
+class Monitoring(NamedTuple):
     enabled: bool
     scrape_from: tuple[str, ...]
     haproxy_metrics_port: int
@@ -186,22 +177,19 @@ class Monitoring:
     alerts: Alerts
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     address: str | None
     dns_name: str | None
     port: int
 
 
-@dataclass(frozen=True)
-class SecretRef:
+class SecretRef(NamedTuple):
     kind: str  # env | file | sops
     ref: str
     key: str | None = None
 
 
-@dataclass(frozen=True)
-class GitOps:
+class GitOps(NamedTuple):
     repo_url: str
     branch: str
     path: str  # without `.` segments: "" is the repository's root
@@ -215,8 +203,7 @@ class GitOps:
 Flags = tuple[tuple[str, str | None], ...]
 
 
-@dataclass(frozen=True)
-class Cluster:
+class Cluster(NamedTuple):
     name: str
     source: str
     channel: str
@@ -335,24 +322,23 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
 
     common = spec["extensions"]
 
-    def node(n: dict[str, Any], role: str, i: int, path: Path_) -> Node:
+    def node(n: dict[str, Any], role: str, path: Path_) -> Node:
         return Node(
             n["name"],
             n["address"],
             n.get("interface", iface),
             role,
-            i,
             int(n.get("failureDomain", 1)),
             path,
             _extensions(common, n.get("extensions", {}), path),
         )
 
     control = tuple(
-        node(n, CONTROL_PLANE, i, ("spec", "controlPlane", "nodes", i))
+        node(n, CONTROL_PLANE, ("spec", "controlPlane", "nodes", i))
         for i, n in enumerate(cp["nodes"])
     )
     workers = tuple(
-        node(n, WORKER, i, ("spec", "workers", "nodes", i)) for i, n in enumerate(wk["nodes"])
+        node(n, WORKER, ("spec", "workers", "nodes", i)) for i, n in enumerate(wk["nodes"])
     )
     gitops = spec.get("gitops")
     return Cluster(

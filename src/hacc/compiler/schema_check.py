@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from hacc.schemas import is_type, resolve
 
@@ -24,15 +23,14 @@ KEYWORDS = frozenset({
 })  # fmt: skip
 
 
-@dataclass
-class SchemaError:
+class SchemaError(NamedTuple):
     validator: str
     validator_value: Any
     instance: Any
     schema: dict[str, Any]
     absolute_path: tuple[Any, ...]
-    schema_path: tuple[Any, ...] = ()
-    context: list[SchemaError] = field(default_factory=list)
+    schema_path: tuple[Any, ...]
+    context: list[SchemaError]
 
     @property
     def message(self) -> str:

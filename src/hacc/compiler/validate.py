@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 from collections.abc import Iterator
 from functools import cache
@@ -108,6 +107,8 @@ def _translate(doc: Document, error: Any) -> Iterator[Diagnostic]:
     if v == "additionalProperties":
         known = set(schema.get("properties", {}))
         for name in sorted(set(value) - known, key=lambda k: doc.locate((*path, k), key=True)):
+            import difflib  # only for a misspelt key
+
             hint = difflib.get_close_matches(name, sorted(known), n=1)
             suggestion = (
                 f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(sorted(known))}"
