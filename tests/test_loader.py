@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -131,10 +133,9 @@ def _both(text: str) -> tuple[Any, Any] | None:
 
     from hacc.compiler import loader
 
-    root = loader._compose_fast(text)
-    if root is None:
+    fast = loader._load_fast(text, "spec.yaml")
+    if fast is None:
         return None
-    fast = loader._walked(root, "spec.yaml", YAML(typ="rt"))
     located = loader._compose_located(text, "spec.yaml", YAML(typ="rt"))
     return fast, located
 
@@ -178,6 +179,33 @@ def test_libyaml_leaves_problems_to_ruamel() -> None:
         "",
     ):
         assert loader._compose_fast(text) is None, text
+
+
+def test_libyaml_reads_only_plain_values_and_leaves_the_rest_to_ruamel() -> None:
+    """Without ruamel, the fast path reads `true`, `~`, `-12`, `1.5e3` itself; a value only
+    ruamel's constructor knows how to read sends the whole document to ruamel."""
+    pytest.importorskip("yaml._yaml", reason="PyYAML without libyaml: ruamel composes alone")
+    from hacc.compiler import loader
+
+    fast = loader._load_fast("a: true\nb: ~\nc: -12\nd: 1.5e3\ne: '0x1F'\nf:\n", "spec.yaml")
+    assert fast is not None and fast[0] is not None
+    assert fast[0].data == {"a": True, "b": None, "c": -12, "d": 1500.0, "e": "0x1F", "f": None}
+    for text in ("a: 0x1F\n", "a: 1_000\n", "a: 017\n", "a: .inf\n", "a: !!int cp2\n"):
+        assert loader._load_fast(text, "spec.yaml") is None, text
+        doc, problems = load_text(text, "spec.yaml")  # ruamel's reading
+        assert doc is not None or problems, text
+
+
+def test_a_plain_spec_is_read_without_importing_ruamel() -> None:
+    pytest.importorskip("yaml._yaml", reason="PyYAML without libyaml: ruamel composes alone")
+    code = (
+        "import sys\n"
+        "from hacc.compiler.loader import load_text\n"
+        f"doc, problems = load_text(open({str(EXAMPLES[0])!r}).read(), 'x')\n"
+        "assert doc is not None and not problems\n"
+        "assert not [m for m in sys.modules if m.startswith('ruamel')], 'ruamel imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_a_folded_scalar_reads_as_folded_by_either_composer() -> None:

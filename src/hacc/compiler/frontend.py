@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,10 +11,6 @@ from hacc.diagnostics import Diagnostic, sort_key
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-# Importing PyYAML for libyaml's parser costs about 9 ms and saves about 2 ms a spec: worth it
-# from a few specs on, not for the one spec pre-commit validates.
-FAST_PARSE_FROM = 5
 
 
 class Analysis:
@@ -33,10 +28,9 @@ class Analysis:
         return self.cluster is not None and not any(d.is_error for d in self.diagnostics)
 
 
-def analyze(path: str | Path, *, fast: bool = True) -> Analysis:
+def analyze(path: str | Path) -> Analysis:
     """Every problem of one spec, sorted by position; the model when the spec is usable. An
-    unchanged spec's analysis comes from the local cache (hacc.inputs). `fast`: parse with
-    libyaml when it can (hacc.compiler.loader.load_text)."""
+    unchanged spec's analysis comes from the local cache (hacc.inputs)."""
     from hacc import inputs
     from hacc.compiler.loader import load_bytes, read_spec
 
@@ -47,7 +41,7 @@ def analyze(path: str | Path, *, fast: bool = True) -> Analysis:
     cached = inputs.cached_analysis(name, raw)
     if isinstance(cached, Analysis):
         return cached
-    result = _analyze(name, *load_bytes(raw, name, fast=fast))
+    result = _analyze(name, *load_bytes(raw, name))
     result.source = inputs.source_digest(raw)
     inputs.store_analysis(name, raw, result)
     return result
@@ -114,10 +108,7 @@ def analyze_all(
     from hacc.diagnostics import ERROR
     from hacc.parallel import map_ordered
 
-    if analyses is None:
-        fast = len(paths) >= FAST_PARSE_FROM
-        analyses = map_ordered(functools.partial(analyze, fast=fast), paths)
-    results = analyses
+    results = analyses if analyses is not None else map_ordered(analyze, paths)
     seen: dict[str, str] = {}
     taken: dict[tuple[str, str], str] = {}  # (kind, value) -> who holds it
     built = {r.cluster.name for r in results if r.cluster is not None}

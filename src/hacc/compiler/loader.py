@@ -97,9 +97,7 @@ def read_spec(path: str | Path, name: str) -> tuple[bytes | None, list[Diagnosti
         return None, [_error(name, 1, 1, "HACC001", f"cannot read the spec: {e.strerror or e}")]
 
 
-def load_bytes(
-    raw: bytes, name: str, *, fast: bool = True
-) -> tuple[Document | None, list[Diagnostic]]:
+def load_bytes(raw: bytes, name: str) -> tuple[Document | None, list[Diagnostic]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -115,27 +113,34 @@ def load_bytes(
             )
         ]
     text = text.removeprefix("\ufeff")
-    return load_text(text, name, fast=fast)
+    return load_text(text, name)
 
 
-def load_text(
-    text: str, name: str, *, fast: bool = True
-) -> tuple[Document | None, list[Diagnostic]]:
-    """The spec's data and locations, or its problems. `fast`: try libyaml's composer first (the
-    same result; it pays for importing PyYAML from a few specs on)."""
+def load_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
     deep = _too_deep(text)
     if deep is not None:
         return None, [
             _error(name, *deep, "HACC004", f"collections nest deeper than {MAX_DEPTH} levels here")
         ]
-    # ruamel is imported only here: a spec found in the analysis cache is never parsed.
+    fast = _load_fast(text, name)
+    if fast is not None:
+        return fast
+    # ruamel is imported only here: most specs never need it.
     from ruamel.yaml import YAML
 
-    yaml = YAML(typ="rt")
-    root = _compose_fast(text) if fast else None
+    return _compose_located(text, name, YAML(typ="rt"))
+
+
+def _load_fast(text: str, name: str) -> tuple[Document | None, list[Diagnostic]] | None:
+    """`load_text` by libyaml's composer, with YAML 1.2's tags and only values whose reading is
+    plain (`_plain_value`); None when that cannot stand in for ruamel's reading."""
+    root = _compose_fast(text)
     if root is None:
-        return _compose_located(text, name, yaml)
-    return _walked(root, name, yaml)
+        return None
+    try:
+        return _walked(root, name, None)
+    except _NotPlain:
+        return None
 
 
 def _compose_located(text: str, name: str, yaml: Any) -> tuple[Document | None, list[Diagnostic]]:
@@ -237,11 +242,10 @@ def _compose_fast(text: str) -> Any | None:
         return None
     if _YAML11_BREAKS.search(text):  # line breaks to libyaml (YAML 1.1), not to ruamel (1.2)
         return None
-    resolve = _resolver()
 
     class Composer(CParser):
         def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-            return str(resolve(kind.id, value, implicit))
+            return _resolve(kind.id, value, implicit)
 
         def descend_resolver(self, *_: Any) -> None:  # no path resolvers, as in ruamel's
             return None
@@ -259,19 +263,76 @@ def _compose_fast(text: str) -> Any | None:
         return None
 
 
+# YAML 1.2's implicit tags as ruamel.yaml resolves them (ruamel/yaml/resolver.py,
+# `implicit_resolvers`, the (1, 2) entries, in order): (tag, pattern, first characters).
+_FLOAT = r"""^(?:
+     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$"""
+_TIMESTAMP = r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+    |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
+    (?:[Tt]|[ \t]+)[0-9][0-9]?
+    :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
+    (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$"""
+_IMPLICIT_12 = (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("float", _FLOAT, "-+0123456789."),
+    (
+        "int",
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$",
+        "-+0123456789",
+    ),
+    ("merge", r"^(?:<<)$", "<"),
+    ("null", r"^(?:~|null|Null|NULL|)$", "~nN"),  # and the empty value
+    ("timestamp", _TIMESTAMP, "0123456789"),
+    ("value", r"^(?:=)$", "="),
+    ("yaml", r"^(?:!|&|\*)$", "!&*"),
+)
+
+
 @cache
-def _resolver() -> Any:
-    """ruamel's own YAML 1.2 tag resolution, for nodes of libyaml's composer."""
-    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-    from ruamel.yaml.resolver import VersionedResolver
+def _implicit(first: str) -> list[tuple[str, re.Pattern[str]]]:
+    """The implicit tags a plain scalar starting with `first` may have, in ruamel's order."""
+    return [
+        (_T + tag, re.compile(pattern, re.X))
+        for tag, pattern, chars in _IMPLICIT_12
+        if (first in chars if first else tag == "null")
+    ]
 
-    ruamel = VersionedResolver(version=(1, 2))
-    kinds = {"scalar": ScalarNode, "sequence": SequenceNode, "mapping": MappingNode}
 
-    def resolve(kind: str, value: Any, implicit: Any) -> str:
-        return str(ruamel.resolve(kinds[kind], value, implicit))
+def _resolve(kind: str, value: str, implicit: tuple[bool, bool]) -> str:
+    """ruamel's VersionedResolver.resolve for YAML 1.2 (no path resolvers), for libyaml's
+    composer: a plain scalar by its patterns, any other node by its kind."""
+    if kind == "scalar" and implicit[0]:
+        for tag, pattern in _implicit(value[:1]):
+            if pattern.match(value):
+                return tag
+    return _T + {"scalar": "str", "sequence": "seq", "mapping": "map"}[kind]
 
-    return resolve
+
+class _NotPlain(Exception):
+    """A value whose reading only ruamel's constructor knows: libyaml's result is dropped."""
+
+
+_PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_PLAIN_FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?")
+
+
+def _plain_value(tag: str, text: str) -> Any:
+    """The value of a scalar tagged bool, null, int or float, when its text is one of the forms
+    whose reading is plain (`false`, `~`, `-12`, `1.5e3`), as ruamel's constructor reads it.
+    Anything else (`0x1F`, `1_000`, `.inf`, `!!int cp2`) raises _NotPlain: ruamel reads it."""
+    if tag == _T + "bool" and text in ("true", "True", "TRUE", "false", "False", "FALSE"):
+        return text[0] in "tT"
+    if tag == _T + "null" and text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if tag == _T + "int" and _PLAIN_INT.fullmatch(text):
+        return int(text)
+    if tag == _T + "float" and _PLAIN_FLOAT.fullmatch(text):
+        return float(text)
+    raise _NotPlain(text)
 
 
 MAX_DEPTH = 64  # a spec nests about six levels; the parser recurses and slows far below this
@@ -441,10 +502,8 @@ class _Walker:
             return None
         if tag == _T + "str":
             return _text(node)
-        from ruamel.yaml.nodes import ScalarNode
-
-        if not isinstance(node, ScalarNode):  # composed by libyaml: ruamel reads the value
-            node = ScalarNode(tag, node.value, node.start_mark, node.end_mark, node.style)
+        if self.yaml is None:  # composed by libyaml
+            return _plain_value(tag, node.value)
         try:
             value = self.yaml.constructor.construct_object(node, deep=True)
         except Exception:  # an explicit tag on a value it does not fit: `!!int cp2`
