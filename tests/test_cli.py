@@ -278,6 +278,24 @@ def test_a_command_line_parses_alike_with_only_its_command_built(hacc) -> None:
     assert unknown.code == 2 and "choose from" in unknown.err and "'build'" in unknown.err
 
 
+def test_the_executable_ends_validate_with_its_output_whole(tmp_path) -> None:
+    """`hacc validate` skips the interpreter's teardown (hacc.cli.entry): its report still
+    arrives whole, through pipes, with the right exit code."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: x\n")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "hacc", "validate", *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+    r = run("--format", "json", str(bad))
+    assert r.returncode == 1 and json.loads(r.stdout)["errors"] == 4
+    r = run(str(bad), str(KEEPALIVED_EXAMPLE))
+    assert r.returncode == 1 and r.stderr.endswith("4 errors, 0 warnings in 2 specs\n")
+    r = run(str(KEEPALIVED_EXAMPLE))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "1 spec valid\n")
+
+
 def test_a_modeline_cannot_send_build_outside_the_specs_folder(hacc, tmp_path) -> None:
     """Only a .json beside or below the spec is kept current; `..` or an absolute path is not."""
     (tmp_path / "specs").mkdir()

@@ -1,5 +1,3 @@
-import sys
+from hacc.cli import entry
 
-from hacc.cli import main
-
-sys.exit(main())
+entry()
