@@ -278,6 +278,17 @@ def test_a_command_line_parses_alike_with_only_its_command_built(hacc) -> None:
     assert unknown.code == 2 and "choose from" in unknown.err and "'build'" in unknown.err
 
 
+@pytest.mark.parametrize("columns", ["", "50", "132", "0", "wide"])
+def test_help_is_as_wide_as_argparse_makes_it(monkeypatch, columns) -> None:
+    """hacc.cli._columns stands in for shutil.get_terminal_size (not imported by validate)."""
+    import shutil
+
+    from hacc.cli import _columns
+
+    monkeypatch.setenv("COLUMNS", columns)
+    assert _columns() == shutil.get_terminal_size().columns
+
+
 def test_the_executable_ends_validate_with_its_output_whole(tmp_path) -> None:
     """`hacc validate` skips the interpreter's teardown (hacc.cli.entry): its report still
     arrives whole, through pipes, with the right exit code."""

@@ -5,7 +5,6 @@ and creating these classes as dataclasses (with the dataclasses import) cost abo
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any, NamedTuple
 
@@ -250,6 +249,15 @@ class Cluster(NamedTuple):
         return tuple(dict.fromkeys(n for n in names if n))
 
 
+def _copied(value: Any) -> Any:
+    """A copy of JSON data (a schema's default): its dicts and lists anew."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
+
+
 def apply_defaults(
     data: Any, schema: dict[str, Any] | None = None, root: dict[str, Any] | None = None
 ) -> Any:
@@ -262,7 +270,7 @@ def apply_defaults(
         for key, prop in props.items():
             sub = resolve(prop, root)
             if key not in data and "default" in sub:
-                out[key] = apply_defaults(copy.deepcopy(sub["default"]), sub, root)
+                out[key] = apply_defaults(_copied(sub["default"]), sub, root)
         for key, value in data.items():
             out[key] = apply_defaults(value, props[key], root) if key in props else value
         return out
