@@ -56,6 +56,15 @@ def test_accepted_channel_changes(hacc, tmp_path, to, frm) -> None:
     assert len(list(tmp_path.glob("upgrade-edge-paris-01-*.sh"))) == 1
 
 
+def test_something_in_the_way_of_the_page_leaves_no_script_either(hacc, tmp_path) -> None:
+    """The script and its page are written together or not at all."""
+    page = tmp_path / "upgrade-edge-paris-01-1.33-stable.md"
+    os.mkfifo(page)
+    r = hacc("upgrade", str(KEEPALIVED_EXAMPLE), "--to", "1.33/stable", "-o", str(tmp_path))
+    assert r.code == 1 and "is a FIFO" in r.err, r.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [page.name]
+
+
 def test_two_control_plane_nodes_cannot_keep_quorum(hacc, tmp_path) -> None:
     text = replaced(SPEC, "      - {name: cp3, address: 198.18.10.13, failureDomain: 3}\n", "")
     r = hacc("upgrade", str(spec_with(tmp_path, text)), "--to", "1.33/stable")

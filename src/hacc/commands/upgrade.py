@@ -29,6 +29,8 @@ def run(opts: Options, report: Report) -> int:
     p = procedure(analysis.cluster, opts.to, opts.frm)
     folder = Path(opts.output or p.slug)
     files = {f"{p.slug}.sh": (script(p), 0o755), f"{p.slug}.md": (page(p), 0o644)}
+    for name in files:  # both or neither: a FIFO or a link where the page goes stops both
+        fsafe.regular_or_missing(folder / name)
     folder.mkdir(parents=True, exist_ok=True)
     for name, (text, mode) in files.items():
         fsafe.write(folder / name, text.encode("utf-8"), mode)
