@@ -324,7 +324,8 @@ def test_plan_reports_a_channel_change_with_the_upgrade_it_needs(hacc, tmp_path)
 
 
 @pytest.mark.parametrize(
-    "setting", ["HACC_READY_TIMEOUT=15m", "HACC_DRAIN_TIMEOUT=5;id", "HACC_POLL_INTERVAL=x"]
+    "setting",
+    ["HACC_READY_TIMEOUT=15m", "HACC_DRAIN_TIMEOUT=5;id", "HACC_POLL_INTERVAL=x", "HACC_SSH= "],
 )
 def test_a_setting_that_is_not_seconds_stops_before_anything(tmp_path, hacc, setting) -> None:
     bench = Bench(tmp_path, hacc)
