@@ -372,3 +372,35 @@ def test_the_spec_s_files_come_after_the_bootstrap(tmp_path) -> None:
     assert paths.index("/usr/local/lib/hacc/bootstrap.sh") < paths.index(
         "/etc/systemd/timesyncd.conf.d/10-site.conf"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "found"),
+    [
+        ("mysql --password hunter2 -e 'select 1'", "a password"),
+        ("echo DB_PASSWORD=hunter2 >> /etc/app.env", "a password"),
+        ("echo 'password: hunter2' > /etc/app.yaml", "a password"),
+        ("curl -u admin:hunter2 https://admin:hunter2@repo.example.com/", "a password in a URL"),
+        ("export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP", "an AWS access key"),
+        ("git clone https://ghp_abcdefghijklmnopqrstuvwxyz@github.com/x/y", "a GitHub token"),
+        ("echo __HACC_JOIN_TOKEN__", "a hacc placeholder"),
+        ("docker login --password-stdin < /run/secrets/registry", None),
+        ("echo password=$(cat /run/secrets/db) >> /etc/app.env", None),
+        ('echo "DB_PASSWORD=${DB_PASSWORD}" >> /etc/app.env', None),
+        ("echo password_file=/run/secrets/db >> /etc/app.env", None),
+        ("passwd -l ubuntu", None),
+    ],
+)
+def test_a_secret_in_a_command_is_refused(hacc, tmp_path, command, found) -> None:
+    """HACC234: hacc's output is committed, so a secret value in a command would be too; a
+    command that fetches the secret on the node is fine."""
+    spec = variant(
+        tmp_path,
+        "      - systemctl restart systemd-timesyncd\n",
+        f"      - {json.dumps(command)}\n",
+    )
+    r = hacc("validate", str(spec))
+    if found is None:
+        assert r.code == 0, r.err
+    else:
+        assert r.code == 1 and "error[HACC234]" in r.err and f"holds {found}" in r.err, r.err

@@ -570,6 +570,15 @@ SECRET_SHAPES = (
     (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), "a GitLab token"),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
     (re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"), "a password in a URL"),
+    # `password=hunter2`, `DB_PASSWORD: hunter2`, `--password hunter2`; not a value fetched on the
+    # node (`password=$(cat /run/secrets/db)`, `"$PASS"`) nor `--password-stdin`.
+    (
+        re.compile(
+            r"(?i)(?:\b|_)(?:password|passwd)[ \t]*[=:][ \t]*['\"]?(?![$'\"\s])\S"
+            r"|--password[ \t]+['\"]?(?![$'\"\s-])\S"
+        ),
+        "a password",
+    ),
 )
 MICROK8S_LABELS = (
     "microk8s.io/cluster",

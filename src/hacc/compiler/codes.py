@@ -446,7 +446,7 @@ _CODES = [
         ERROR,
         "a secret value in an extension",
         "Extra files and commands are written into the user-data that hacc's output commits: a "
-        "private key, an access token, a password in a URL or a hacc placeholder (which "
+        "private key, an access token, a password (in a URL, or set in a command or file) or a hacc placeholder (which "
         "`hacc materialize` would replace with the join token) would be committed with it.",
         "Keep the secret in your secret store and fetch it on the node, for example in a "
         "`preCommands` entry.",
