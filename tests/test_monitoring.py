@@ -144,6 +144,7 @@ def healthy(c: Cluster) -> dict[str, list[float | None]]:
     for job, url, labels in monitoring.probe_targets(c):
         lab = {**base, "job": job, "instance": url, **labels}
         out[_series(lab, "probe_success")] = flat(1)
+        out[_series(lab, "up")] = flat(1)
         out[_series(lab, "probe_ssl_earliest_cert_expiry")] = flat(NOW + 365 * 86400)
     for n in c.control_plane:
         lab = {"condition": "Ready", "status": "true", "node": n.name}
@@ -216,6 +217,14 @@ def fault(c: Cluster, alert: str, fire: bool) -> tuple[dict[str, list[float | No
     elif alert == "HaccAllApiserversDown":
         for n in c.control_plane if fire else c.control_plane[1:]:
             _set(s, "probe_success", 0, target=n.name)
+        expected = [{}]
+    elif alert == "HaccProbesFailing":
+        # the exporter stops answering: the scrape fails and probe_success is gone
+        _set(s, "up", 0 if fire else 1, target=second)
+        if fire:
+            _set(s, "probe_success", [None] * SAMPLES, target=second)
+        else:  # one failed scrape is not an outage
+            s[next(k for k in s if k.startswith("up{") and f'target="{second}"' in k)][-2] = 0.0
         expected = [{}]
     elif alert == "HaccHAProxyDown":
         _set(s, "up", 0 if fire else 1, job=monitoring.HAPROXY_JOB, node=second)

@@ -147,6 +147,21 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
             for_=a.apiserver_down_for,
         )
     )
+    # A probe that cannot run leaves no probe_success at all: the alerts above stay silent.
+    probes = f'{{job=~"{ENDPOINT_JOB}|{APISERVER_JOB}",hacc_cluster="{c.name}"}}'
+    rules.append(
+        _rule(
+            c,
+            "HaccProbesFailing",
+            f"min(up{probes}) == 0",
+            severity="warning",
+            summary=f"Prometheus gets no probe results for {c.name}",
+            description=f"The blackbox exporter at {c.monitoring.blackbox_exporter} has not "
+            f"answered a probe of {c.name} for {a.endpoint_down_for}: the endpoint, apiserver and "
+            "certificate alerts cannot fire until it does.",
+            for_=a.endpoint_down_for,
+        )
+    )
     if c.mode == KEEPALIVED_HAPROXY:
         state = _sel(c, NODE_JOB, state="MASTER")
         holders = f"sum({STATE_METRIC}{state})"

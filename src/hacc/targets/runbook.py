@@ -25,6 +25,11 @@ ALERT_HELP = {
     "HaccAllApiserversDown": "No apiserver answers: the datastore has probably lost quorum. Follow "
     "section 9 from step 1 on every control-plane node; `microk8s status` shows whether dqlite "
     "has a leader.",
+    "HaccProbesFailing": "Prometheus runs the `/readyz` probes through the blackbox exporter "
+    "(`spec.monitoring.blackboxExporter`): it does not answer, or its configuration lacks the "
+    "`hacc_readyz` module (it then answers 400). Until it does, HaccEndpointDown, "
+    "HaccApiserverDown and the certificate alerts cannot fire. From where Prometheus runs: "
+    "`curl 'http://<exporter>/probe?module=hacc_readyz&target=<endpoint URL>'`.",
     "HaccHAProxyDown": "HAProxy on this node does not answer its metrics port: it is stopped, "
     "crashed or blocked by a firewall. keepalived's check moves the VIP away from it. "
     "`systemctl status haproxy`, then `haproxy -c -f /etc/haproxy/haproxy.cfg`.",
