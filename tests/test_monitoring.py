@@ -378,6 +378,9 @@ def test_every_mode_has_the_alerts_the_runbook_explains() -> None:
         alerts = {r["alert"] for r in monitoring.alert_rules(cluster)}
         assert {"HaccEndpointDown", "HaccApiserverDown", "HaccAllApiserversDown"} <= alerts
         assert {"HaccCertificateExpiresSoon", "HaccCertificateExpiryCritical"} <= alerts
+        explained = runbook.split("The alerts, what each means", 1)[1].split("\n## ", 1)[0]
+        if cluster.mode != KEEPALIVED_HAPROXY:  # no HAProxy to blame
+            assert "HAProxy" not in explained, name
         assert "HaccControlPlaneQuorumAtRisk" in alerts
         if cluster.mode == KEEPALIVED_HAPROXY:
             assert {"HaccVIPNotHeld", "HaccVIPSplitBrain", "HaccVIPFlapping"} <= alerts

@@ -35,10 +35,9 @@ ALERT_HELP = {
     "`systemctl status haproxy`, then `haproxy -c -f /etc/haproxy/haproxy.cfg`.",
     "HaccKubeVipDown": "kube-vip's metrics do not answer on this node: its pod is not running "
     "(`microk8s kubectl -n kube-system get pods -l app.kubernetes.io/name=kube-vip -o wide`).",
-    "HaccVIPNotHeld": "No node holds the VIP, so every client of the endpoint fails. keepalived-"
-    "haproxy: every node is in FAULT (no HAProxy with a healthy backend) or keepalived is stopped: "
-    "`journalctl -u keepalived`. kube-vip: no instance renews its Lease: check the kube-vip pods "
-    "and the apiservers they renew through.",
+    "HaccVIPNotHeld": "No node holds the VIP, so every client of the endpoint fails: every node is "
+    "in FAULT (no HAProxy with a healthy backend) or keepalived is stopped: "
+    "`journalctl -u keepalived`.",
     "HaccVIPSplitBrain": "More than one node claims the VIP: VRRP adverts between them are lost "
     "(a firewall dropping IP protocol 112, a partition). Clients reach whichever node answers "
     "ARP last. Restore the path between the nodes; keepalived then settles on one holder. "
@@ -56,6 +55,19 @@ ALERT_HELP = {
     "nodes still run dqlite; then one more loss stops them. Bring nodes back (section 9) before "
     "anything else, and start no maintenance (section 4).",
 }
+
+
+def _alert_help(cluster: Cluster) -> dict[str, str]:
+    """ALERT_HELP, naming HAProxy and keepalived only where the cluster runs them."""
+    if cluster.mode == KEEPALIVED_HAPROXY:
+        return ALERT_HELP
+    probe = "(the node's probe, or every HAProxy marks it down)"
+    out = {k: v.replace(probe, "(the node's probe)") for k, v in ALERT_HELP.items()}
+    out["HaccVIPNotHeld"] = (
+        "No node holds the VIP, so every client of the endpoint fails: no kube-vip instance "
+        "renews its Lease: check the kube-vip pods and the apiservers they renew through."
+    )
+    return out
 
 
 def next_channel(cluster: Cluster) -> str | None:
@@ -138,7 +150,7 @@ def render(cluster: Cluster) -> list[Artifact]:
         advert_int=keepalived.advert_int(cluster),
         mon=cluster.monitoring if cluster.monitoring.enabled else None,
         alerts=monitoring.alert_rules(cluster) if cluster.monitoring.enabled else [],
-        alert_help=ALERT_HELP,
+        alert_help=_alert_help(cluster),
         module=monitoring.MODULE,
         endpoint_url=monitoring.endpoint_url(cluster),
         scrape_jobs=monitoring.scrape_targets(cluster),
