@@ -159,7 +159,7 @@ def healthy(c: Cluster) -> dict[str, list[float | None]]:
                 for state in ("UP", "DOWN"):
                     lab = {**be, "server": s.name, "state": state}
                     out[_series(lab, "haproxy_server_status")] = flat(state == "UP")
-            ka = {**base, "job": monitoring.NODE_JOB, "node": n.name, "instance": "VI_X"}
+            ka = {**base, "job": monitoring.NODE_JOB, "node": n.name, "vrrp_instance": "VI_X"}
             for state in ("MASTER", "BACKUP"):
                 holder = n == c.first
                 value = holder if state == "MASTER" else not holder
@@ -447,8 +447,8 @@ def test_the_notify_script_writes_the_state_metric(tmp_path) -> None:
         r = run("sh", str(path), "INSTANCE", "VI_EDGE", state, "150")
         assert r.returncode == 0, r.stderr
     text = (tmp_path / "textfile" / f"{monitoring.STATE_METRIC}.prom").read_text()
-    assert f'{monitoring.STATE_METRIC}{{instance="VI_EDGE",state="MASTER"}} 1' in text
-    assert f'{monitoring.STATE_METRIC}{{instance="VI_EDGE",state="BACKUP"}} 0' in text
+    assert f'{monitoring.STATE_METRIC}{{vrrp_instance="VI_EDGE",state="MASTER"}} 1' in text
+    assert f'{monitoring.STATE_METRIC}{{vrrp_instance="VI_EDGE",state="BACKUP"}} 0' in text
     assert list((tmp_path / "textfile").iterdir()) == [
         tmp_path / "textfile" / f"{monitoring.STATE_METRIC}.prom"
     ]
