@@ -97,6 +97,18 @@ def test_a_new_version_of_hacc_compiles_again(hacc, built, renders, monkeypatch)
     assert renders == [CLUSTER]
 
 
+def test_other_libraries_here_compile_again(hacc, built, renders, monkeypatch) -> None:
+    """jinja2, PyYAML or jsonschema upgraded on this machine: the folder is not reused (they
+    are not in the committed `inputs`, which must not differ between machines)."""
+    spec, out = built
+    monkeypatch.setattr(inputs, "_renderers", lambda: b"jinja2 of another version")
+    assert hacc("build", str(spec), "-o", str(out), "-q").code == 0
+    assert renders == [CLUSTER]
+    renders.clear()
+    assert hacc("build", str(spec), "-o", str(out), "-q").code == 0
+    assert renders == []
+
+
 @pytest.mark.parametrize(
     "tamper",
     ["edit", "remove", "chmod", "state-record", "state-kind", "temporary", "interrupted"],

@@ -91,15 +91,13 @@ def cache_dir() -> str | None:
     return os.path.join(base, "hacc")
 
 
-@cache
-def _environment() -> bytes:
-    """Everything besides the spec an analysis depends on: hacc's files, the Python that
-    pickled it, and the libraries that parse and check a spec (each known by where its code is
-    and when that was installed: cheaper than asking its version)."""
+def _libraries(*modules: str) -> list[bytes]:
+    """The Python running and these libraries, each known by where its code is and when that
+    was installed (cheaper than asking its version)."""
     from importlib.util import find_spec
 
-    parts = [CACHE_FORMAT, sys.version.encode(), _code_stamp()]
-    for module in ("ruamel.yaml", "jsonschema", "yaml"):
+    parts = [sys.version.encode()]
+    for module in modules:
         spec = find_spec(module)
         origin = spec.origin if spec else None
         try:
@@ -107,7 +105,16 @@ def _environment() -> bytes:
         except OSError:
             st = None
         parts.append(f"{module} {origin} {st and st.st_mtime_ns} {st and st.st_size}".encode())
-    return b"\0".join(parts)
+    return parts
+
+
+@cache
+def _environment() -> bytes:
+    """Everything besides the spec an analysis depends on: hacc's files, the Python that
+    pickled it, and the libraries that parse and check a spec."""
+    return b"\0".join(
+        [CACHE_FORMAT, _code_stamp(), *_libraries("ruamel.yaml", "jsonschema", "yaml")]
+    )
 
 
 def _entry(name: str, raw: bytes) -> tuple[str, bytes] | None:
@@ -216,15 +223,29 @@ def _folder_entry(folder: str) -> str | None:
     return os.path.join(root, "folders", where)
 
 
+@cache
+def _renderers() -> bytes:
+    """The libraries whose behaviour shapes a folder's files besides hacc's own code (which the
+    state file's `inputs` covers): not committed, as they may differ between machines, but a
+    folder written with others is not reused here."""
+    return b"\0".join(_libraries("jinja2", "markupsafe", "yaml", "jsonschema", "ruamel.yaml"))
+
+
+def _folder_stamp(state: bytes) -> bytes:
+    return sha256(_renderers() + b"\0" + state).hexdigest().encode()
+
+
 def remember_folder(folder: str, state: bytes) -> None:
-    """Record that a build here wrote (or found) this state file in `folder`."""
+    """Record that a build here, with these libraries, wrote (or found) this state file in
+    `folder`."""
     path = _folder_entry(folder)
     if path is not None:
-        _store(path, sha256(state).hexdigest().encode())
+        _store(path, _folder_stamp(state))
 
 
 def remembers(folder: str, state: bytes) -> bool:
-    """Whether the state file in `folder` is the one a build here last wrote or found."""
+    """Whether the state file in `folder` is the one a build here, with the same libraries,
+    last wrote or found."""
     path = _folder_entry(folder)
     if path is None:
         return False
@@ -232,6 +253,6 @@ def remembers(folder: str, state: bytes) -> bool:
         if not _trusted(path):
             return False
         with open(path, "rb") as f:
-            return f.read(65) == sha256(state).hexdigest().encode()
+            return f.read(65) == _folder_stamp(state)
     except OSError:
         return False
