@@ -197,7 +197,7 @@ def test_an_endpoint_name_that_does_not_resolve_is_never_dialled(tmp_path, monke
     cluster = analyze(spec).cluster
     assert cluster is not None
     # No node is probed here: only the endpoint, which has no address to dial.
-    cluster = dataclasses.replace(cluster, control_plane=())
+    cluster = cluster._replace(control_plane=())
     report = run(cluster, ca=None, timeout=1)
     endpoint = report.probes[0]
     assert endpoint.tcp.startswith("not tried") and not report.ok
