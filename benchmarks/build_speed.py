@@ -8,15 +8,17 @@ For each fleet size, one CLI run of each of:
 - build --check of that OUT;
 - one spec changed, then built (the others reused);
 - validate, cold and warm.
-Each with its wall time, time per spec, ratio to `python -c pass` start-up and peak resident
-memory (one process: forked workers are not counted). Then `hacc validate` of one spec
-against check-jsonschema on the same spec and schema, in the same run.
+Each with its wall time, time per spec, ratio to `python -c pass` start-up, peak resident
+memory (the largest of the command and each of its workers) and CPU time, user and system, of
+the command and its workers. Then `hacc validate` of one spec against check-jsonschema on the
+same spec and schema, in the same run.
 
 Run from the repository root with hacc installed (pip install -e '.[test]'); the figures depend
 on the machine: compare runs of one machine, never a figure with a fixed threshold. The script
-runs the installed `hacc` executable with its bytecode compiled, and calls sync(2) before the
-fleets and after deleting an output tree, so that the disk's work of deleting 40,000 files is not
-charged to the next build.
+runs the installed `hacc` executable with its bytecode compiled (as pip installs it), and calls
+sync(2) before the fleets and after deleting an output tree, so that writing back a deletion is
+not charged to the next build. Some file systems still create files more slowly in a region
+where tens of thousands were just deleted: that shows as system time (TMPDIR=/dev/shm avoids it).
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ spec:
 
 def measured(argv: list[str], env: dict[str, str] | None = None, ok: int = 0) -> tuple[float, int]:
     """Wall time (s) and peak resident memory (MiB) of one command."""
+    t, mib, _ = timed(argv, env, ok)
+    return t, mib
+
+
+def timed(
+    argv: list[str], env: dict[str, str] | None = None, ok: int = 0
+) -> tuple[float, int, tuple[float, float]]:
+    """Wall time (s), peak resident memory (MiB: the largest of the command and each of its
+    workers, not their sum), and the CPU time (user, system) of the command and its workers."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     assert proc.stderr is not None
@@ -68,7 +79,8 @@ def measured(argv: list[str], env: dict[str, str] | None = None, ok: int = 0) ->
     code = os.waitstatus_to_exitcode(status)
     if code != ok:
         sys.exit(f"{' '.join(argv[:4])} ... exited {code}: {err.decode()[-800:]}")
-    return elapsed, usage.ru_maxrss // 1024
+    # wait4 (Linux) adds the workers the command reaped to its usage; ru_maxrss is their maximum.
+    return elapsed, usage.ru_maxrss // 1024, (usage.ru_utime, usage.ru_stime)
 
 
 def median_time(argv: list[str], runs: int, env: dict[str, str] | None = None) -> float:
@@ -101,7 +113,10 @@ def main() -> None:
             f"python -c pass: {startup * 1000:.1f} ms (median of {args.runs}); "
             f"{os.cpu_count()} cores, HACC_JOBS={os.environ.get('HACC_JOBS', '(all)')}"
         )
-        print(f"{'specs':>6} {'command':<28} {'s':>8} {'ms/spec':>8} {'x start-up':>10} {'MiB':>6}")
+        print(
+            f"{'specs':>6} {'command':<28} {'s':>8} {'ms/spec':>8} {'x start-up':>10} {'MiB':>6}"
+            f" {'user s':>7} {'sys s':>6}"
+        )
         for n in args.fleets:
             specs = root / f"specs-{n}"
             specs.mkdir()
@@ -128,9 +143,10 @@ def main() -> None:
                     changed.write_text(
                         changed.read_text().replace("dns, rbac", "dns, rbac, ingress")
                     )
-                t, mib = measured(argv, e)
+                t, mib, (user, system) = timed(argv, e)
                 print(
                     f"{n:>6} {label:<28} {t:>8.2f} {t / n * 1000:>8.2f} {t / startup:>10.0f} {mib:>6}"
+                    f" {user:>7.2f} {system:>6.2f}"
                 )
             shutil.rmtree(out + "-warm")
             os.sync()
