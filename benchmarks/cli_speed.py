@@ -45,6 +45,11 @@ def main() -> None:
     )
     if not hacc or not cj:
         sys.exit("hacc and check-jsonschema must be installed (pip install -e '.[test]')")
+    # hacc's bytecode compiled, as a regular pip install compiles it (an editable install under
+    # PYTHONDONTWRITEBYTECODE=1 would compile hacc's modules again on every run)
+    import hacc as package
+
+    subprocess.run([py, "-m", "compileall", "-q", str(Path(package.__file__).parent)], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         schema = Path(tmp) / "schema.json"
         subprocess.run([hacc, "schema", "-o", str(schema)], check=True)
