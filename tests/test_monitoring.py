@@ -225,7 +225,7 @@ def fault(c: Cluster, alert: str, fire: bool) -> tuple[dict[str, list[float | No
             _set(s, "probe_success", [None] * SAMPLES, target=second)
         else:  # one failed scrape is not an outage
             s[next(k for k in s if k.startswith("up{") and f'target="{second}"' in k)][-2] = 0.0
-        expected = [{}]
+        expected = [{"job": monitoring.APISERVER_JOB, "target": second, "node": second}]
     elif alert == "HaccHAProxyDown":
         _set(s, "up", 0 if fire else 1, job=monitoring.HAPROXY_JOB, node=second)
         expected = [{"job": monitoring.HAPROXY_JOB, "node": second}]

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES
-from hacc.compiler.loader import load_file
+from hacc.compiler.loader import load_bytes
 from hacc.compiler.schema_check import pattern_search
 from hacc.schemas import load_schema
 
@@ -61,7 +61,7 @@ def _strings(node: Any) -> set[str]:
 def corpus() -> list[str]:
     values: set[str] = set()
     for path in EXAMPLES:
-        document, _ = load_file(path)
+        document, _ = load_bytes(path.read_bytes(), str(path))
         assert document is not None
         values |= _strings(document.data)
     out = set(values)

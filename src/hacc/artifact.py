@@ -7,15 +7,10 @@ that from here instead of guessing it from the path.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
-
-def digest(data: bytes) -> str:
-    """How state files record a file's bytes."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
+from hacc.inputs import digest
 
 # What a change to an artifact means for a running cluster (`hacc plan`).
 FIRST_BOOT = "first boot only"

@@ -23,8 +23,8 @@ exit codes: 0 success (warnings allowed), 1 problems found, 2 usage error, 3 int
 Diagnostics read FILE:LINE:COL: error[HACCnnn]: message; docs/diagnostics.md explains each code."""
 
 ENVIRONMENT = """
-environment: HACC_CACHE_DIR where analyses of specs are cached (default $XDG_CACHE_HOME/hacc,
-else ~/.cache/hacc; empty: no cache); HACC_JOBS how many processes share a fleet's work
+environment: HACC_CACHE_DIR where analyses of specs and records of built folders are cached
+(default $XDG_CACHE_HOME/hacc, else ~/.cache/hacc; empty: no cache); HACC_JOBS how many processes share a fleet's work
 (default: every core)."""
 
 

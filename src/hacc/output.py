@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from hacc import fsafe, inputs
-from hacc.artifact import KINDS, RUNBOOK, Artifact, Kind, digest
+from hacc.artifact import KINDS, RUNBOOK, Artifact, Kind
 from hacc.errors import HaccError
+from hacc.inputs import digest
 
 STATE_FILE = ".hacc-state.json"
 CREATE, UPDATE, IDENTICAL, REMOVE = "create", "update", "identical", "remove"

@@ -42,18 +42,10 @@ def run(opts: Options, report: Report) -> int:
 def _cached(specs: list[str]) -> list[Any] | None:
     """One spec's diagnostics from the analysis cache (with one spec there are no checks across
     specs), or None: then analyze."""
-    import os
-    import stat
-
     from hacc import inputs
+    from hacc.compiler.loader import read_spec
 
     if len(specs) != 1:
         return None
-    try:
-        if not stat.S_ISREG(os.stat(specs[0]).st_mode):
-            return None
-        with open(specs[0], "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    return inputs.cached_diagnostics(specs[0], raw)
+    raw, _ = read_spec(specs[0], specs[0])
+    return inputs.cached_diagnostics(specs[0], raw) if raw is not None else None

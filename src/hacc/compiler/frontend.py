@@ -21,7 +21,7 @@ class Analysis:
         self.document: Document | None = None
         self.cluster: Cluster | None = None
         self.diagnostics: list[Diagnostic] = []
-        self.source: str | None = None  # the digest of the spec's bytes (inputs.source_digest)
+        self.source: str | None = None  # the digest of the spec's bytes (inputs.digest)
 
     @property
     def ok(self) -> bool:
@@ -42,7 +42,7 @@ def analyze(path: str | Path) -> Analysis:
     if isinstance(cached, Analysis):
         return cached
     result = _analyze(name, *load_bytes(raw, name))
-    result.source = inputs.source_digest(raw)
+    result.source = inputs.digest(raw)
     inputs.store_analysis(name, raw, result)
     return result
 

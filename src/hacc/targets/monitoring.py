@@ -35,6 +35,15 @@ MODULE = "hacc_readyz"
 KUBE_VIP_METRICS_PORT = 2112  # targets/kube_vip.py sets prometheus_server to :2112
 LEASE = "plndr-cp-lock"
 
+# What a probe that cannot run silences (keepalived-haproxy: HAProxy's view of the apiservers
+# still feeds their alerts).
+PROBE_ALERTS = {
+    False: "HaccEndpointDown, HaccApiserverDown, HaccAllApiserversDown, the certificate alerts "
+    "and the /readyz half of HaccControlPlaneQuorumAtRisk",
+    True: "HaccEndpointDown, the certificate alerts and the /readyz half of "
+    "HaccControlPlaneQuorumAtRisk (HAProxy's view still feeds HaccApiserverDown and "
+    "HaccAllApiserversDown)",
+}
 ENDPOINT_JOB = "hacc-endpoint"
 APISERVER_JOB = "hacc-apiserver"
 HAPROXY_JOB = "hacc-haproxy"
@@ -148,17 +157,18 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
         )
     )
     # A probe that cannot run leaves no probe_success at all: the alerts above stay silent.
-    probes = f'{{job=~"{ENDPOINT_JOB}|{APISERVER_JOB}",hacc_cluster="{c.name}"}}'
+    probes = f'{{job=~"{ENDPOINT_JOB}|{APISERVER_JOB}",hacc_cluster="{c.name}"}}'  # every probe
     rules.append(
         _rule(
             c,
             "HaccProbesFailing",
-            f"min(up{probes}) == 0",
+            f"up{probes} == 0",
             severity="warning",
-            summary=f"Prometheus gets no probe results for {c.name}",
+            summary=f"A probe of {c.name} gets no answer from the blackbox exporter: "
+            "{{ $labels.target }}",
             description=f"The blackbox exporter at {c.monitoring.blackbox_exporter} has not "
-            f"answered a probe of {c.name} for {a.endpoint_down_for}: the endpoint, apiserver and "
-            "certificate alerts cannot fire until it does.",
+            f"answered the probe of {{{{ $labels.target }}}} for {a.endpoint_down_for}: "
+            f"{PROBE_ALERTS[c.mode == KEEPALIVED_HAPROXY]} cannot fire for it until it does.",
             for_=a.endpoint_down_for,
         )
     )
@@ -232,7 +242,7 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
                 f"{_seconds(a.vip_for) + 30}s, so no kube-vip leads and the VIP may be on no node.",
             ),
         ]
-    expiry = f'probe_ssl_earliest_cert_expiry{{job=~"{ENDPOINT_JOB}|{APISERVER_JOB}",hacc_cluster="{c.name}"}}'
+    expiry = f"probe_ssl_earliest_cert_expiry{probes}"
     for name, days, severity in (
         ("HaccCertificateExpiresSoon", a.cert_warning_days, "warning"),
         ("HaccCertificateExpiryCritical", a.cert_critical_days, "critical"),

@@ -13,23 +13,25 @@ from hacc.compiler.model import (
 from hacc.targets import extensions, keepalived, monitoring
 from hacc.targets.base import is_ip, render_template
 
+# How an apiserver is seen down: HAProxy's view is only in keepalived-haproxy mode.
+HAPROXY_TOO = "(the node's probe, or every HAProxy marks it down)"
 # What each alert means for an operator and the first thing to do (RUNBOOK.md section 8).
 ALERT_HELP = {
     "HaccEndpointDown": "Clients cannot reach the API through the endpoint. If HaccAllApiserversDown "
     "fires too, the apiservers are the problem (section 9, step 1); if not, the load balancing is: "
     "run `hacc verify` (section 9), which names the broken layer.",
-    "HaccApiserverDown": "One apiserver fails `/readyz` (the node's probe, or every HAProxy marks it "
-    "down). The endpoint still answers through the others. On that node: "
+    "HaccApiserverDown": f"One apiserver fails `/readyz` {HAPROXY_TOO}. The endpoint still answers through the others. On that node: "
     "`sudo microk8s inspect`, `journalctl -u snap.microk8s.daemon-kubelite`; do not take another "
     "control-plane node down until it is back (section 4).",
     "HaccAllApiserversDown": "No apiserver answers: the datastore has probably lost quorum. Follow "
     "section 9 from step 1 on every control-plane node; `microk8s status` shows whether dqlite "
     "has a leader.",
     "HaccProbesFailing": "Prometheus runs the `/readyz` probes through the blackbox exporter "
-    "(`spec.monitoring.blackboxExporter`): it does not answer, or its configuration lacks the "
-    "`hacc_readyz` module (it then answers 400). Until it does, HaccEndpointDown, "
-    "HaccApiserverDown and the certificate alerts cannot fire. From where Prometheus runs: "
-    "`curl 'http://<exporter>/probe?module=hacc_readyz&target=<endpoint URL>'`.",
+    "(`spec.monitoring.blackboxExporter`): it does not answer the probe of `target`, or its "
+    "configuration lacks the `hacc_readyz` module (it then answers 400). While it fails, the "
+    "alerts that read that probe cannot fire (the alert's description names them). From where "
+    "Prometheus runs: `curl 'http://<exporter>/probe?module=hacc_readyz&target=<URL>'` with the "
+    "alert's `instance` as the URL.",
     "HaccHAProxyDown": "HAProxy on this node does not answer its metrics port: it is stopped, "
     "crashed or blocked by a firewall. keepalived's check moves the VIP away from it. "
     "`systemctl status haproxy`, then `haproxy -c -f /etc/haproxy/haproxy.cfg`.",
@@ -61,10 +63,9 @@ def _alert_help(cluster: Cluster) -> dict[str, str]:
     """ALERT_HELP, naming HAProxy and keepalived only where the cluster runs them."""
     if cluster.mode == KEEPALIVED_HAPROXY:
         return ALERT_HELP
-    probe = "(the node's probe, or every HAProxy marks it down)"
-    out = {k: v.replace(probe, "(the node's probe)") for k, v in ALERT_HELP.items()}
+    out = {k: v.replace(HAPROXY_TOO, "(the node's probe)") for k, v in ALERT_HELP.items()}
     out["HaccVIPNotHeld"] = (
-        "No node holds the VIP, so every client of the endpoint fails: no kube-vip instance "
+        "No node holds the VIP, so every client of the endpoint fails. No kube-vip instance "
         "renews its Lease: check the kube-vip pods and the apiservers they renew through."
     )
     return out
