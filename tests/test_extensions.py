@@ -389,6 +389,7 @@ def test_the_spec_s_files_come_after_the_bootstrap(tmp_path) -> None:
         ('echo "DB_PASSWORD=${DB_PASSWORD}" >> /etc/app.env', None),
         ("echo password_file=/run/secrets/db >> /etc/app.env", None),
         ("passwd -l ubuntu", None),
+        ("echo 'passwd:         files systemd' >> /etc/nsswitch.conf", None),
     ],
 )
 def test_a_secret_in_a_command_is_refused(hacc, tmp_path, command, found) -> None:

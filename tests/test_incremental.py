@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def test_an_unchanged_spec_is_not_rendered_again(hacc, built, renders) -> None:
 def test_the_state_file_records_the_inputs(built) -> None:
     spec, out = built
     state = json.loads((out / CLUSTER / STATE_FILE).read_text())
-    source = inputs.source_digest(spec.read_bytes())
+    source = inputs.digest(spec.read_bytes())
     assert state["inputs"] == inputs.inputs_digest("../../spec.yaml", source)
     assert "nodes/cp1/check-apiserver.sh" in state["executable"]
     assert "nodes/cp1/haproxy.cfg" not in state["executable"]
@@ -86,7 +87,7 @@ def test_a_changed_spec_is_always_compiled(hacc, built, renders) -> None:
     assert "0 create, 0 update, 44 identical" in r.err
     state = json.loads((out / CLUSTER / STATE_FILE).read_text())
     assert state["inputs"] == inputs.inputs_digest(
-        "../../spec.yaml", inputs.source_digest(spec.read_bytes())
+        "../../spec.yaml", inputs.digest(spec.read_bytes())
     )
 
 
@@ -219,6 +220,19 @@ def test_a_cache_entry_of_doubtful_origin_is_not_read(tmp_path, analysis_cache) 
     assert frontend.cached(str(spec)) is None
     entry.write_bytes(b"\0" * 32 + entry.read_bytes())  # another key
     assert frontend.cached(str(spec)) is None
+    entry.unlink()
+    os.mkfifo(entry, 0o600)  # would block an open() for reading: never opened so
+
+    def hung(*_: Any) -> None:
+        raise TimeoutError("a FIFO in the cache blocked the lookup")
+
+    signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        assert frontend.cached(str(spec)) is None
+    finally:
+        signal.alarm(0)
+    entry.unlink()
     assert frontend.analyze(str(spec)).ok
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -176,6 +177,7 @@ def test_libyaml_leaves_problems_to_ruamel() -> None:
         "a: 1\n---\nb: 2\n",
         "a: [1\n",
         "%YAML 1.1\n---\na: yes\n",
+        "a:\n  b: 1\n\ufeff c: 2\n",  # libyaml skips the mark; ruamel makes it part of a key
         "",
     ):
         assert loader._compose_fast(text) is None, text
@@ -194,6 +196,28 @@ def test_libyaml_reads_only_plain_values_and_leaves_the_rest_to_ruamel() -> None
         assert loader._load_fast(text, "spec.yaml") is None, text
         doc, problems = load_text(text, "spec.yaml")  # ruamel's reading
         assert doc is not None or problems, text
+
+
+def test_the_fast_path_resolves_tags_as_the_installed_ruamel_does() -> None:
+    """hacc's copy of ruamel's YAML 1.2 implicit-tag table (loader._IMPLICIT_12) is the table
+    of the ruamel.yaml installed: same tags, patterns and order for every first character."""
+    from ruamel.yaml.resolver import VersionedResolver
+
+    from hacc.compiler import loader
+
+    def shape(pattern: re.Pattern[str]) -> tuple[str, int]:  # the same pattern, laid out anew
+        return re.sub(r"\s+", "", pattern.pattern), pattern.flags
+
+    theirs = VersionedResolver(version=(1, 2)).versioned_resolver
+    for first in {*theirs, *"".join(chars for _, _, chars, _ in loader._IMPLICIT_12)}:
+        mine = [(tag, shape(p)) for tag, p in loader._implicit(first or "")]
+        assert mine == [(str(tag), shape(p)) for tag, p in theirs.get(first, [])], first
+
+
+def test_an_integer_too_long_for_python_is_a_located_error() -> None:
+    """Python refuses to convert over 4300 digits: ruamel's reading reports it, no crash."""
+    doc, problems = load_text("a: " + "5" * 4400 + "\n", "spec.yaml")
+    assert doc is None and codes(problems) == [(1, 4, "HACC009")]
 
 
 def test_a_plain_spec_is_read_without_importing_ruamel() -> None:

@@ -1,13 +1,16 @@
 """What a cluster folder was built from, so that an unchanged spec is not compiled again.
 
-Two records, for two purposes:
+Three records, for three purposes:
 - the state file's `inputs` digest (committed, the same on every machine): hacc's own files and
   the spec's bytes and path. Equal digests, a complete state file and files on disk that match
   their recorded hashes mean the folder holds what a new compile would write.
 - a local cache of each spec's analysis (never committed, under $HACC_CACHE_DIR, by default
   $XDG_CACHE_HOME/hacc): the parsed, checked model, keyed by everything it depends on, so an
   unchanged spec is not parsed again. A missing, unreadable or foreign entry is a miss.
-Nothing the build writes depends on either: a miss only costs time.
+- beside it, per output folder, the digest of the state file a build here last wrote or checked
+  there, with the libraries it rendered with: a folder is reused only if that matches, since the
+  committed state file alone proves nothing (anyone who can commit can set its hashes).
+Nothing the build writes depends on the cache: a miss only costs time.
 """
 
 from __future__ import annotations
@@ -75,8 +78,9 @@ def inputs_digest(spec: str, source: str) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def source_digest(raw: bytes) -> str:
-    return "sha256:" + sha256(raw).hexdigest()
+def digest(data: bytes) -> str:
+    """How hacc records bytes: each file's in a state file, the spec's in `inputs`."""
+    return "sha256:" + sha256(data).hexdigest()
 
 
 # The local analysis cache.
@@ -111,10 +115,8 @@ def _libraries(*modules: str) -> list[bytes]:
 @cache
 def _environment() -> bytes:
     """Everything besides the spec an analysis depends on: hacc's files, the Python that
-    pickled it, and the libraries that parse and check a spec."""
-    return b"\0".join(
-        [CACHE_FORMAT, _code_stamp(), *_libraries("ruamel.yaml", "jsonschema", "yaml")]
-    )
+    pickled it, and the libraries that parse a spec (its schema check is hacc's own)."""
+    return b"\0".join([CACHE_FORMAT, _code_stamp(), *_libraries("ruamel.yaml", "yaml")])
 
 
 def _entry(name: str, raw: bytes) -> tuple[str, bytes] | None:
@@ -138,6 +140,18 @@ def _trusted(path: str) -> bool:
     return True
 
 
+def _open_trusted(path: str) -> Any:
+    """The cache entry `path` opened for reading if `_trusted`, else None. Never through a link,
+    and never a FIFO or device, which could block."""
+    if not _trusted(path):
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
 def cached_analysis(name: str, raw: bytes) -> Any | None:
     """The analysis of the spec `name` holding `raw`, from the cache, or None."""
     found = _cached(name, raw, 2)
@@ -157,9 +171,10 @@ def _cached(name: str, raw: bytes, parts: int) -> list[Any] | None:
         return None
     path, key = entry
     try:
-        if not _trusted(path):
+        f = _open_trusted(path)
+        if f is None:
             return None
-        with open(path, "rb") as f:
+        with f:
             if f.read(len(key)) != key:
                 return None
             return [pickle.load(f) for _ in range(parts)]
@@ -250,9 +265,10 @@ def remembers(folder: str, state: bytes) -> bool:
     if path is None:
         return False
     try:
-        if not _trusted(path):
+        f = _open_trusted(path)
+        if f is None:
             return False
-        with open(path, "rb") as f:
-            return f.read(65) == _folder_stamp(state)
+        with f:
+            return bool(f.read(65) == _folder_stamp(state))
     except OSError:
         return False

@@ -574,7 +574,7 @@ SECRET_SHAPES = (
     # node (`password=$(cat /run/secrets/db)`, `"$PASS"`) nor `--password-stdin`.
     (
         re.compile(
-            r"(?i)(?:\b|_)(?:password|passwd)[ \t]*[=:][ \t]*['\"]?(?![$'\"\s])\S"
+            r"(?i)(?:\b|_)password[ \t]*[=:][ \t]*['\"]?(?![$'\"\s])\S"
             r"|--password[ \t]+['\"]?(?![$'\"\s-])\S"
         ),
         "a password",

@@ -69,14 +69,6 @@ def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (before.rfind("\n") + 1) + 1
 
 
-def load_file(
-    path: str | Path, display: str | None = None
-) -> tuple[Document | None, list[Diagnostic]]:
-    name = display if display is not None else str(path)
-    raw, problems = read_spec(path, name)
-    return (None, problems) if raw is None else load_bytes(raw, name)
-
-
 def read_spec(path: str | Path, name: str) -> tuple[bytes | None, list[Diagnostic]]:
     """The bytes of a spec file, or why they cannot be read."""
     try:
@@ -242,6 +234,8 @@ def _compose_fast(text: str) -> Any | None:
         return None
     if _YAML11_BREAKS.search(text):  # line breaks to libyaml (YAML 1.1), not to ruamel (1.2)
         return None
+    if "\ufeff" in text:  # libyaml skips a byte order mark inside the text, ruamel does not
+        return None
 
     class Composer(CParser):
         def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
@@ -264,7 +258,7 @@ def _compose_fast(text: str) -> Any | None:
 
 
 # YAML 1.2's implicit tags as ruamel.yaml resolves them (ruamel/yaml/resolver.py,
-# `implicit_resolvers`, the (1, 2) entries, in order): (tag, pattern, first characters).
+# `implicit_resolvers`, the (1, 2) entries, in order): (tag, pattern, first characters, flags).
 _FLOAT = r"""^(?:
      [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
@@ -277,18 +271,19 @@ _TIMESTAMP = r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
     :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
     (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$"""
 _IMPLICIT_12 = (
-    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("float", _FLOAT, "-+0123456789."),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF", re.X),
+    ("float", _FLOAT, "-+0123456789.", re.X),
     (
         "int",
         r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$",
         "-+0123456789",
+        re.X,
     ),
-    ("merge", r"^(?:<<)$", "<"),
-    ("null", r"^(?:~|null|Null|NULL|)$", "~nN"),  # and the empty value
-    ("timestamp", _TIMESTAMP, "0123456789"),
-    ("value", r"^(?:=)$", "="),
-    ("yaml", r"^(?:!|&|\*)$", "!&*"),
+    ("merge", r"^(?:<<)$", "<", 0),
+    ("null", r"^(?:~|null|Null|NULL|)$", "~nN", re.X),  # and the empty value
+    ("timestamp", _TIMESTAMP, "0123456789", re.X),
+    ("value", r"^(?:=)$", "=", 0),
+    ("yaml", r"^(?:!|&|\*)$", "!&*", 0),
 )
 
 
@@ -296,8 +291,8 @@ _IMPLICIT_12 = (
 def _implicit(first: str) -> list[tuple[str, re.Pattern[str]]]:
     """The implicit tags a plain scalar starting with `first` may have, in ruamel's order."""
     return [
-        (_T + tag, re.compile(pattern, re.X))
-        for tag, pattern, chars in _IMPLICIT_12
+        (_T + tag, re.compile(pattern, flags))
+        for tag, pattern, chars, flags in _IMPLICIT_12
         if (first in chars if first else tag == "null")
     ]
 
@@ -328,8 +323,8 @@ def _plain_value(tag: str, text: str) -> Any:
         return text[0] in "tT"
     if tag == _T + "null" and text in ("", "~", "null", "Null", "NULL"):
         return None
-    if tag == _T + "int" and _PLAIN_INT.fullmatch(text):
-        return int(text)
+    if tag == _T + "int" and _PLAIN_INT.fullmatch(text) and len(text) <= 20:
+        return int(text)  # longer: Python refuses very long digit strings; ruamel reports it
     if tag == _T + "float" and _PLAIN_FLOAT.fullmatch(text):
         return float(text)
     raise _NotPlain(text)
