@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cache
 
 from conftest import EXAMPLES
-from hacc.artifact import Artifact
 from hacc.compiler.frontend import analyze
 from hacc.compiler.model import Cluster
 from hacc.targets import render_cluster
+from hacc.targets.artifact import Artifact
 
 
 @cache

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hacc.cli import main
+from hacc.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 # Kubernetes object names (apimachinery's IsDNS1123Subdomain), which CRD schemas do not check
@@ -66,7 +66,7 @@ def run_hacc(*argv: str, env: dict[str, str] | None = None, timeout: float = 300
 def analysis_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Each test its own analysis cache (hacc.inputs), so no test sees another's entries."""
+    """Each test its own analysis cache (hacc.outdir.cache), so no test sees another's entries."""
     folder = tmp_path_factory.mktemp("hacc-cache")
     monkeypatch.setenv("HACC_CACHE_DIR", str(folder))
     return folder

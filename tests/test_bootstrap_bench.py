@@ -15,7 +15,7 @@ from bootbench import Boot, boot, root_is_unchanged
 from conftest import EXAMPLES
 from hacc.compiler.frontend import analyze
 from hacc.compiler.model import KEEPALIVED_HAPROXY, KUBE_VIP, Cluster, Node
-from hacc.secrets import fill_tokens, worker_token
+from hacc.outdir.secret_store import fill_tokens, worker_token
 from hacc.targets import render_cluster
 from hacc.targets.user_data import LAUNCH_SOURCE, provider_yaml
 

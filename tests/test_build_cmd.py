@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO, replaced
-from hacc.output import STATE_FILE
+from hacc.outdir.writer import STATE_FILE
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:

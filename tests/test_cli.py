@@ -7,12 +7,12 @@ import sys
 import pytest
 
 from conftest import KEEPALIVED_EXAMPLE
-from hacc.cli import MODES
+from hacc.cli.main import MODES
 from hacc.schemas import load_schema
 
 
 def test_help_text(capsys, snapshot, monkeypatch) -> None:
-    from hacc.cli import main
+    from hacc.cli.main import main
 
     monkeypatch.setenv("COLUMNS", "100")  # argparse wraps to the terminal width
     for argv in (["--help"], ["validate", "--help"], ["init", "--help"]):
@@ -45,7 +45,7 @@ def test_usage_errors_exit_2(hacc, argv) -> None:
 
 def test_version(capsys) -> None:
     from hacc import __version__
-    from hacc.cli import main
+    from hacc.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
@@ -170,7 +170,7 @@ def test_console_script_runs_without_traceback(tmp_path) -> None:
 
 def test_validate_does_not_import_jinja2_or_git() -> None:
     code = (
-        f"import sys; from hacc.cli import main; main(['validate', {str(KEEPALIVED_EXAMPLE)!r}]); "
+        f"import sys; from hacc.cli.main import main; main(['validate', {str(KEEPALIVED_EXAMPLE)!r}]); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jinja2', 'git')))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -243,7 +243,7 @@ def test_every_command_documents_its_exit_codes() -> None:
     import argparse
 
     from conftest import REPO
-    from hacc.cli import _parser
+    from hacc.cli.main import _parser
 
     parser = _parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -260,7 +260,7 @@ def test_a_command_line_parses_alike_with_only_its_command_built(hacc) -> None:
     arguments) is the one the whole command line has."""
     import argparse
 
-    from hacc.cli import COMMANDS, _parser
+    from hacc.cli.main import COMMANDS, _parser
 
     def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -280,17 +280,17 @@ def test_a_command_line_parses_alike_with_only_its_command_built(hacc) -> None:
 
 @pytest.mark.parametrize("columns", ["", "50", "132", "0", "wide"])
 def test_help_is_as_wide_as_argparse_makes_it(monkeypatch, columns) -> None:
-    """hacc.cli._columns stands in for shutil.get_terminal_size (not imported by validate)."""
+    """hacc.cli.main._columns stands in for shutil.get_terminal_size (not imported by validate)."""
     import shutil
 
-    from hacc.cli import _columns
+    from hacc.cli.main import _columns
 
     monkeypatch.setenv("COLUMNS", columns)
     assert _columns() == shutil.get_terminal_size().columns
 
 
 def test_the_executable_ends_validate_with_its_output_whole(tmp_path) -> None:
-    """`hacc validate` skips the interpreter's teardown (hacc.cli.entry): its report still
+    """`hacc validate` skips the interpreter's teardown (hacc.cli.main.entry): its report still
     arrives whole, through pipes, with the right exit code."""
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: x\n")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hacc.cli import _parser
-from hacc.completion import commands, script
+from hacc.cli.completion import commands, script
+from hacc.cli.main import _parser
 from realtools import run, tool
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from conftest import REPO
 from hacc.compiler.codes import CODES
-from hacc.docgen import generated_files
+from hacc.compiler.docgen import generated_files
 
 
 def test_generated_docs_are_current() -> None:

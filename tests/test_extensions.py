@@ -284,7 +284,7 @@ def test_file_content_and_commands_hold_only_what_yaml_can_carry(hacc, tmp_path,
 def test_a_crafted_state_file_never_reaches_the_terminal(hacc, tmp_path, recorded, payload) -> None:
     """A record of the wrong shape is ignored whole; an item not of a shape hacc writes is
     dropped (the node's current items then show as added), never printed as a command."""
-    from hacc.output import STATE_FILE
+    from hacc.outdir.writer import STATE_FILE
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(EXTERNAL_EXAMPLE.read_text())

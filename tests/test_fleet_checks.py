@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import KEEPALIVED_EXAMPLE
-from hacc.output import STATE_FILE
+from hacc.outdir.writer import STATE_FILE
 
 BASE = yaml.safe_load(KEEPALIVED_EXAMPLE.read_text())
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from hacc.compiler.frontend import analyze_text
-from hacc.selfcheck import problems
 from hacc.targets import render_cluster
+from hacc.targets.selfcheck import problems
 from test_property import NASTY_NUMBERS, NASTY_STRINGS, SPECS, mutate, paths
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ def cli(*argv: str) -> int:
     import contextlib
     import io
 
-    from hacc.cli import main
+    from hacc.cli.main import main
 
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         return main(list(argv))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import KEEPALIVED_EXAMPLE, REPO, replaced, run_hacc
-from hacc.output import STATE_FILE
+from hacc.outdir.writer import STATE_FILE
 
 CLUSTER = "edge-paris-01"
 
@@ -383,7 +383,7 @@ def test_plan_diff_never_prints_a_token(hacc, tmp_path, monkeypatch) -> None:
     r = hacc("plan", "--diff", str(KEEPALIVED_EXAMPLE), "-o", str(out))
     assert r.code == 0 and "<redacted>" in r.out
     assert token not in r.out
-    from hacc.secrets import worker_token
+    from hacc.outdir.secret_store import worker_token
 
     assert worker_token(token, CLUSTER, "w1") not in r.out
     one_line_error(hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)))

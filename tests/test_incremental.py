@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO
-from hacc import inputs
-from hacc.output import STATE_FILE
+from hacc.outdir import cache
+from hacc.outdir.writer import STATE_FILE
 
 CLUSTER = "edge-paris-01"
 
@@ -31,16 +31,16 @@ def tree(root: Path) -> dict[str, tuple[bytes, int]]:
 @pytest.fixture
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The clusters rendered from here on (a reused folder is not rendered)."""
-    import hacc.build
+    import hacc.outdir.units
 
     seen: list[str] = []
-    real = hacc.build.render_cluster
+    real = hacc.outdir.units.render_cluster
 
     def counting(cluster: Any) -> Any:
         seen.append(cluster.name)
         return real(cluster)
 
-    monkeypatch.setattr(hacc.build, "render_cluster", counting)
+    monkeypatch.setattr(hacc.outdir.units, "render_cluster", counting)
     return seen
 
 
@@ -71,8 +71,8 @@ def test_an_unchanged_spec_is_not_rendered_again(hacc, built, renders) -> None:
 def test_the_state_file_records_the_inputs(built) -> None:
     spec, out = built
     state = json.loads((out / CLUSTER / STATE_FILE).read_text())
-    source = inputs.digest(spec.read_bytes())
-    assert state["inputs"] == inputs.inputs_digest("../../spec.yaml", source)
+    source = cache.digest(spec.read_bytes())
+    assert state["inputs"] == cache.inputs_digest("../../spec.yaml", source)
     assert "nodes/cp1/check-apiserver.sh" in state["executable"]
     assert "nodes/cp1/haproxy.cfg" not in state["executable"]
 
@@ -86,14 +86,14 @@ def test_a_changed_spec_is_always_compiled(hacc, built, renders) -> None:
     # The artifacts are the same, but the state records the new inputs.
     assert "0 create, 0 update, 44 identical" in r.err
     state = json.loads((out / CLUSTER / STATE_FILE).read_text())
-    assert state["inputs"] == inputs.inputs_digest(
-        "../../spec.yaml", inputs.digest(spec.read_bytes())
+    assert state["inputs"] == cache.inputs_digest(
+        "../../spec.yaml", cache.digest(spec.read_bytes())
     )
 
 
 def test_a_new_version_of_hacc_compiles_again(hacc, built, renders, monkeypatch) -> None:
     spec, out = built
-    monkeypatch.setattr(inputs, "code_fingerprint", lambda: b"another hacc")
+    monkeypatch.setattr(cache, "code_fingerprint", lambda: b"another hacc")
     assert hacc("build", str(spec), "-o", str(out), "-q").code == 0
     assert renders == [CLUSTER]
 
@@ -102,7 +102,7 @@ def test_other_libraries_here_compile_again(hacc, built, renders, monkeypatch) -
     """jinja2, PyYAML or jsonschema upgraded on this machine: the folder is not reused (they
     are not in the committed `inputs`, which must not differ between machines)."""
     spec, out = built
-    monkeypatch.setattr(inputs, "_renderers", lambda: b"jinja2 of another version")
+    monkeypatch.setattr(cache, "_renderers", lambda: b"jinja2 of another version")
     assert hacc("build", str(spec), "-o", str(out), "-q").code == 0
     assert renders == [CLUSTER]
     renders.clear()
@@ -296,7 +296,7 @@ def test_errors_on_two_cores_are_the_errors_on_one(hacc, tmp_path, monkeypatch) 
 
 
 def test_every_example_reused_is_the_example_compiled(hacc, tmp_path, monkeypatch) -> None:
-    from hacc import build
+    from hacc.outdir import units
 
     out = tmp_path / "out"
     assert hacc("build", *map(str, EXAMPLES), "-o", str(out)).code == 0
@@ -304,7 +304,7 @@ def test_every_example_reused_is_the_example_compiled(hacc, tmp_path, monkeypatc
     reused = hacc("build", "--format", "json", *map(str, EXAMPLES), "-o", str(out))
     assert reused.code == 0
     assert tree(out) == first
-    monkeypatch.setattr(build, "_reusable", lambda analysis, out: None)
+    monkeypatch.setattr(units, "_reusable", lambda analysis, out: None)
     compiled = hacc("build", "--format", "json", *map(str, EXAMPLES), "-o", str(out))
     assert compiled.code == 0
     assert json.loads(reused.out) == json.loads(compiled.out)

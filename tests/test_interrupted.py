@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import KEEPALIVED_EXAMPLE, run_hacc
-from hacc.output import STATE_FILE
+from hacc.outdir.writer import STATE_FILE
 
 pytestmark = pytest.mark.slow
 

@@ -126,7 +126,7 @@ def test_refuses_an_endpoint_the_certificates_would_not_cover() -> None:
     from hacc.compiler.frontend import analyze
     from hacc.compiler.model import Endpoint
     from hacc.errors import HaccError
-    from hacc.kubeconfig import parse, rewrite
+    from hacc.live.kubeconfig_file import parse, rewrite
 
     cluster = analyze(KEEPALIVED_EXAMPLE).cluster
     assert cluster is not None

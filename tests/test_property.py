@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from conftest import EXAMPLES
-from hacc.cli import main
+from hacc.cli.main import main
 from hacc.compiler.loader import load_text
 
 LINE = re.compile(r"^.+:\d+:\d+: (error|warning)\[HACC\d{3}\]: \S.*$")

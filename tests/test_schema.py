@@ -12,7 +12,7 @@ from conftest import KEEPALIVED_EXAMPLE, replaced
 from hacc.compiler.frontend import analyze
 from hacc.compiler.loader import load_text
 from hacc.compiler.model import apply_defaults, build_model
-from hacc.compiler.validate import validate
+from hacc.compiler.schema_errors import validate
 from hacc.schemas import load_schema
 
 SCHEMA = load_schema()

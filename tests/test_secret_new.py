@@ -14,7 +14,7 @@ import pytest
 
 from conftest import KEEPALIVED_EXAMPLE, replaced
 from hacc.compiler.frontend import analyze
-from hacc.secrets import resolve
+from hacc.outdir.secret_store import resolve
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 

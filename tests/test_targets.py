@@ -334,7 +334,7 @@ SECTION_TOPICS = {
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_runbook_section_references_point_at_the_right_section(path) -> None:
-    from hacc.artifact import KINDS, impact
+    from hacc.targets.artifact import KINDS, impact
 
     _, arts = compiled(path.stem)
     text = next(a.content for a in arts if a.path == "RUNBOOK.md")

@@ -9,7 +9,7 @@ import yaml
 
 from artifacts import all_artifacts, compiled
 from conftest import EXAMPLES, REPO
-from hacc import selfcheck
+from hacc.targets import selfcheck
 from realtools import keepalived_test, run, tool
 
 BROKEN = REPO / "tests" / "fixtures" / "broken"

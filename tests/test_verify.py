@@ -182,10 +182,10 @@ def test_an_endpoint_name_that_does_not_resolve_is_never_dialled(tmp_path, monke
     """External mode known only by a name that does not resolve: nothing is dialled by name (a
     second lookup would have no timeout). The resolver's answer is given here, so no query
     leaves this machine, and no node is probed."""
-    from hacc import verify
-    from hacc.verify import run
+    from hacc.live import probes
+    from hacc.live.probes import run
 
-    monkeypatch.setattr(verify, "_resolve", lambda name, timeout: ([], "name or service not known"))
+    monkeypatch.setattr(probes, "_resolve", lambda name, timeout: ([], "name or service not known"))
 
     data = yaml.safe_load(KEEPALIVED_EXAMPLE.read_text())
     cp = data["spec"]["controlPlane"]

@@ -26,7 +26,7 @@ import yaml
 from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
 from hacc.compiler.frontend import analyze
 from hacc.compiler.model import Cluster, Node
-from hacc.secrets import fill_tokens
+from hacc.outdir.secret_store import fill_tokens
 from hacc.targets import render_cluster
 from hacc.targets.base import is_ip
 from realtools import require_root, run, tool

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hacc.x509 import BadCertificate, parse
+from hacc.live.x509 import BadCertificate, parse
 from realtools import run, tool
 
 

@@ -1,3 +1,3 @@
-from hacc.cli import entry
+from hacc.cli.main import entry
 
 entry()

@@ -576,6 +576,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(line: str) -> None:
     """The one line a failed command ends with, on stderr (red on a terminal)."""
-    from hacc import colour
+    from hacc.commands import colour
 
     print(colour.paint(line) if colour.enabled(sys.stderr) else line, file=sys.stderr)

@@ -1,5 +1,5 @@
 """One module per command. Each takes typed options and a Report, returns the exit code, and
-raises HaccError for every expected failure; `hacc.cli` parses the command line, hands the
+raises HaccError for every expected failure; `hacc.cli.main` parses the command line, hands the
 options over and turns exceptions into one line and an exit code."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ class Report:
     happens (the drill reports progress for minutes)."""
 
     def __init__(self, out: TextIO, err: TextIO, *, colour: bool | None = None) -> None:
-        """`colour`: None follows the terminal and NO_COLOR / FORCE_COLOR (hacc.colour)."""
-        from hacc import colour as c
+        """`colour`: None follows the terminal and NO_COLOR / FORCE_COLOR (hacc.commands.colour)."""
+        from hacc.commands import colour as c
 
         self._out = out
         self._err = err
@@ -40,7 +40,7 @@ class Report:
 
     @staticmethod
     def _paint(text: str, on: bool) -> str:
-        from hacc.colour import paint
+        from hacc.commands.colour import paint
 
         return paint(text) if on else text
 

@@ -26,20 +26,20 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc import fsafe
+    from hacc.outdir import fsafe
 
     if not opts.commit and (opts.repo or opts.message):
         raise UsageError("hacc build: --repo and -m/--message go with --commit")
     repo = None
     if opts.commit:
-        from hacc import gitrepo
+        from hacc.outdir import gitrepo
 
         repo = gitrepo.open_repo(Path(opts.repo or opts.output).resolve())
         gitrepo.ensure_committable(repo)
         gitrepo.ensure_inside(repo, Path(opts.output))
     specs = list(opts.specs)
     if opts.check:  # hand edits in any folder count, whichever specs changed (pre-commit)
-        from hacc.build import recorded_specs
+        from hacc.outdir.units import recorded_specs
 
         specs += recorded_specs(opts.output, specs)
     if not specs:
@@ -51,7 +51,7 @@ def run(opts: Options, report: Report) -> int:
     units, ok = compile_reported(specs, report, strict=opts.strict, out=opts.output, collect=diags)
     if not ok:
         if opts.json:
-            from hacc.planview import as_json
+            from hacc.outdir.plan_view import as_json
 
             report.out(as_json(_command(opts), [], [], diags or [], ok=False), plain=True)
         return EXIT_PROBLEMS
@@ -62,17 +62,17 @@ def run(opts: Options, report: Report) -> int:
 
 def _schema_files(opts: Options, report: Report, specs: list[str], code: int) -> int:
     """Keep the schema files the specs' modelines name current (--check: report stale ones)."""
-    from hacc import schemafile
+    from hacc.compiler import editor_schema
 
     if code != EXIT_OK and not opts.check:
         return code
-    for path in schemafile.stale(specs):
+    for path in editor_schema.stale(specs):
         if opts.check:
             if not opts.json:
                 report.err(f"{path}: the spec's editor schema is out of date (run hacc build)")
             code = EXIT_PROBLEMS
         else:
-            schemafile.write(path)
+            editor_schema.write(path)
             if not opts.json:
                 report.err(f"{'update':>9} {path}")
     return code
@@ -83,16 +83,16 @@ def _command(opts: Options) -> str:
 
 
 def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: list[Any]) -> int:
-    from hacc import output
-    from hacc.build import orphans, plan
+    from hacc.outdir import writer
+    from hacc.outdir.units import orphans, plan
 
     removed: list[Path] = []
     orphaned = orphans(units, opts.output)
     for folder, reason in orphaned:
         if opts.prune:
-            for path in output.prune(folder):
+            for path in writer.prune(folder):
                 removed.append(path)
-                report.err(f"{output.REMOVE:>9} {path}")
+                report.err(f"{writer.REMOVE:>9} {path}")
         elif not opts.check:
             report.err(
                 f"hacc: {folder}: no spec builds cluster {folder.name} any more ({reason}); "
@@ -112,7 +112,7 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
     if opts.check:
         return _check(report, plans, orphaned, diags if opts.json else None)
     if repo is not None:
-        from hacc import gitrepo
+        from hacc.outdir import gitrepo
 
         gitrepo.ensure_not_ignored(
             repo, [p.folder / a.path for p in plans for a in p.unit.artifacts]
@@ -122,21 +122,21 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
     for p, error in zip(plans, failed, strict=True):
         if error is not None:
             raise error
-        counts = dict.fromkeys((output.CREATE, output.UPDATE, output.IDENTICAL, output.REMOVE), 0)
+        counts = dict.fromkeys((writer.CREATE, writer.UPDATE, writer.IDENTICAL, writer.REMOVE), 0)
         for change in p.changes:
             counts[change.action] += 1
-            (removed if change.action == output.REMOVE else written).append(p.folder / change.path)
-            if opts.json or (opts.quiet and change.action == output.IDENTICAL):
+            (removed if change.action == writer.REMOVE else written).append(p.folder / change.path)
+            if opts.json or (opts.quiet and change.action == writer.IDENTICAL):
                 continue
             note = " (edited by hand; replaced)" if change.edited else ""
             report.err(f"{change.action:>9} {p.folder / change.path}{note}")
-        written.append(p.folder / output.STATE_FILE)
+        written.append(p.folder / writer.STATE_FILE)
         if not opts.json:
             report.err(f"{p.unit.name}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
     if repo is not None:
         _commit(opts, report, units, repo, written=written, removed=removed)
     if opts.json:
-        from hacc.planview import as_json
+        from hacc.outdir.plan_view import as_json
 
         report.out(
             as_json("build", plans, [] if opts.prune else orphaned, diags, ok=True), plain=True
@@ -147,15 +147,15 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
 def _apply_all(plans: list[Any]) -> list[Exception | None]:
     """Write every planned folder (a reused one needs nothing); for each, the error that stopped
     it, if any."""
-    from hacc import output
+    from hacc.outdir import writer
 
     failed: list[Exception | None] = [None] * len(plans)
     todo = [i for i, p in enumerate(plans) if not p.unit.reused]
     writes = [
-        output.Write(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.record(p.folder))
+        writer.Write(p.folder, p.unit.name, p.unit.artifacts, p.changes, p.unit.record(p.folder))
         for p in (plans[i] for i in todo)
     ]
-    for i, error in zip(todo, output.apply_all(writes), strict=True):
+    for i, error in zip(todo, writer.apply_all(writes), strict=True):
         failed[i] = error
     return failed
 
@@ -167,7 +167,7 @@ def _check(
     diags: list[Any] | None = None,
 ) -> int:
     """`diags`: report as JSON (with these diagnostics) instead of text."""
-    from hacc.planview import as_json, stale
+    from hacc.outdir.plan_view import as_json, stale
 
     problems = stale(plans)
     if diags is not None:
@@ -198,7 +198,7 @@ def _commit(
     written: list[Path],
     removed: list[Path],
 ) -> None:
-    from hacc import gitrepo
+    from hacc.outdir import gitrepo
 
     names = [u.name for u in units if u.analysis]
     # The digest of the bytes the build compiled (not of the file now: it may have changed since)

@@ -14,8 +14,8 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc.cli import _parser
-    from hacc.completion import script
+    from hacc.cli.completion import script
+    from hacc.cli.main import _parser
 
     report.out(script(opts.shell, _parser()), plain=True)
     return EXIT_OK

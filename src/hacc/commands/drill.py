@@ -97,8 +97,8 @@ def run(opts: Options, report: Report) -> int:
         }
         Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
     if opts.plot:
-        from hacc import fsafe
         from hacc.drill.plot import svg
+        from hacc.outdir import fsafe
 
         # from the JSON form, so a plot of saved measurements (`--json`) is the same bytes
         fsafe.write(Path(opts.plot), svg(json.loads(json.dumps(as_json(results)))), 0o644)

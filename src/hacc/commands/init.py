@@ -21,13 +21,14 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc import fsafe, schemafile
-    from hacc.starter import starter_spec
+    from hacc.compiler import editor_schema
+    from hacc.compiler.starter import starter_spec
+    from hacc.outdir import fsafe
 
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", opts.name):
         raise UsageError(f"hacc init: --name {opts.name!r} is not a DNS-1123 label")
     shown = "ha-cluster.yaml" if opts.path == "-" else os.path.basename(opts.path)
-    text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or schemafile.RELATIVE_URL)
+    text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or editor_schema.RELATIVE_URL)
     if opts.path == "-":
         report.out(text, plain=True)
         return EXIT_OK
@@ -36,11 +37,11 @@ def run(opts: Options, report: Report) -> int:
     fsafe.write(Path(opts.path), text.encode("utf-8"), 0o644)
     report.err(f"create {opts.path}")
     if opts.schema_url is None:  # the modeline names the schema file beside the spec
-        schema = Path(opts.path).parent / schemafile.FILE_NAME
+        schema = Path(opts.path).parent / editor_schema.FILE_NAME
         if not os.path.lexists(schema):
-            schemafile.write(schema)
+            editor_schema.write(schema)
             report.err(f"create {schema}")
-        elif schemafile.stale([opts.path]):
-            schemafile.write(schema)
+        elif editor_schema.stale([opts.path]):
+            editor_schema.write(schema)
             report.err(f"update {schema}")
     return EXIT_OK

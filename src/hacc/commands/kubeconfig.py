@@ -22,9 +22,9 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc import fsafe
     from hacc.compiler.frontend import analyze
-    from hacc.kubeconfig import dump, merge, parse, rewrite
+    from hacc.live.kubeconfig_file import dump, merge, parse, rewrite
+    from hacc.outdir import fsafe
 
     analysis = analyze(opts.spec)
     report.diagnostics(analysis.diagnostics)
@@ -59,7 +59,7 @@ def run(opts: Options, report: Report) -> int:
 def parse_existing(path: Path) -> dict[str, Any]:
     import yaml
 
-    from hacc import fsafe
+    from hacc.outdir import fsafe
 
     data = fsafe.read(path)  # never follows a link, never blocks on a FIFO
     if data is None:

@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hacc import fsafe, selfcheck
-from hacc.build import compile_specs
 from hacc.commands import Report
 from hacc.diagnostics import ERROR, sort_key
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError, InternalError
-from hacc.secrets import SecretUnavailable, fill_tokens, resolve, token_problem, worker_token
+from hacc.outdir import fsafe
+from hacc.outdir.secret_store import (
+    SecretUnavailable,
+    fill_tokens,
+    resolve,
+    token_problem,
+    worker_token,
+)
+from hacc.outdir.units import compile_specs
+from hacc.targets import selfcheck
 
 TOKEN_PATH = ("spec", "secrets", "joinToken")
 
@@ -53,7 +60,7 @@ def run(opts: Options, report: Report) -> int:
     out = opts.output
     target = Path(out)
     if not opts.allow_git:
-        from hacc.gitrepo import inside_unignored_worktree
+        from hacc.outdir.gitrepo import inside_unignored_worktree
 
         tree = inside_unignored_worktree(target.resolve())
         if tree is not None:

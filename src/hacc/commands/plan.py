@@ -23,10 +23,10 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc import fsafe
-    from hacc.build import orphans, plan
     from hacc.diagnostics import Diagnostic
-    from hacc.planview import as_json, render
+    from hacc.outdir import fsafe
+    from hacc.outdir.plan_view import as_json, render
+    from hacc.outdir.units import orphans, plan
 
     diags: list[Diagnostic] | None = [] if opts.json else None
     units, ok = compile_reported(

@@ -15,7 +15,7 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc import fsafe
+    from hacc.outdir import fsafe
     from hacc.schemas import schema_text
 
     text = schema_text()

@@ -54,8 +54,8 @@ def run(opts: Options, report: Report) -> int:
 
 
 def _write_file(path: Path, token: str, force: bool) -> None:
-    from hacc import fsafe
-    from hacc.gitrepo import inside_unignored_worktree
+    from hacc.outdir import fsafe
+    from hacc.outdir.gitrepo import inside_unignored_worktree
 
     if os.path.lexists(path) and not force:
         raise HaccError(f"{path} exists; pass --force to replace the token in it")
@@ -81,8 +81,8 @@ def _write_sops(path: Path, key: str, token: str, force: bool) -> None:
     and matches its creation rules against the file's name, as `sops -e -i` there would."""
     import yaml
 
-    from hacc import fsafe
-    from hacc.secrets import SecretUnavailable, sops_value
+    from hacc.outdir import fsafe
+    from hacc.outdir.secret_store import SecretUnavailable, sops_value
 
     data: dict[str, Any] = {}
     if path.exists():
@@ -123,14 +123,14 @@ def _write_sops(path: Path, key: str, token: str, force: bool) -> None:
         check=False,
     )
     if r.returncode != 0:
-        from hacc.secrets import sops_message
+        from hacc.outdir.secret_store import sops_message
 
         raise HaccError(f"sops could not encrypt {path}: {sops_message(r.stderr)}")
     fsafe.write(path, r.stdout.encode(), 0o600)
 
 
 def _decrypted(path: Path) -> dict[str, Any]:
-    from hacc.secrets import SecretUnavailable, sops_decrypt
+    from hacc.outdir.secret_store import SecretUnavailable, sops_decrypt
 
     try:
         data = sops_decrypt(path)

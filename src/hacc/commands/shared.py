@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from hacc.build import Unit, compile_specs
 from hacc.commands import Report, plural
 from hacc.diagnostics import Diagnostic
 from hacc.errors import HaccError
+from hacc.outdir.units import Unit, compile_specs
 
 
 def compile_reported(
@@ -39,7 +39,7 @@ def compile_reported(
 def secret_values(units: list[Unit]) -> list[str]:
     """The join tokens the specs reference, where they resolve on this machine, and the worker
     tokens derived from them: what must never be committed or printed."""
-    from hacc.secrets import SecretUnavailable, resolve, worker_token
+    from hacc.outdir.secret_store import SecretUnavailable, resolve, worker_token
 
     values = []
     for unit in units:
@@ -58,7 +58,7 @@ def secret_values(units: list[Unit]) -> list[str]:
 def leak_guard(units: list[Unit], texts: Callable[[], dict[str, bytes]]) -> None:
     """Fail if a secret value the specs reference appears in what would be committed (`texts`,
     gathered only when there is a value to look for)."""
-    from hacc.secrets import leaks
+    from hacc.outdir.secret_store import leaks
 
     values = secret_values(units)
     found = leaks(texts(), values) if values else []

@@ -18,9 +18,9 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc import fsafe
     from hacc.compiler.frontend import analyze
-    from hacc.upgrade import page, procedure, script
+    from hacc.outdir import fsafe
+    from hacc.targets.upgrade_script import page, procedure, script
 
     analysis = analyze(opts.spec)
     report.diagnostics(analysis.diagnostics)

@@ -42,10 +42,10 @@ def run(opts: Options, report: Report) -> int:
 def _cached(specs: list[str]) -> list[Any] | None:
     """One spec's diagnostics from the analysis cache (with one spec there are no checks across
     specs), or None: then analyze."""
-    from hacc import inputs
     from hacc.compiler.loader import read_spec
+    from hacc.outdir import cache
 
     if len(specs) != 1:
         return None
     raw, _ = read_spec(specs[0], specs[0])
-    return inputs.cached_diagnostics(specs[0], raw) if raw is not None else None
+    return cache.cached_diagnostics(specs[0], raw) if raw is not None else None

@@ -19,8 +19,8 @@ class Options:
 
 def run(opts: Options, report: Report) -> int:
     from hacc.compiler.frontend import analyze
-    from hacc.verify import run as verify
-    from hacc.verify import table
+    from hacc.live.probes import run as verify
+    from hacc.live.probes import table
 
     if not 0 < opts.timeout <= 120:
         raise UsageError("hacc verify: --timeout takes 0 to 120 seconds")

@@ -61,6 +61,6 @@ def stale(specs: list[str]) -> list[Path]:
 
 
 def write(path: Path) -> None:
-    from hacc import fsafe
+    from hacc.outdir import fsafe
 
     fsafe.write(path, schema_text().encode("utf-8"), 0o644)

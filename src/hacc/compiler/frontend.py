@@ -21,7 +21,7 @@ class Analysis:
         self.document: Document | None = None
         self.cluster: Cluster | None = None
         self.diagnostics: list[Diagnostic] = []
-        self.source: str | None = None  # the digest of the spec's bytes (inputs.digest)
+        self.source: str | None = None  # the digest of the spec's bytes (cache.digest)
 
     @property
     def ok(self) -> bool:
@@ -30,30 +30,30 @@ class Analysis:
 
 def analyze(path: str | Path) -> Analysis:
     """Every problem of one spec, sorted by position; the model when the spec is usable. An
-    unchanged spec's analysis comes from the local cache (hacc.inputs)."""
-    from hacc import inputs
+    unchanged spec's analysis comes from the local cache (hacc.outdir.cache)."""
     from hacc.compiler.loader import load_bytes, read_spec
+    from hacc.outdir import cache
 
     name = str(path)
     raw, problems = read_spec(path, name)
     if raw is None:
         return _analyze(name, None, problems)
-    cached = inputs.cached_analysis(name, raw)
+    cached = cache.cached_analysis(name, raw)
     if isinstance(cached, Analysis):
         return cached
     result = _analyze(name, *load_bytes(raw, name))
-    result.source = inputs.digest(raw)
-    inputs.store_analysis(name, raw, result)
+    result.source = cache.digest(raw)
+    cache.store_analysis(name, raw, result)
     return result
 
 
 def cached(path: str | Path) -> Analysis | None:
     """`analyze(path)` if the local cache has it, else None (nothing parsed)."""
-    from hacc import inputs
     from hacc.compiler.loader import read_spec
+    from hacc.outdir import cache
 
     raw, _ = read_spec(path, str(path))
-    found = inputs.cached_analysis(str(path), raw) if raw is not None else None
+    found = cache.cached_analysis(str(path), raw) if raw is not None else None
     return found if isinstance(found, Analysis) else None
 
 
@@ -69,7 +69,7 @@ def _analyze(name: str, doc: Document | None, problems: list[Diagnostic]) -> Ana
     result = Analysis(name)
     result.document = doc
     if doc is not None:
-        from hacc.compiler.validate import validate
+        from hacc.compiler.schema_errors import validate
 
         problems = validate(doc)
         if not problems:
@@ -106,7 +106,7 @@ def analyze_all(
     that are not built now (`recorded(built)`: name -> claims of the others). `analyses`: each
     spec's own analysis, if already made (they gain the diagnostics across specs)."""
     from hacc.diagnostics import ERROR
-    from hacc.parallel import map_ordered
+    from hacc.outdir.parallel import map_ordered
 
     results = analyses if analyses is not None else map_ordered(analyze, paths)
     seen: dict[str, str] = {}

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from hacc.compiler.model import APISERVER_PORT, EXTERNAL, VIP_MODES, Cluster
-from hacc.x509 import BadCertificate, parse
+from hacc.live.x509 import BadCertificate, parse
 
 EXPIRY_DAYS = 30  # a certificate expiring sooner fails the check
 

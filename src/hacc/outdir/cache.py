@@ -32,7 +32,7 @@ else:
         from hashlib import sha256
 
 # Plain os.path, not pathlib: `validate` of one cached spec imports little else.
-PACKAGE = os.path.dirname(os.path.realpath(__file__))
+PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the hacc package
 SOURCE_SUFFIXES = (".py", ".j2", ".json", ".md")
 CACHE_FORMAT = b"hacc-analysis-2"  # the diagnostics, then the whole analysis
 
@@ -206,8 +206,8 @@ def _store(path: str, data: bytes) -> None:
     """Write a cache entry, only into folders of this user's that nobody else can write (the
     same rule `_trusted` reads by: an entry written where it would never be read is waste, and
     through a link, a write elsewhere). A failure is ignored: the cache only saves time."""
-    from hacc import fsafe
     from hacc.errors import HaccError
+    from hacc.outdir import fsafe
 
     shard = os.path.dirname(path)
     root = os.path.dirname(shard)

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hacc import output
-from hacc.artifact import USER_DATA, impact
-from hacc.build import Planned
+from hacc.outdir import writer
+from hacc.outdir.units import Planned
+from hacc.targets.artifact import USER_DATA, impact
 
 JSON_FORMAT_VERSION = "1"  # raised on any change that could break a reader
-SYMBOL = {output.CREATE: "+", output.UPDATE: "~", output.REMOVE: "-"}
-VERB = {output.CREATE: "created", output.UPDATE: "updated", output.REMOVE: "destroyed"}
+SYMBOL = {writer.CREATE: "+", writer.UPDATE: "~", writer.REMOVE: "-"}
+VERB = {writer.CREATE: "created", writer.UPDATE: "updated", writer.REMOVE: "destroyed"}
 
 
 def summary(plans: list[Planned]) -> str:
@@ -23,17 +23,17 @@ def summary(plans: list[Planned]) -> str:
     if not counts:
         return "No changes. The output matches the specs."
     return (
-        f"Plan: {counts[output.CREATE]} to add, {counts[output.UPDATE]} to change, "
-        f"{counts[output.REMOVE]} to destroy."
+        f"Plan: {counts[writer.CREATE]} to add, {counts[writer.UPDATE]} to change, "
+        f"{counts[writer.REMOVE]} to destroy."
     )
 
 
-def described(plans: list[Planned]) -> list[tuple[Planned, output.Change, str, str]]:
+def described(plans: list[Planned]) -> list[tuple[Planned, writer.Change, str, str]]:
     """Every pending change with what it means for a running cluster: (plan, change, impact,
     the step it needs)."""
     pending = [(p, c) for p in plans for c in p.pending]
     new_nodes = {
-        (p.folder, c.node) for p, c in pending if c.kind is USER_DATA and c.action == output.CREATE
+        (p.folder, c.node) for p, c in pending if c.kind is USER_DATA and c.action == writer.CREATE
     }
     out = []
     for p, change in pending:
@@ -49,7 +49,7 @@ def described(plans: list[Planned]) -> list[tuple[Planned, output.Change, str, s
         if (
             cluster
             and change.kind is USER_DATA
-            and change.action == output.UPDATE
+            and change.action == writer.UPDATE
             and change.node == cluster.first.name
             and any(f == p.folder and n in workers for f, n in new_nodes)
         ):
@@ -87,10 +87,10 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
     """Endpoints and channels that differ from what the clusters' last builds recorded."""
     import shlex
 
-    from hacc.build import endpoint_text
     from hacc.compiler.model import EXTERNAL
     from hacc.errors import HaccError
-    from hacc.upgrade import channel, check_step
+    from hacc.outdir.units import endpoint_text
+    from hacc.targets.upgrade_script import channel, check_step
 
     out = []
     for p in plans:
@@ -98,7 +98,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
         cluster = analysis.cluster if analysis else None
         if analysis is None or cluster is None or p.unit.reused:  # reused: its record is current
             continue
-        before = output.read_endpoint(p.folder)
+        before = writer.read_endpoint(p.folder)
         after = endpoint_text(cluster)
         if before is not None and before != after:
             step = (
@@ -110,7 +110,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
             if cluster.mode == EXTERNAL:
                 step += "; move your load balancer's listener (RUNBOOK.md section 7)"
             out.append(Moved(p, "endpoint", before, after, step))
-        was = output.read_channel(p.folder)
+        was = writer.read_channel(p.folder)
         if was is not None and was != cluster.channel:
             step = (
                 "new nodes install the new channel; running nodes keep theirs until upgraded: "
@@ -134,7 +134,7 @@ def extension_changes(plans: list[Planned]) -> list[ExtensionChange]:
         cluster = p.unit.analysis.cluster if p.unit.analysis else None
         if cluster is None or p.unit.reused:  # reused: its record is current
             continue
-        before = output.read_extensions(p.folder)
+        before = writer.read_extensions(p.folder)
         if before is None:
             continue
         after = items(cluster)
@@ -185,7 +185,7 @@ def as_json(
     for p in plans:
         changes = []
         for c in p.changes:
-            if command != "build" and c.action == output.IDENTICAL:
+            if command != "build" and c.action == writer.IDENTICAL:
                 continue
             kind, hint = steps.get((p.folder, c.path), ("", ""))
             changes.append(
@@ -219,10 +219,10 @@ def as_json(
         "clusters": clusters,
         "orphans": [{"folder": str(f), "reason": r} for f, r in orphans],
         "summary": {
-            "add": counts[output.CREATE],
-            "change": counts[output.UPDATE],
-            "destroy": counts[output.REMOVE],
-            "identical": counts[output.IDENTICAL],
+            "add": counts[writer.CREATE],
+            "change": counts[writer.UPDATE],
+            "destroy": counts[writer.REMOVE],
+            "identical": counts[writer.IDENTICAL],
         },
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
@@ -245,7 +245,7 @@ def render(
         edited = "; edited by hand since hacc wrote it" if change.edited else ""
         lines.append(f"  {SYMBOL[change.action]} {path}")
         lines.append(f"      {VERB[change.action]} [{kind}]{': ' + hint if hint else ''}{edited}")
-        if diff and change.action == output.UPDATE and change.artifact is not None:
+        if diff and change.action == writer.UPDATE and change.artifact is not None:
             current = (change.current or b"").decode("utf-8", errors="replace")
             old = current.splitlines(keepends=True)
             new = change.artifact.content.splitlines(keepends=True)
@@ -283,9 +283,9 @@ def stale(plans: list[Planned]) -> list[str]:
             out.append(f"{p.folder}: a build was interrupted here (run hacc build)")
         for c in p.pending:
             path = p.folder / c.path
-            if c.action == output.CREATE:
+            if c.action == writer.CREATE:
                 out.append(f"{path}: missing (run hacc build)")
-            elif c.action == output.REMOVE:
+            elif c.action == writer.REMOVE:
                 out.append(f"{path}: no longer produced by the spec (run hacc build)")
             elif c.edited:
                 out.append(f"{path}: edited by hand (change the spec instead, then run hacc build)")

@@ -12,14 +12,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hacc import output, selfcheck
-from hacc.artifact import Artifact
 from hacc.compiler.frontend import Analysis, analyze, analyze_all, cached, claims
 from hacc.compiler.model import GitOps, gitops_from
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import HaccError, InternalError
-from hacc.inputs import inputs_digest
-from hacc.targets import extensions, render_cluster
+from hacc.outdir import writer
+from hacc.outdir.cache import inputs_digest
+from hacc.targets import extensions, render_cluster, selfcheck
+from hacc.targets.artifact import Artifact
 from hacc.targets.fleet import FOLDER as FLEET_FOLDER
 from hacc.targets.fleet import render_fleet
 
@@ -45,13 +45,13 @@ class Unit:
         record = {"repoURL": g.repo_url, "branch": g.branch, "path": g.path or "."}
         return record | ({"secretRef": g.secret} if g.secret else {})
 
-    def record(self, folder: Path) -> output.Record:
+    def record(self, folder: Path) -> writer.Record:
         """What the state file remembers of this unit's spec."""
         if self.analysis is None or self.analysis.cluster is None:
-            return output.Record()
+            return writer.Record()
         spec = spec_path(self.analysis, folder)
         cluster = self.analysis.cluster
-        return output.Record(
+        return writer.Record(
             spec,
             self.gitops_record(),
             claims(cluster),
@@ -69,12 +69,12 @@ class Unit:
 class Planned:
     unit: Unit
     folder: Path
-    changes: list[output.Change]
+    changes: list[writer.Change]
     interrupted: bool = False  # the last build into the folder was killed half-way
 
     @property
-    def pending(self) -> list[output.Change]:
-        return [c for c in self.changes if c.action != output.IDENTICAL]
+    def pending(self) -> list[writer.Change]:
+        return [c for c in self.changes if c.action != writer.IDENTICAL]
 
 
 def spec_path(analysis: Analysis, folder: Path) -> str:
@@ -88,9 +88,9 @@ def built_folders(out: str | Path) -> list[Path]:
     is not hacc's, and its name must not reach the fleet's objects)."""
     return [
         state.parent
-        for state in sorted(Path(out).glob(f"*/{output.STATE_FILE}"))
+        for state in sorted(Path(out).glob(f"*/{writer.STATE_FILE}"))
         if state.parent.name != FLEET_FOLDER
-        and output.NODE.fullmatch(state.parent.name)
+        and writer.NODE.fullmatch(state.parent.name)
         and not state.parent.is_symlink()
     ]
 
@@ -110,7 +110,7 @@ def recorded_specs(out: str | Path, given: list[str]) -> list[str]:
     seen = {os.path.realpath(p) for p in given}
     found: list[str] = []
     for folder in built_folders(out):
-        spec = output.read_record(folder)[1]
+        spec = writer.read_record(folder)[1]
         if spec is None:
             continue
         path = os.path.normpath(folder / spec)
@@ -128,7 +128,7 @@ def recorded_claims(
     if out is None:
         return {}
     return {
-        folder.name: output.read_record(folder)[2]
+        folder.name: writer.read_record(folder)[2]
         for folder in built_folders(out)
         if folder.name not in (built or set())
         and orphan_reason(folder) is None  # a renamed cluster does not clash with its old self
@@ -141,7 +141,7 @@ def compile_specs(
     """Artifacts of every usable spec (plus the fleet's), and every diagnostic of every spec;
     with OUT, specs are also checked against the clusters already built there. A spec whose
     folder already holds what it compiles to is not compiled again (see `_reusable`)."""
-    from hacc.parallel import map_ordered
+    from hacc.outdir.parallel import map_ordered
 
     # Unchanged specs first, here: reading a folder back is cheaper than shipping it between
     # processes. What is left to parse or render is shared among the cores.
@@ -208,12 +208,12 @@ def _reusable(analysis: Analysis, out: str | Path | None) -> list[Artifact] | No
         return None
     name = analysis.cluster.name
     try:
-        folder = output.cluster_folder(Path(out), name)
+        folder = writer.cluster_folder(Path(out), name)
     except HaccError:
         return None
-    if not os.path.lexists(folder / output.STATE_FILE):
+    if not os.path.lexists(folder / writer.STATE_FILE):
         return None  # never built
-    return output.unchanged(folder, name, Unit(name, [], analysis).record(folder))
+    return writer.unchanged(folder, name, Unit(name, [], analysis).record(folder))
 
 
 OTHER_CLOUDS_LIMIT = 65536  # bytes of user-data OpenStack (Nova) and Azure (custom data) accept
@@ -254,11 +254,11 @@ def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
     members = {u.name: u.gitops for u in units if u.gitops is not None}
     built = {u.name for u in units}
     for folder in built_folders(out):
-        record = None if folder.name in built else output.read_gitops(folder)
+        record = None if folder.name in built else writer.read_gitops(folder)
         if record:
             members[folder.name] = gitops_from(record)
     artifacts = render_fleet({k: v for k, v in members.items() if v is not None})
-    if artifacts or (Path(out) / FLEET_FOLDER / output.STATE_FILE).exists():
+    if artifacts or (Path(out) / FLEET_FOLDER / writer.STATE_FILE).exists():
         return Unit(FLEET_FOLDER, artifacts)
     return None
 
@@ -276,28 +276,28 @@ def plan(units: list[Unit], out: str | Path) -> list[Planned]:
             plans.append(Planned(u, folder, [_identical(a) for a in u.artifacts]))
             continue
         try:
-            folder = output.cluster_folder(Path(out), u.name)
-            changes, in_the_way = output.plan(folder, u.artifacts)
+            folder = writer.cluster_folder(Path(out), u.name)
+            changes, in_the_way = writer.plan(folder, u.artifacts)
         except HaccError as e:
             conflicts.append(str(e))
             continue
         conflicts += in_the_way
-        plans.append(Planned(u, folder, changes, output.interrupted(folder)))
+        plans.append(Planned(u, folder, changes, writer.interrupted(folder)))
     if conflicts:
         listed = "".join(f"\n  {c}" for c in conflicts)
         raise HaccError(f"nothing written; in the way:{listed}\nmove them away, then build again")
     return plans
 
 
-def _identical(a: Artifact) -> output.Change:
-    return output.Change(output.IDENTICAL, a.path, a, current=a.data, kind=a.kind, node=a.node)
+def _identical(a: Artifact) -> writer.Change:
+    return writer.Change(writer.IDENTICAL, a.path, a, current=a.data, kind=a.kind, node=a.node)
 
 
 def orphan_reason(folder: Path) -> str | None:
     """Why no spec builds the cluster of `folder` any more (the spec its state file names is
     gone, or now builds another cluster), or None. A spec not given in this run, as pre-commit
     passes only changed files, still builds its cluster: its folder is no orphan."""
-    _, spec, _ = output.read_record(folder)
+    _, spec, _ = writer.read_record(folder)
     if spec is None:
         return None  # built before hacc recorded specs: cannot tell
     path = folder / spec

@@ -18,10 +18,10 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
-from hacc import fsafe, inputs
-from hacc.artifact import KINDS, RUNBOOK, Artifact, Kind
 from hacc.errors import HaccError
-from hacc.inputs import digest
+from hacc.outdir import cache, fsafe
+from hacc.outdir.cache import digest
+from hacc.targets.artifact import KINDS, RUNBOOK, Artifact, Kind
 
 STATE_FILE = ".hacc-state.json"
 CREATE, UPDATE, IDENTICAL, REMOVE = "create", "update", "identical", "remove"
@@ -143,7 +143,7 @@ class Record:
     endpoint: str | None = None  # where clients reach the API, for `plan` to notice a change
     channel: str | None = None  # the MicroK8s channel, for `plan` to notice an upgrade
     extensions: dict[str, list[str]] | None = None  # per node, what the extension points give
-    inputs: str | None = None  # what built the folder (hacc.inputs.inputs_digest)
+    inputs: str | None = None  # what built the folder (hacc.outdir.cache.inputs_digest)
 
 
 def state_text(
@@ -282,7 +282,7 @@ def unchanged(cluster_dir: Path, cluster: str, record: Record) -> list[Artifact]
         return None
     if record.inputs is None or state.get("inputs") != record.inputs or "incomplete" in state:
         return None
-    if raw is None or not inputs.remembers(str(cluster_dir), raw):
+    if raw is None or not cache.remembers(str(cluster_dir), raw):
         return None  # not written here: the committed record alone is no proof
     kinds = _kinds(state)
     executable = state.get("executable", [])
@@ -405,8 +405,8 @@ def apply_all(writes: list[Write]) -> list[HaccError | None]:
        so a build killed half-way leaves nothing the next build or `--check` does not know of;
     2. the files are written, each atomically, and stale ones removed;
     3. each state file records the folder as complete.
-    A fleet's folders are split into batches written on several cores (hacc.parallel)."""
-    from hacc.parallel import batches, map_ordered
+    A fleet's folders are split into batches written on several cores (hacc.outdir.parallel)."""
+    from hacc.outdir.parallel import batches, map_ordered
 
     done = map_ordered(
         lambda batch: _apply_batch([writes[i] for i in batch]), batches(len(writes)), each=1
@@ -460,7 +460,7 @@ def _finish(w: Write) -> bool:
     written = _current(w.cluster_dir, STATE_FILE) != (state, False)
     if written:
         fsafe.write(w.cluster_dir / STATE_FILE, state, _mode(False), durable=False)
-    inputs.remember_folder(str(w.cluster_dir), state)  # what a later build may reuse
+    cache.remember_folder(str(w.cluster_dir), state)  # what a later build may reuse
     return written
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from hacc.artifact import Artifact
 from hacc.compiler.model import Cluster
 from hacc.targets import (
     day2,
@@ -23,6 +22,7 @@ from hacc.targets import (
     user_data,
     verify_script,
 )
+from hacc.targets.artifact import Artifact
 
 TARGETS: dict[str, ModuleType] = {
     "launch-config": launch_config,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from hacc.inputs import digest
+from hacc.outdir.cache import digest
 
 # What a change to an artifact means for a running cluster (`hacc plan`).
 FIRST_BOOT = "first boot only"
@@ -72,7 +72,7 @@ class Artifact:
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         """Pickled as plain values, its kind by name: a fleet's artifacts travel between
-        processes (hacc.parallel), and a dataclass's generic pickling costs several times more."""
+        processes (hacc.outdir.parallel), and a dataclass's generic pickling costs several times more."""
         return _artifact, (self.path, self.content, self.kind.name, self.node, self.executable)
 
     @cached_property

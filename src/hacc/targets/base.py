@@ -1,5 +1,5 @@
 """What every target shares: placeholders, YAML serialisation and templates (the artifact
-record itself is hacc.artifact)."""
+record itself is hacc.targets.artifact)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hacc.artifact import DAY2, Artifact
 from hacc.compiler.model import Cluster, Node
+from hacc.targets.artifact import DAY2, Artifact
 from hacc.targets.base import header, is_ip, node_dir, render_template
 
 

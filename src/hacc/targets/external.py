@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hacc.artifact import EXTERNAL_LB, Artifact
 from hacc.compiler.model import APISERVER_PORT, EXTERNAL, Cluster
+from hacc.targets.artifact import EXTERNAL_LB, Artifact
 from hacc.targets.base import dump_yaml, header
 
 

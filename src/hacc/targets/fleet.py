@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hacc.artifact import GITOPS_OBJECT, Artifact
 from hacc.compiler.model import GitOps
+from hacc.targets.artifact import GITOPS_OBJECT, Artifact
 from hacc.targets.base import dump_yaml
 from hacc.targets.gitops import git_repository_spec
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hacc.artifact import GITOPS_OBJECT, Artifact
 from hacc.compiler.model import Cluster, GitOps
+from hacc.targets.artifact import GITOPS_OBJECT, Artifact
 from hacc.targets.base import dump_yaml, header
 
 

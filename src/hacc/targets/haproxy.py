@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hacc.artifact import LOAD_BALANCER, Artifact
 from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, Cluster, Node
+from hacc.targets.artifact import LOAD_BALANCER, Artifact
 from hacc.targets.base import node_dir, render_template
 
 CONF_PATH = "/etc/haproxy/haproxy.cfg"

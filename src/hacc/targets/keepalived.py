@@ -7,9 +7,9 @@ FAULT (never `nopreempt` with a negative weight, which can leave the VIP stuck).
 
 from __future__ import annotations
 
-from hacc.artifact import LOAD_BALANCER, Artifact
 from hacc.compiler.model import KEEPALIVED_HAPROXY, Cluster, Node
 from hacc.targets import haproxy
+from hacc.targets.artifact import LOAD_BALANCER, Artifact
 from hacc.targets.base import node_dir, render_template
 
 CHECK_SCRIPT_PATH = "/etc/keepalived/check-apiserver.sh"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hacc.artifact import MANIFEST, Artifact
 from hacc.compiler.model import APISERVER_PORT, KUBE_VIP, Cluster
+from hacc.targets.artifact import MANIFEST, Artifact
 from hacc.targets.base import dump_yaml, header
 
 NAME = "kube-vip"

@@ -12,9 +12,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from hacc.artifact import LAUNCH_CONFIG, Artifact
 from hacc.compiler.model import CLUSTER_AGENT_PORT, Cluster, Node
 from hacc.targets import extensions
+from hacc.targets.artifact import LAUNCH_CONFIG, Artifact
 from hacc.targets.base import (
     JOIN_TOKEN_PLACEHOLDER,
     dump_yaml,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hacc.artifact import MANIFEST, Artifact
 from hacc.compiler.model import Cluster
 from hacc.targets import kube_vip
+from hacc.targets.artifact import MANIFEST, Artifact
 from hacc.targets.base import dump_yaml, header
 
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hacc.artifact import MANIFEST, MONITORING, Artifact
 from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, KUBE_VIP, Cluster
+from hacc.targets.artifact import MANIFEST, MONITORING, Artifact
 from hacc.targets.base import dump_yaml, header
 
 # Debian's and Ubuntu's prometheus-node-exporter read this directory (its

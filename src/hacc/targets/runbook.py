@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from hacc.artifact import RUNBOOK, Artifact
 from hacc.compiler.model import (
     APISERVER_PORT,
     CLUSTER_AGENT_PORT,
@@ -11,6 +10,7 @@ from hacc.compiler.model import (
     Cluster,
 )
 from hacc.targets import extensions, keepalived, monitoring
+from hacc.targets.artifact import RUNBOOK, Artifact
 from hacc.targets.base import is_ip, render_template
 
 # How an apiserver is seen down: HAProxy's view is only in keepalived-haproxy mode.
@@ -73,7 +73,7 @@ def _alert_help(cluster: Cluster) -> dict[str, str]:
 
 def next_channel(cluster: Cluster) -> str | None:
     """The channel `hacc upgrade` would take the cluster to next (None for `latest`)."""
-    from hacc.upgrade import channel
+    from hacc.targets.upgrade_script import channel
 
     now = channel(cluster.channel)
     return now.next_minor(now.risk) if now.minor else None

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from hacc.artifact import Artifact
 from hacc.schemas import load_schema
+from hacc.targets.artifact import Artifact
 
 CLOUD_CONFIG_SCHEMA = "cloud-config-v1.json"
 LAUNCH_CONFIG_SCHEMA = "microk8s-launch-config.json"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from hacc.artifact import USER_DATA, Artifact
 from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES, Cluster, Node
 from hacc.targets import extensions, haproxy, keepalived, launch_config
+from hacc.targets.artifact import USER_DATA, Artifact
 from hacc.targets.base import (
     dump_yaml,
     header,

@@ -6,8 +6,8 @@ fixes it. `hacc verify` checks the same cluster from outside.
 
 from __future__ import annotations
 
-from hacc.artifact import VERIFY, Artifact
 from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES, Cluster, Node
+from hacc.targets.artifact import VERIFY, Artifact
 from hacc.targets.base import is_ip, node_dir, render_template
 
 

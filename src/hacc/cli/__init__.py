@@ -1,0 +1,1 @@
+"""The command line: parsing, dispatch to one command module, completion."""

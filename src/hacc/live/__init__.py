@@ -1,0 +1,1 @@
+"""Talking to a running cluster: probes, served certificates and kubeconfigs."""

@@ -1,0 +1,1 @@
+"""The output stage: compile units, reuse, the state file, plans, writes, Git and the secret guard."""
