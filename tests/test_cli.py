@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import KEEPALIVED_EXAMPLE
-from hacc.cli.main import MODES
+from hacc.commands.args import MODES
 from hacc.schemas import load_schema
 
 
@@ -243,10 +243,9 @@ def test_every_command_documents_its_exit_codes() -> None:
     import argparse
 
     from conftest import REPO
-    from hacc.cli.main import _parser
+    from hacc.cli import parser
 
-    parser = _parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in parser.build()._actions if isinstance(a, argparse._SubParsersAction))
     readme = (REPO / "README.md").read_text()
     for name, command in sub.choices.items():
         assert "exit codes:" in (command.epilog or ""), name
@@ -260,16 +259,16 @@ def test_a_command_line_parses_alike_with_only_its_command_built(hacc) -> None:
     arguments) is the one the whole command line has."""
     import argparse
 
-    from hacc.cli.main import COMMANDS, _parser
+    from hacc.cli.parser import NAMES, build
 
     def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         return dict(sub.choices)
 
-    whole = subparsers(_parser())
-    assert sorted(whole) == sorted(COMMANDS)
-    for name in COMMANDS:
-        alone = subparsers(_parser(name))
+    whole = subparsers(build())
+    assert sorted(whole) == sorted(NAMES)
+    for name in NAMES:
+        alone = subparsers(build(name))
         assert list(alone) == [name]
         assert alone[name].format_help() == whole[name].format_help(), name
     r = hacc("validate", "--strict", "--format", "json", str(KEEPALIVED_EXAMPLE))
@@ -280,18 +279,18 @@ def test_a_command_line_parses_alike_with_only_its_command_built(hacc) -> None:
 
 @pytest.mark.parametrize("columns", ["", "50", "132", "0", "wide"])
 def test_help_is_as_wide_as_argparse_makes_it(monkeypatch, columns) -> None:
-    """hacc.cli.main._columns stands in for shutil.get_terminal_size (not imported by validate)."""
+    """hacc.cli.parser.columns stands in for shutil.get_terminal_size (not imported by validate)."""
     import shutil
 
-    from hacc.cli.main import _columns
+    from hacc.cli.parser import columns as hacc_columns
 
     monkeypatch.setenv("COLUMNS", columns)
-    assert _columns() == shutil.get_terminal_size().columns
+    assert hacc_columns() == shutil.get_terminal_size().columns
 
 
 def test_the_executable_ends_validate_with_its_output_whole(tmp_path) -> None:
-    """`hacc validate` skips the interpreter's teardown (hacc.cli.main.entry): its report still
-    arrives whole, through pipes, with the right exit code."""
+    """`hacc validate` through the executable: its report arrives whole, through pipes, with the
+    right exit code."""
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: x\n")
 

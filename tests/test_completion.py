@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hacc.cli.completion import commands, script
-from hacc.cli.main import _parser
+from hacc.cli.parser import build
 from realtools import run, tool
 
 
@@ -16,13 +16,13 @@ def scripts(tmp_path_factory) -> dict[str, str]:
     out = {}
     for shell in ("bash", "zsh", "fish"):
         path = folder / f"hacc.{shell}"
-        path.write_text(script(shell, _parser()))
+        path.write_text(script(shell, build()))
         out[shell] = str(path)
     return out
 
 
 def test_every_command_and_option_is_offered() -> None:
-    cmds = commands(_parser())
+    cmds = commands(build())
     assert {"build", "plan", "validate", "completion", "drill", "verify"} <= set(cmds)
     assert cmds["plan"]["options"]["--format"] == ["text", "json"]
     assert cmds["build"]["options"]["--check"] is False

@@ -4,7 +4,13 @@ parser itself, so they always offer exactly the commands, options and choices ha
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from hacc.commands.args import command
+from hacc.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from hacc.commands import Report
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -143,3 +149,23 @@ def _fish(cmds: dict[str, dict[str, Any]]) -> str:
 
 def _fq(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def arguments(sub: Any) -> None:
+    comp = command(
+        sub,
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print a completion script for the shell, made from hacc's own command "
+        "line: `source <(hacc completion bash)` (zsh alike, after compinit), or "
+        "`hacc completion fish > ~/.config/fish/completions/hacc.fish`.",
+        epilog="exit codes: 0 success, 2 usage error.",
+    )
+    comp.add_argument("shell", choices=SHELLS, help="the shell")
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    from hacc.cli import parser
+
+    report.out(script(args.shell, parser.build()), plain=True)
+    return EXIT_OK

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hacc.commands import Report, plural
+from hacc.commands.args import ENVIRONMENT, EPILOG, command, format_argument, spec_arguments
 from hacc.commands.shared import compile_reported, leak_guard
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 
@@ -23,6 +25,21 @@ class Options:
     quiet: bool = False
     prune: bool = False
     json: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(
+            specs=args.specs,
+            output=args.output,
+            strict=args.strict,
+            check=args.check,
+            commit=args.commit,
+            repo=args.repo,
+            message=args.message,
+            quiet=args.quiet,
+            prune=args.prune,
+            json=args.format == "json",
+        )
 
 
 def run(opts: Options, report: Report) -> int:
@@ -214,3 +231,57 @@ def _commit(
         if sha
         else "nothing to commit: the repository already holds this output"
     )
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    bld = command(
+        sub,
+        "build",
+        help="compile specs into every artifact",
+        description="Compile specs into OUT/<cluster>/: user-data, launch configurations, "
+        "load-balancer configurations, manifests, day-2 scripts and the runbook. Writes only "
+        "files that changed, removes files it wrote that are no longer produced, and never "
+        "touches files it did not write. If any spec has an error, nothing is written. A spec "
+        "unchanged since its folder was built (same bytes, same hacc) is read back, not compiled.",
+        epilog=EPILOG + ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    spec_arguments(
+        bld,
+        output=True,
+        specs_help="spec files (at least one, but with --check, which also checks every spec "
+        "OUT's state files name)",
+    )
+    mode = bld.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 listing files that are missing, stale or edited by hand; "
+        "checks the SPECs and every spec that built a cluster folder in OUT",
+    )
+    mode.add_argument(
+        "--commit",
+        action="store_true",
+        help="then stage exactly hacc's files (additions, updates, removals) and commit them",
+    )
+    bld.add_argument(
+        "--repo",
+        metavar="PATH",
+        help="the Git repository for --commit (default: the one OUT is in)",
+    )
+    bld.add_argument("-m", "--message", metavar="MSG", help="commit message for --commit")
+    format_argument(bld)
+    bld.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove the files hacc wrote for clusters no spec builds any more (renamed or "
+        "deleted specs); without it they are only reported",
+    )
+    bld.add_argument(
+        "-q", "--quiet", action="store_true", help="do not list files that stay identical"
+    )
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

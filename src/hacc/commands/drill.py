@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hacc.commands import Report
+from hacc.commands.args import EPILOG, command
 from hacc.compiler.model import KEEPALIVED_HAPROXY, Cluster, build_model
 from hacc.errors import HaccError, UsageError
 
@@ -51,6 +53,15 @@ class Options:
     scenarios: list[str] | None = None
     json: str | None = None
     plot: str | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        names = (
+            [n.strip() for n in args.scenarios.split(",") if n.strip()] if args.scenarios else None
+        )
+        return cls(
+            spec=args.spec, profile=args.profile, scenarios=names, json=args.json, plot=args.plot
+        )
 
 
 def run(opts: Options, report: Report) -> int:
@@ -106,3 +117,42 @@ def run(opts: Options, report: Report) -> int:
     if changed:
         raise HaccError(f"the drill left the host changed: {', '.join(changed)}")
     return 0 if all(verdict(r)[0] for r in results) else 1
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    dr = command(
+        sub,
+        "drill",
+        help="fail the generated load balancing over for real and measure it (root)",
+        description="Build the spec, run its keepalived and HAProxy configurations with fake "
+        "apiservers in network namespaces of the drill's own (addresses moved to 198.18.0.0/24, "
+        "no route out), inflict failures, and measure VIP moves and what a client sees. Needs "
+        "root, keepalived, haproxy, iproute2, openssl and curl. Exit 0 when every scenario "
+        "behaves, 1 otherwise.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dr.add_argument("spec", metavar="SPEC", help="a keepalived-haproxy spec")
+    dr.add_argument(
+        "--profile",
+        choices=("default", "fast"),
+        help="drill this failover profile instead of the spec's own timing",
+    )
+    dr.add_argument(
+        "--scenarios",
+        metavar="NAME,...",
+        help="comma-separated scenarios (default: all): keepalived-stop, keepalived-crash, "
+        "holder-cut-off, haproxy-kill-holder, apiserver-kill-other, apiserver-kill-holder",
+    )
+    dr.add_argument("--json", metavar="FILE", help="write every measurement to FILE")
+    dr.add_argument(
+        "--plot",
+        metavar="FILE.svg",
+        help="draw each scenario as a timeline (requests, VIP holder, fault, recovery) into "
+        "an SVG file; needs matplotlib (pip install 'hacc[plot]')",
+    )
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hacc.commands import Report
+from hacc.commands.args import MODES, command
 from hacc.errors import EXIT_OK, HaccError, UsageError
 
 
@@ -18,6 +21,10 @@ class Options:
     name: str = "my-cluster"
     schema_url: str | None = None
     force: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(args.path, args.mode, args.name, args.schema_url, args.force)
 
 
 def run(opts: Options, report: Report) -> int:
@@ -45,3 +52,43 @@ def run(opts: Options, report: Report) -> int:
             editor_schema.write(schema)
             report.err(f"update {schema}")
     return EXIT_OK
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    init = command(
+        sub,
+        "init",
+        help="write a commented starter spec",
+        description="Write a commented starter spec that validates clean, and the schema file "
+        "its modeline names beside it.",
+        epilog="exit codes: 0 success, 1 PATH exists (use --force) or cannot be written, "
+        "2 usage error, 3 internal error.",
+    )
+    init.add_argument(
+        "path",
+        nargs="?",
+        default="ha-cluster.yaml",
+        metavar="PATH",
+        help="where to write it; '-' for standard output (default: ha-cluster.yaml)",
+    )
+    init.add_argument(
+        "--mode",
+        choices=MODES,
+        default="keepalived-haproxy",
+        help="the load-balancer mode (default: keepalived-haproxy)",
+    )
+    init.add_argument("--name", default="my-cluster", help="the cluster name (default: my-cluster)")
+    init.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    init.add_argument(
+        "--schema-url",
+        default=None,
+        metavar="URL",
+        help="where the editor finds the schema (for the modeline); default: "
+        "./hacluster-v1alpha1.schema.json, written beside the spec and kept current by "
+        "`hacc build` (works offline); or a URL",
+    )
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

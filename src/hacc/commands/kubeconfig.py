@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hacc.commands import Report
+from hacc.commands.args import command
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
 
 
@@ -19,6 +21,16 @@ class Options:
     merge: str | None = None  # an existing kubeconfig to merge into (written back, 0600)
     output: str | None = None  # write here (0600) instead of standard output
     use_context: bool = False  # with --merge: make the cluster's context current
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(
+            spec=args.spec,
+            source=args.source,
+            merge=args.merge,
+            output=args.output,
+            use_context=args.use_context,
+        )
 
 
 def run(opts: Options, report: Report) -> int:
@@ -71,3 +83,44 @@ def parse_existing(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise HaccError(f"{path}: not a kubeconfig")
     return doc
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    kc = command(
+        sub,
+        "kubeconfig",
+        help="rewrite a node's admin kubeconfig to reach the cluster through its endpoint",
+        description="Read the kubeconfig a control-plane node prints (`sudo microk8s config`) "
+        "and write one whose server is the cluster's endpoint (DNS name, else the VIP or load "
+        "balancer address, and the spec's port), with cluster, context and user named after the "
+        "cluster. Refuses an endpoint the spec's certificate SANs would not cover. Files are "
+        "written 0600.",
+        epilog="example: ssh cp1 sudo microk8s config | hacc kubeconfig ha-cluster.yaml "
+        "--merge ~/.kube/config --use-context\n\nexit codes: 0 success, 1 problems, "
+        "2 usage error, 3 internal error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kc.add_argument("spec", metavar="SPEC", help="the cluster's spec")
+    kc.add_argument(
+        "--from",
+        dest="source",
+        default="-",
+        metavar="FILE",
+        help="the output of `microk8s config` (default: standard input)",
+    )
+    where = kc.add_mutually_exclusive_group()
+    where.add_argument(
+        "--merge",
+        metavar="KUBECONFIG",
+        help="add (or replace) the cluster, user and context in this kubeconfig, keeping its "
+        "other entries",
+    )
+    where.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    kc.add_argument(
+        "--use-context", action="store_true", help="with --merge: make the new context current"
+    )
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hacc.commands import Report
+from hacc.commands.args import EPILOG, command
 from hacc.diagnostics import ERROR, sort_key
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError, InternalError
 from hacc.outdir import fsafe
@@ -54,6 +57,10 @@ class Options:
     specs: list[str]
     output: str
     allow_git: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(specs=args.specs, output=args.output, allow_git=args.allow_git)
 
 
 def run(opts: Options, report: Report) -> int:
@@ -122,3 +129,27 @@ def run(opts: Options, report: Report) -> int:
         fsafe.write(safe, text.encode("utf-8"), 0o600)
         report.err(f"    write {path} (0600)")
     return EXIT_OK
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    mat = command(
+        sub,
+        "materialize",
+        help="write user-data with the real join token, for the provisioner (never for Git)",
+        description="Resolve each spec's join token (env, file or sops) and write "
+        "PRIVATE_DIR/<cluster>/nodes/<node>/user-data.yaml with the token in place of the "
+        "placeholder, readable by the owner only. Refuses a folder inside a Git work tree "
+        "unless Git ignores it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mat.add_argument("specs", nargs="+", metavar="SPEC", help="spec files")
+    mat.add_argument("-o", "--output", required=True, metavar="PRIVATE_DIR", help="where to write")
+    mat.add_argument(
+        "--allow-git", action="store_true", help="allow a folder Git tracks (not recommended)"
+    )
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

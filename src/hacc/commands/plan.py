@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hacc.commands import Report
+from hacc.commands.args import command, format_argument, spec_arguments
 from hacc.commands.shared import compile_reported, secret_values
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
@@ -20,6 +23,17 @@ class Options:
     diff: bool = False
     detailed_exitcode: bool = False
     json: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(
+            specs=args.specs,
+            output=args.output,
+            strict=args.strict,
+            diff=args.diff,
+            detailed_exitcode=args.detailed_exitcode,
+            json=args.format == "json",
+        )
 
 
 def run(opts: Options, report: Report) -> int:
@@ -47,3 +61,29 @@ def run(opts: Options, report: Report) -> int:
     if opts.detailed_exitcode and (orphaned or any(p.pending for p in plans)):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    pl = command(
+        sub,
+        "plan",
+        help="show what build would change, and what each change means for a live cluster",
+        description="Compile in memory and compare with OUT: + create, ~ update, - destroy per "
+        "file, each tagged with its impact (first boot only, GitOps-reconciled, live-node step, "
+        "documentation) and the step a live cluster needs.",
+        epilog="exit codes: 0 success; with --detailed-exitcode 0 no changes, 4 changes; "
+        "1 errors; 2 usage error; 3 internal error.",
+    )
+    spec_arguments(pl, output=True)
+    pl.add_argument("--diff", action="store_true", help="show a unified diff of every update")
+    pl.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 4 when there are changes, 0 when none (not 2: that is the usage-error code)",
+    )
+    format_argument(pl)
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

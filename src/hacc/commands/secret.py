@@ -5,6 +5,7 @@ variable, the `export` line to run. An existing secret is never replaced without
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets as random
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hacc.commands import Report
+from hacc.commands.args import command
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
 
 
@@ -21,6 +23,10 @@ from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
 class Options:
     spec: str
     force: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(spec=args.spec, force=args.force)
 
 
 def new_token() -> str:
@@ -140,3 +146,26 @@ def _decrypted(path: Path) -> dict[str, Any]:
         raise HaccError(f"{path} does not hold a mapping")
     data.pop("sops", None)
     return data
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    sec = command(
+        sub,
+        "secret",
+        help="create the cluster's join token where the spec's reference points",
+        description="`hacc secret new SPEC`: create a join token of the form MicroK8s accepts "
+        "(32 hex characters) and store it where secrets.joinToken points: a file (0600, refused "
+        "inside an unignored Git work tree), a sops-encrypted file (sops encrypts it with the "
+        "repository's .sops.yaml rules, other keys in the file kept), or, for an environment "
+        "variable, print the export line. An existing token is never replaced without --force.",
+        epilog="exit codes: 0 success, 1 problems (a token exists, sops failed, the file would "
+        "be committed), 2 usage error, 3 internal error.",
+    )
+    sec.add_argument("action", choices=("new",), help="new: create the token")
+    sec.add_argument("spec", metavar="SPEC", help="the cluster's spec")
+    sec.add_argument("--force", action="store_true", help="replace an existing token")
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

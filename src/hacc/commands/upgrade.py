@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hacc.commands import Report
+from hacc.commands.args import command
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
 
@@ -15,6 +18,10 @@ class Options:
     to: str
     frm: str | None = None  # the channel the nodes follow, when the spec already says `to`
     output: str | None = None  # the folder (default: upgrade-<cluster>-<channel>)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(spec=args.spec, to=args.to, frm=args.frm, output=args.output)
 
 
 def run(opts: Options, report: Report) -> int:
@@ -42,3 +49,44 @@ def run(opts: Options, report: Report) -> int:
         f"run it with --dry-run first"
     )
     return EXIT_OK
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    up = command(
+        sub,
+        "upgrade",
+        help="write a rolling, quorum-keeping upgrade procedure to the next channel",
+        description="Write a script and a Markdown page that upgrade the running cluster to "
+        "CHANNEL one minor version at a time: control-plane nodes one by one, each gated on "
+        "every control-plane node being Ready through the endpoint and the datastore having "
+        "its voters, then workers in batches of spec.workers.upgradeBatchSize. Each node is "
+        "drained from another control-plane node, refreshed, waited for and uncordoned; a "
+        "failed gate stops the script with what to do, and running it again resumes. Skipped "
+        "minor versions, downgrades, `latest` tracks and confinement changes are refused.",
+        epilog="example: hacc upgrade ha-cluster.yaml --to 1.33/stable\n"
+        "         ./upgrade-CLUSTER-1.33-stable/upgrade-CLUSTER-1.33-stable.sh --dry-run\n\n"
+        "exit codes: 0 written, 1 problems (spec errors, a refused channel change), "
+        "2 usage error, 3 internal error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    up.add_argument("spec", metavar="SPEC", help="the cluster's spec")
+    up.add_argument(
+        "--to", required=True, metavar="CHANNEL", help="the channel to reach, such as 1.33/stable"
+    )
+    up.add_argument(
+        "--from",
+        dest="frm",
+        metavar="CHANNEL",
+        help="the channel the nodes follow now (default: the spec's spec.microk8s.channel)",
+    )
+    up.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="the folder to write to (default: upgrade-CLUSTER-CHANNEL)",
+    )
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

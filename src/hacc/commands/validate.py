@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any, NamedTuple
 
 from hacc.commands import Report, plural
+from hacc.commands.args import ENVIRONMENT, EPILOG, command, spec_arguments
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
 
@@ -12,6 +14,10 @@ class Options(NamedTuple):
     specs: list[str]
     strict: bool = False
     json: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(args.specs, args.strict, args.format == "json")
 
 
 def run(opts: Options, report: Report) -> int:
@@ -49,3 +55,27 @@ def _cached(specs: list[str]) -> list[Any] | None:
         return None
     raw, _ = read_spec(specs[0], specs[0])
     return cache.cached_diagnostics(specs[0], raw) if raw is not None else None
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    val = command(
+        sub,
+        "validate",
+        help="check specs: schema and semantic rules",
+        description="Check specs against the schema and hacc's semantic rules; "
+        "report every problem at once.",
+        epilog=EPILOG + ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    spec_arguments(val, output=False)
+    val.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text diagnostics on stderr (default), or a JSON report on stdout",
+    )
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

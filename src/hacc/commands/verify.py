@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from hacc.commands import Report
+from hacc.commands.args import command
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 
 
@@ -15,6 +18,10 @@ class Options:
     ca: str | None = None
     timeout: float = 5.0
     json: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(spec=args.spec, ca=args.ca, timeout=args.timeout, json=args.format == "json")
 
 
 def run(opts: Options, report: Report) -> int:
@@ -34,3 +41,34 @@ def run(opts: Options, report: Report) -> int:
     else:
         report.out(table(result))
     return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def arguments(sub: Any) -> None:
+    """The command's parser, added to `sub` (hacc.cli.parser)."""
+    ver = command(
+        sub,
+        "verify",
+        help="check a live cluster against its spec and name the broken layer",
+        description="Check what clients depend on, against the spec: the DNS name, the "
+        "endpoint (TCP, TLS, certificate SANs and expiry, /readyz) and every control-plane "
+        "node's apiserver directly on its address:16443; then name the broken layer. Sends "
+        "only TLS handshakes and GET /readyz; every step has a timeout.",
+        epilog="exit codes: 0 every check holds, 1 a check failed or the spec has errors, "
+        "2 usage error, 3 internal error.",
+    )
+    ver.add_argument("spec", metavar="SPEC", help="the cluster's spec")
+    ver.add_argument(
+        "--ca", metavar="FILE", help="the cluster CA (ca.crt); without it trust is not checked"
+    )
+    ver.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="per network step (default: 5)",
+    )
+    ver.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def main(args: argparse.Namespace, report: Report) -> int:
+    return run(Options.from_args(args), report)

@@ -1,0 +1,49 @@
+"""What several commands' parsers share: the spec arguments, --format, the epilogs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+MODES = ("keepalived-haproxy", "kube-vip", "external")
+
+EPILOG = """\
+exit codes: 0 success (warnings allowed), 1 problems found, 2 usage error, 3 internal error.
+Diagnostics read FILE:LINE:COL: error[HACCnnn]: message; docs/diagnostics.md explains each code."""
+
+ENVIRONMENT = """
+environment: HACC_CACHE_DIR where analyses of specs and records of built folders are cached
+(default $XDG_CACHE_HOME/hacc, else ~/.cache/hacc; empty: no cache); HACC_JOBS how many processes share a fleet's work
+(default: every core)."""
+
+
+def command(sub: Any, name: str, **kw: Any) -> argparse.ArgumentParser:
+    """A subcommand's parser; `--debug` is accepted after the subcommand too."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, **kw)
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    return parser
+
+
+def spec_arguments(
+    parser: argparse.ArgumentParser, *, output: bool, specs_help: str = "spec files"
+) -> None:
+    """What every compiling command takes: specs, the output folder, --strict."""
+    nargs = "+" if specs_help == "spec files" else "*"
+    parser.add_argument("specs", nargs=nargs, metavar="SPEC", help=specs_help)
+    if output:
+        parser.add_argument(
+            "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
+        )
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def format_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default), or one JSON document on stdout (format_version 1; README "
+        '"JSON output")',
+    )
