@@ -21,7 +21,8 @@ artifact its nodes, its load balancing and its GitOps pipeline need."""
 
 EPILOG = """\
 exit codes: 0 success (warnings allowed), 1 problems found, 2 usage error, 3 internal error.
-Diagnostics read FILE:LINE:COL: error[HACCnnn]: message; docs/diagnostics.md explains each code."""
+Diagnostics read FILE:LINE:COL: error[HACCnnn]: message; docs/diagnostics.md explains each code.
+`hacc help COMMAND` (or `hacc COMMAND --help`) describes one command."""
 
 NAMES = (
     "init",
@@ -36,6 +37,7 @@ NAMES = (
     "upgrade",
     "completion",
     "schema",
+    "help",
 )
 
 
@@ -97,6 +99,10 @@ def module(name: str) -> Command:
         from hacc.commands import schema
 
         return schema
+    if name == "help":
+        from hacc.cli import help
+
+        return help
     raise KeyError(name)
 
 
