@@ -3,7 +3,6 @@ an exit code. Heavy imports happen inside each command."""
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
 from collections.abc import Sequence
@@ -13,20 +12,8 @@ from hacc.errors import EXIT_INTERNAL, EXIT_PROBLEMS, HaccError
 
 
 def entry() -> None:
-    """The `hacc` executable. `hacc validate`, which pre-commit runs on every commit, ends
-    without the interpreter's teardown (freeing every module's objects: about a tenth of its
-    time): it writes files only by os-level calls, so once its streams are flushed and the
-    exit handlers have run, nothing is left to do."""
-    code = main()
-    if parser.named(sys.argv[1:]) == "validate":
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except OSError:  # the reader went away, as main() reports it
-            code = code or 141
-        atexit._run_exitfuncs()
-        os._exit(code)
-    sys.exit(code)
+    """The `hacc` executable."""
+    sys.exit(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
