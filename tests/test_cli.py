@@ -101,12 +101,12 @@ def test_json_format(hacc, tmp_path) -> None:
 
 
 def test_internal_error_is_one_line_exit_3(hacc, monkeypatch, tmp_path) -> None:
-    from hacc.compiler import frontend
+    from hacc.outdir import analyses
 
     def boom(path, **_):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(frontend, "analyze", boom)
+    monkeypatch.setattr(analyses, "analyze", boom)
     r = hacc("validate", str(KEEPALIVED_EXAMPLE))
     assert r.code == 3
     assert r.err.count("\n") == 1

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO
+from hacc.digests import digest
 from hacc.outdir import cache
 from hacc.outdir.writer import STATE_FILE
 
@@ -71,7 +72,7 @@ def test_an_unchanged_spec_is_not_rendered_again(hacc, built, renders) -> None:
 def test_the_state_file_records_the_inputs(built) -> None:
     spec, out = built
     state = json.loads((out / CLUSTER / STATE_FILE).read_text())
-    source = cache.digest(spec.read_bytes())
+    source = digest(spec.read_bytes())
     assert state["inputs"] == cache.inputs_digest("../../spec.yaml", source)
     assert "nodes/cp1/check-apiserver.sh" in state["executable"]
     assert "nodes/cp1/haproxy.cfg" not in state["executable"]
@@ -86,9 +87,7 @@ def test_a_changed_spec_is_always_compiled(hacc, built, renders) -> None:
     # The artifacts are the same, but the state records the new inputs.
     assert "0 create, 0 update, 44 identical" in r.err
     state = json.loads((out / CLUSTER / STATE_FILE).read_text())
-    assert state["inputs"] == cache.inputs_digest(
-        "../../spec.yaml", cache.digest(spec.read_bytes())
-    )
+    assert state["inputs"] == cache.inputs_digest("../../spec.yaml", digest(spec.read_bytes()))
 
 
 def test_a_new_version_of_hacc_compiles_again(hacc, built, renders, monkeypatch) -> None:
@@ -181,17 +180,18 @@ def test_a_spec_now_clashing_with_a_reused_one_is_refused(hacc, tmp_path, render
 
 
 def test_an_unchanged_spec_is_not_parsed_again(tmp_path, monkeypatch) -> None:
-    from hacc.compiler import frontend, loader
+    from hacc.compiler import loader
+    from hacc.outdir import analyses
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(KEEPALIVED_EXAMPLE.read_text())
-    first = frontend.analyze(str(spec))
+    first = analyses.analyze(str(spec))
     parsed: list[str] = []
     real = loader.load_bytes
     monkeypatch.setattr(
         loader, "load_bytes", lambda raw, name, **kw: parsed.append(name) or real(raw, name, **kw)
     )
-    again = frontend.analyze(str(spec))
+    again = analyses.analyze(str(spec))
     assert parsed == [] and again is not first
     assert (again.cluster, again.diagnostics, again.source) == (
         first.cluster,
@@ -200,26 +200,26 @@ def test_an_unchanged_spec_is_not_parsed_again(tmp_path, monkeypatch) -> None:
     )
     assert again.document and first.document and again.document.data == first.document.data
     spec.write_text(spec.read_text().replace("edge-paris-01", "edge-paris-02"))
-    changed = frontend.analyze(str(spec))
+    changed = analyses.analyze(str(spec))
     assert parsed == [str(spec)]
     assert changed.cluster is not None and changed.cluster.name == "edge-paris-02"
 
 
 def test_a_cache_entry_of_doubtful_origin_is_not_read(tmp_path, analysis_cache) -> None:
-    from hacc.compiler import frontend
+    from hacc.outdir import analyses
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(KEEPALIVED_EXAMPLE.read_text())
-    frontend.analyze(str(spec))
+    analyses.analyze(str(spec))
     (entry,) = [p for p in analysis_cache.rglob("*") if p.is_file()]
-    assert frontend.cached(str(spec)) is not None
+    assert analyses.cached(str(spec)) is not None
     entry.chmod(0o666)  # writable by others: anyone could have put code in it
-    assert frontend.cached(str(spec)) is None
+    assert analyses.cached(str(spec)) is None
     entry.chmod(0o600)
     entry.write_bytes(entry.read_bytes()[:40])  # truncated
-    assert frontend.cached(str(spec)) is None
+    assert analyses.cached(str(spec)) is None
     entry.write_bytes(b"\0" * 32 + entry.read_bytes())  # another key
-    assert frontend.cached(str(spec)) is None
+    assert analyses.cached(str(spec)) is None
     entry.unlink()
     os.mkfifo(entry, 0o600)  # would block an open() for reading: never opened so
 
@@ -229,21 +229,21 @@ def test_a_cache_entry_of_doubtful_origin_is_not_read(tmp_path, analysis_cache) 
     signal.signal(signal.SIGALRM, hung)
     signal.alarm(10)
     try:
-        assert frontend.cached(str(spec)) is None
+        assert analyses.cached(str(spec)) is None
     finally:
         signal.alarm(0)
     entry.unlink()
-    assert frontend.analyze(str(spec)).ok
+    assert analyses.analyze(str(spec)).ok
 
 
 def test_an_empty_cache_dir_turns_the_cache_off(tmp_path, monkeypatch, analysis_cache) -> None:
-    from hacc.compiler import frontend
+    from hacc.outdir import analyses
 
     monkeypatch.setenv("HACC_CACHE_DIR", "")
     spec = tmp_path / "spec.yaml"
     spec.write_text(KEEPALIVED_EXAMPLE.read_text())
-    assert frontend.analyze(str(spec)).ok
-    assert frontend.cached(str(spec)) is None
+    assert analyses.analyze(str(spec)).ok
+    assert analyses.cached(str(spec)) is None
     assert not any(analysis_cache.iterdir())
 
 
@@ -365,14 +365,14 @@ def test_random_edits_never_leave_a_reused_folder_stale(hacc, tmp_path) -> None:
 
 
 def test_validate_of_one_cached_spec_says_what_analysis_says(hacc, monkeypatch) -> None:
-    from hacc.compiler import frontend
+    from hacc.outdir import analyses
 
     invalid = sorted((REPO / "tests/specs/invalid").glob("*.yaml"))[:12]
     for spec in [*invalid, KEEPALIVED_EXAMPLE]:
         for fmt in ("text", "json"):
             first = hacc("validate", "--format", fmt, str(spec))
             with monkeypatch.context() as m:
-                m.setattr(frontend, "analyze_all", lambda *a, **k: pytest.fail("analyzed again"))
+                m.setattr(analyses, "analyze_all", lambda *a, **k: pytest.fail("analyzed again"))
                 again = hacc("validate", "--format", fmt, str(spec))
             assert (again.code, again.out, again.err) == (first.code, first.out, first.err), spec
 

@@ -80,6 +80,7 @@ def run(opts: Options, report: Report) -> int:
 def _schema_files(opts: Options, report: Report, specs: list[str], code: int) -> int:
     """Keep the schema files the specs' modelines name current (--check: report stale ones)."""
     from hacc.compiler import editor_schema
+    from hacc.outdir import fsafe
 
     if code != EXIT_OK and not opts.check:
         return code
@@ -89,7 +90,7 @@ def _schema_files(opts: Options, report: Report, specs: list[str], code: int) ->
                 report.err(f"{path}: the spec's editor schema is out of date (run hacc build)")
             code = EXIT_PROBLEMS
         else:
-            editor_schema.write(path)
+            fsafe.write(path, editor_schema.content(), 0o644)
             if not opts.json:
                 report.err(f"{'update':>9} {path}")
     return code

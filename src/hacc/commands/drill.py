@@ -66,11 +66,11 @@ class Options:
 
 def run(opts: Options, report: Report) -> int:
     spec, profile, scenario_names, json_path = opts.spec, opts.profile, opts.scenarios, opts.json
-    from hacc.compiler.frontend import analyze
     from hacc.drill.configs import from_cluster
     from hacc.drill.report import table, verdict
     from hacc.drill.runner import Timing, as_json, run_drill
     from hacc.drill.scenarios import BY_NAME, SCENARIOS
+    from hacc.outdir.analyses import analyze
 
     scenarios = SCENARIOS
     if scenario_names:

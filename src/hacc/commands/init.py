@@ -46,10 +46,10 @@ def run(opts: Options, report: Report) -> int:
     if opts.schema_url is None:  # the modeline names the schema file beside the spec
         schema = Path(opts.path).parent / editor_schema.FILE_NAME
         if not os.path.lexists(schema):
-            editor_schema.write(schema)
+            fsafe.write(schema, editor_schema.content(), 0o644)
             report.err(f"create {schema}")
         elif editor_schema.stale([opts.path]):
-            editor_schema.write(schema)
+            fsafe.write(schema, editor_schema.content(), 0o644)
             report.err(f"update {schema}")
     return EXIT_OK
 

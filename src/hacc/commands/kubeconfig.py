@@ -34,9 +34,9 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc.compiler.frontend import analyze
     from hacc.live.kubeconfig_file import dump, merge, parse, rewrite
     from hacc.outdir import fsafe
+    from hacc.outdir.analyses import analyze
 
     analysis = analyze(opts.spec)
     report.diagnostics(analysis.diagnostics)

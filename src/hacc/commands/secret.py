@@ -35,7 +35,7 @@ def new_token() -> str:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc.compiler.frontend import analyze
+    from hacc.outdir.analyses import analyze
 
     analysis = analyze(opts.spec)
     report.diagnostics(analysis.diagnostics)

@@ -25,8 +25,8 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc.compiler.frontend import analyze
     from hacc.outdir import fsafe
+    from hacc.outdir.analyses import analyze
     from hacc.targets.upgrade_script import page, procedure, script
 
     analysis = analyze(opts.spec)

@@ -25,7 +25,7 @@ def run(opts: Options, report: Report) -> int:
 
     diags = _cached(opts.specs)
     if diags is None:
-        from hacc.compiler.frontend import analyze_all
+        from hacc.outdir.analyses import analyze_all
 
         diags = [d for analysis in analyze_all(opts.specs) for d in analysis.diagnostics]
     if opts.strict:

@@ -25,9 +25,9 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc.compiler.frontend import analyze
     from hacc.live.probes import run as verify
     from hacc.live.probes import table
+    from hacc.outdir.analyses import analyze
 
     if not 0 < opts.timeout <= 120:
         raise UsageError("hacc verify: --timeout takes 0 to 120 seconds")

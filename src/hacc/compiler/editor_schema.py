@@ -60,7 +60,6 @@ def stale(specs: list[str]) -> list[Path]:
     return out
 
 
-def write(path: Path) -> None:
-    from hacc.outdir import fsafe
-
-    fsafe.write(path, schema_text().encode("utf-8"), 0o644)
+def content() -> bytes:
+    """What the schema file beside the specs holds (written 0644 by init and build)."""
+    return schema_text().encode("utf-8")

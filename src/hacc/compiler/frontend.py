@@ -29,32 +29,18 @@ class Analysis:
 
 
 def analyze(path: str | Path) -> Analysis:
-    """Every problem of one spec, sorted by position; the model when the spec is usable. An
-    unchanged spec's analysis comes from the local cache (hacc.outdir.cache)."""
+    """Every problem of one spec, sorted by position; the model when the spec is usable.
+    (hacc.outdir.analyses.analyze is the same, through the local cache.)"""
     from hacc.compiler.loader import load_bytes, read_spec
-    from hacc.outdir import cache
+    from hacc.digests import digest
 
     name = str(path)
     raw, problems = read_spec(path, name)
     if raw is None:
-        return _analyze(name, None, problems)
-    cached = cache.cached_analysis(name, raw)
-    if isinstance(cached, Analysis):
-        return cached
-    result = _analyze(name, *load_bytes(raw, name))
-    result.source = cache.digest(raw)
-    cache.store_analysis(name, raw, result)
+        return analyze_document(name, None, problems)
+    result = analyze_document(name, *load_bytes(raw, name))
+    result.source = digest(raw)
     return result
-
-
-def cached(path: str | Path) -> Analysis | None:
-    """`analyze(path)` if the local cache has it, else None (nothing parsed)."""
-    from hacc.compiler.loader import read_spec
-    from hacc.outdir import cache
-
-    raw, _ = read_spec(path, str(path))
-    found = cache.cached_analysis(str(path), raw) if raw is not None else None
-    return found if isinstance(found, Analysis) else None
 
 
 def analyze_text(text: str, name: str) -> Analysis:
@@ -62,10 +48,11 @@ def analyze_text(text: str, name: str) -> Analysis:
     from hacc.compiler.loader import load_text
 
     doc, problems = load_text(text, name)
-    return _analyze(name, doc, problems)
+    return analyze_document(name, doc, problems)
 
 
-def _analyze(name: str, doc: Document | None, problems: list[Diagnostic]) -> Analysis:
+def analyze_document(name: str, doc: Document | None, problems: list[Diagnostic]) -> Analysis:
+    """The analysis of a loaded document (None: it did not load; `problems` say why)."""
     result = Analysis(name)
     result.document = doc
     if doc is not None:
@@ -98,17 +85,12 @@ def claims(cluster: Cluster) -> dict[str, Any]:
 Recorded = Callable[[set[str]], dict[str, dict[str, Any]]]
 
 
-def analyze_all(
-    paths: list[str], recorded: Recorded | None = None, analyses: list[Analysis] | None = None
-) -> list[Analysis]:
-    """Every spec, plus the checks that span specs: one cluster name per spec, and no address,
-    VIP or virtual router id taken twice, among these specs and the clusters recorded in OUT
-    that are not built now (`recorded(built)`: name -> claims of the others). `analyses`: each
-    spec's own analysis, if already made (they gain the diagnostics across specs)."""
+def across(results: list[Analysis], recorded: Recorded | None = None) -> list[Analysis]:
+    """The checks that span specs, added to each spec's analysis: one cluster name per spec, and
+    no address, VIP or virtual router id taken twice, among these specs and the clusters
+    recorded in OUT that are not built now (`recorded(built)`: name -> claims of the others)."""
     from hacc.diagnostics import ERROR
-    from hacc.outdir.parallel import map_ordered
 
-    results = analyses if analyses is not None else map_ordered(analyze, paths)
     seen: dict[str, str] = {}
     taken: dict[tuple[str, str], str] = {}  # (kind, value) -> who holds it
     built = {r.cluster.name for r in results if r.cluster is not None}

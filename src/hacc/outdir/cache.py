@@ -21,15 +21,11 @@ import pickle
 import stat
 import sys
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hashlib import sha256
-else:
-    try:  # the built-in sha256, without loading OpenSSL: the cache's keys are on `validate`'s path
-        from _sha256 import sha256
-    except ImportError:
-        from hashlib import sha256
+from hacc.digests import digest, sha256
+
+__all__ = ["digest"]  # hacc.digests.digest, which the state file records
 
 # Plain os.path, not pathlib: `validate` of one cached spec imports little else.
 PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the hacc package
@@ -76,11 +72,6 @@ def inputs_digest(spec: str, source: str) -> str:
     h = sha256(code_fingerprint())
     h.update(spec.encode() + b"\0" + source.encode())
     return "sha256:" + h.hexdigest()
-
-
-def digest(data: bytes) -> str:
-    """How hacc records bytes: each file's in a state file, the spec's in `inputs`."""
-    return "sha256:" + sha256(data).hexdigest()
 
 
 # The local analysis cache.

@@ -12,11 +12,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hacc.compiler.frontend import Analysis, analyze, analyze_all, cached, claims
+from hacc.compiler.frontend import Analysis, claims
 from hacc.compiler.model import GitOps, gitops_from
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import HaccError, InternalError
 from hacc.outdir import writer
+from hacc.outdir.analyses import analyze, analyze_all, cached
 from hacc.outdir.cache import inputs_digest
 from hacc.targets import extensions, render_cluster, selfcheck
 from hacc.targets.artifact import Artifact

@@ -18,9 +18,9 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
+from hacc.digests import digest
 from hacc.errors import HaccError
 from hacc.outdir import cache, fsafe
-from hacc.outdir.cache import digest
 from hacc.targets.artifact import KINDS, RUNBOOK, Artifact, Kind
 
 STATE_FILE = ".hacc-state.json"

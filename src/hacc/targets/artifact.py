@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from hacc.outdir.cache import digest
+from hacc.digests import digest
 
 # What a change to an artifact means for a running cluster (`hacc plan`).
 FIRST_BOOT = "first boot only"
