@@ -168,15 +168,6 @@ def test_console_script_runs_without_traceback(tmp_path) -> None:
     assert proc.stderr.startswith(f"{spec}:2:1: error[HACC004]:")
 
 
-def test_validate_does_not_import_jinja2_or_git() -> None:
-    code = (
-        f"import sys; from hacc.cli.main import main; main(['validate', {str(KEEPALIVED_EXAMPLE)!r}]); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jinja2', 'git')))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip() == "[]"
-
-
 def test_commit_options_without_commit_are_usage_errors(hacc, tmp_path) -> None:
     from conftest import KEEPALIVED_EXAMPLE
 
