@@ -90,6 +90,7 @@ def test_json_format(hacc, tmp_path) -> None:
     assert r.code == 1
     report = json.loads(r.out)
     assert report["errors"] == 2 and report["warnings"] == 0
+    assert (report["format_version"], report["command"]) == ("1", "validate")
     assert {d["code"] for d in report["diagnostics"]} == {"HACC101"}
     first = report["diagnostics"][0]
     assert (first["file"], first["line"], first["column"], first["severity"]) == (

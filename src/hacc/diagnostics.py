@@ -59,8 +59,20 @@ def render_text(diags: Iterable[Diagnostic]) -> str:
     return "".join(d.format() + "\n" for d in diags)
 
 
+JSON_FORMAT_VERSION = (
+    "1"  # of every --format json document; raised on a change that could break a reader
+)
+
+
 def render_json(diags: Iterable[Diagnostic]) -> str:
+    """`hacc validate --format json`."""
     items = [d._asdict() for d in diags]
     errors = sum(1 for d in items if d["severity"] == ERROR)
-    doc = {"diagnostics": items, "errors": errors, "warnings": len(items) - errors}
+    doc = {
+        "format_version": JSON_FORMAT_VERSION,
+        "command": "validate",
+        "diagnostics": items,
+        "errors": errors,
+        "warnings": len(items) - errors,
+    }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hacc.diagnostics import JSON_FORMAT_VERSION
 from hacc.outdir import writer
 from hacc.outdir.units import Planned
 from hacc.targets.artifact import USER_DATA, impact
 
-JSON_FORMAT_VERSION = "1"  # raised on any change that could break a reader
 SYMBOL = {writer.CREATE: "+", writer.UPDATE: "~", writer.REMOVE: "-"}
 VERB = {writer.CREATE: "created", writer.UPDATE: "updated", writer.REMOVE: "destroyed"}
 
