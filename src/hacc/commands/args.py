@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hacc.errors import UsageError
+
 MODES = ("keepalived-haproxy", "kube-vip", "external")
 
 EPILOG = """\
@@ -26,12 +28,16 @@ def command(sub: Any, name: str, **kw: Any) -> argparse.ArgumentParser:
     return parser
 
 
+SPECS_HELP = "spec files ('-': one spec on standard input)"
+
+
 def spec_arguments(
-    parser: argparse.ArgumentParser, *, output: bool, specs_help: str = "spec files"
+    parser: argparse.ArgumentParser, *, output: bool, specs_help: str | None = None
 ) -> None:
-    """What every compiling command takes: specs, the output folder, --strict."""
-    nargs = "+" if specs_help == "spec files" else "*"
-    parser.add_argument("specs", nargs=nargs, metavar="SPEC", help=specs_help)
+    """What every compiling command takes: specs, the output folder, --strict. `specs_help`:
+    SPEC is optional, and this says when."""
+    nargs = "+" if specs_help is None else "*"
+    parser.add_argument("specs", nargs=nargs, metavar="SPEC", help=specs_help or SPECS_HELP)
     if output:
         parser.add_argument(
             "-o", "--output", default="out", metavar="OUT", help="output folder (default: out)"
@@ -47,3 +53,10 @@ def format_argument(parser: argparse.ArgumentParser) -> None:
         help="text (default), or one JSON document on stdout (format_version 1; README "
         '"JSON output")',
     )
+
+
+def specs_given(specs: list[str], command: str) -> list[str]:
+    """The SPEC arguments, standard input at most once (it can be read only once)."""
+    if specs.count("-") > 1:
+        raise UsageError(f"hacc {command}: '-' (standard input) may be given once")
+    return specs

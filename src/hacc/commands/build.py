@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from hacc.commands import Report, plural
-from hacc.commands.args import ENVIRONMENT, EPILOG, command, format_argument, spec_arguments
+from hacc.commands.args import (
+    ENVIRONMENT,
+    EPILOG,
+    command,
+    format_argument,
+    spec_arguments,
+    specs_given,
+)
 from hacc.commands.shared import compile_reported, leak_guard
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 
@@ -29,7 +36,7 @@ class Options:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
         return cls(
-            specs=args.specs,
+            specs=specs_given(args.specs, "build"),
             output=args.output,
             strict=args.strict,
             check=args.check,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hacc.commands import Report
-from hacc.commands.args import command, format_argument, spec_arguments
+from hacc.commands.args import command, format_argument, spec_arguments, specs_given
 from hacc.commands.shared import compile_reported, secret_values
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
@@ -27,7 +27,7 @@ class Options:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
         return cls(
-            specs=args.specs,
+            specs=specs_given(args.specs, "plan"),
             output=args.output,
             strict=args.strict,
             diff=args.diff,

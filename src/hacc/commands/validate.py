@@ -6,7 +6,7 @@ import argparse
 from typing import Any, NamedTuple
 
 from hacc.commands import Report, plural
-from hacc.commands.args import ENVIRONMENT, EPILOG, command, spec_arguments
+from hacc.commands.args import ENVIRONMENT, EPILOG, command, spec_arguments, specs_given
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
 
@@ -17,7 +17,7 @@ class Options(NamedTuple):
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
-        return cls(args.specs, args.strict, args.format == "json")
+        return cls(specs_given(args.specs, "validate"), args.strict, args.format == "json")
 
 
 def run(opts: Options, report: Report) -> int:
@@ -48,13 +48,14 @@ def run(opts: Options, report: Report) -> int:
 def _cached(specs: list[str]) -> list[Any] | None:
     """One spec's diagnostics from the analysis cache (with one spec there are no checks across
     specs), or None: then analyze."""
-    from hacc.compiler.loader import read_spec
+    from hacc.compiler.loader import read_spec, spec_name
     from hacc.outdir import cache
 
     if len(specs) != 1:
         return None
-    raw, _ = read_spec(specs[0], specs[0])
-    return cache.cached_diagnostics(specs[0], raw) if raw is not None else None
+    name = spec_name(specs[0])
+    raw, _ = read_spec(specs[0], name)
+    return cache.cached_diagnostics(name, raw) if raw is not None else None
 
 
 def arguments(sub: Any) -> None:

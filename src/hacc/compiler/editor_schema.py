@@ -21,6 +21,8 @@ MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=(\S+)\s*$", re.M)
 
 def _named(spec: Path) -> Path | None:
     """The local schema file a spec's modeline (in its first lines) names, if any."""
+    if str(spec) == "-":  # standard input: no folder to keep a schema file in
+        return None
     try:
         with spec.open(encoding="utf-8", errors="replace") as f:
             head = "".join(f.readline() for _ in range(5))

@@ -31,10 +31,10 @@ class Analysis:
 def analyze(path: str | Path) -> Analysis:
     """Every problem of one spec, sorted by position; the model when the spec is usable.
     (hacc.outdir.analyses.analyze is the same, through the local cache.)"""
-    from hacc.compiler.loader import load_bytes, read_spec
+    from hacc.compiler.loader import load_bytes, read_spec, spec_name
     from hacc.digests import digest
 
-    name = str(path)
+    name = spec_name(path)
     raw, problems = read_spec(path, name)
     if raw is None:
         return analyze_document(name, None, problems)

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import stat
+import sys
 import warnings
 from collections.abc import Iterator
 from functools import cache
@@ -69,8 +70,32 @@ def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (before.rfind("\n") + 1) + 1
 
 
+STDIN = "-"  # a spec path that means standard input
+STDIN_NAME = "<stdin>"  # how diagnostics name it
+STDIN_LIMIT = 16 << 20  # bytes: far more than any spec, and a bound on a runaway pipe
+
+
+def spec_name(path: str | Path) -> str:
+    """How diagnostics and records name the spec at `path`."""
+    return STDIN_NAME if str(path) == STDIN else str(path)
+
+
+@cache
+def _stdin() -> bytes | None:
+    """Standard input, read once per process (forked workers inherit what the parent read);
+    None when it is larger than STDIN_LIMIT."""
+    data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
+    return data if len(data) <= STDIN_LIMIT else None
+
+
 def read_spec(path: str | Path, name: str) -> tuple[bytes | None, list[Diagnostic]]:
-    """The bytes of a spec file, or why they cannot be read."""
+    """The bytes of a spec file (`-`: standard input), or why they cannot be read."""
+    if str(path) == STDIN:
+        data = _stdin()
+        if data is None:
+            why = f"cannot read the spec: standard input holds more than {STDIN_LIMIT >> 20} MiB"
+            return None, [_error(name, 1, 1, "HACC001", why)]
+        return data, []
     try:
         mode: int | None = os.stat(path).st_mode
     except OSError:

@@ -12,11 +12,11 @@ if TYPE_CHECKING:
 
 def analyze(path: str | Path) -> Analysis:
     """hacc.compiler.frontend.analyze, read from the cache when it holds the spec's bytes."""
-    from hacc.compiler.loader import read_spec
+    from hacc.compiler.loader import read_spec, spec_name
     from hacc.digests import digest
     from hacc.outdir import cache
 
-    name = str(path)
+    name = spec_name(path)
     raw, problems = read_spec(path, name)
     if raw is None:
         return analyze_document(name, None, problems)
@@ -33,11 +33,12 @@ def analyze(path: str | Path) -> Analysis:
 
 def cached(path: str | Path) -> Analysis | None:
     """`analyze(path)` if the local cache has it, else None (nothing parsed)."""
-    from hacc.compiler.loader import read_spec
+    from hacc.compiler.loader import read_spec, spec_name
     from hacc.outdir import cache
 
-    raw, _ = read_spec(path, str(path))
-    found = cache.cached_analysis(str(path), raw) if raw is not None else None
+    name = spec_name(path)
+    raw, _ = read_spec(path, name)
+    found = cache.cached_analysis(name, raw) if raw is not None else None
     return found if isinstance(found, Analysis) else None
 
 

@@ -50,7 +50,11 @@ class Unit:
         """What the state file remembers of this unit's spec."""
         if self.analysis is None or self.analysis.cluster is None:
             return writer.Record()
-        spec = spec_path(self.analysis, folder)
+        from hacc.compiler.loader import STDIN_NAME
+
+        # A spec read from standard input cannot be read again: no path, and nothing to reuse.
+        piped = self.analysis.file == STDIN_NAME
+        spec = None if piped else spec_path(self.analysis, folder)
         cluster = self.analysis.cluster
         return writer.Record(
             spec,
@@ -59,7 +63,7 @@ class Unit:
             endpoint_text(cluster),
             cluster.channel,
             extensions.items(cluster),
-            inputs_digest(spec, self.analysis.source) if self.analysis.source else None,
+            inputs_digest(spec, self.analysis.source) if spec and self.analysis.source else None,
         )
 
     def folder(self, out: str | Path) -> Path:
