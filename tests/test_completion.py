@@ -48,6 +48,11 @@ def test_bash(scripts) -> None:
     assert bash_complete(scripts["bash"], "hacc", "plan", "--detailed") == ["--detailed-exitcode"]
     assert bash_complete(scripts["bash"], "hacc", "build", "--format", "") == ["text", "json"]
     assert bash_complete(scripts["bash"], "hacc", "completion", "--") == ["--help"]
+    assert bash_complete(scripts["bash"], "hacc", "completion", "") == ["bash", "zsh", "fish"]
+    assert bash_complete(scripts["bash"], "hacc", "secret", "") == ["new"]
+    assert "build" in bash_complete(scripts["bash"], "hacc", "help", "")
+    scenarios = bash_complete(scripts["bash"], "hacc", "drill", "--scenarios", "")
+    assert "keepalived-stop" in scenarios and "holder-cut-off" in scenarios
 
 
 def test_fish(scripts) -> None:
@@ -62,6 +67,9 @@ def test_fish(scripts) -> None:
     assert complete("hacc pl") == ["plan"]
     assert complete("hacc plan --for") == ["--format"]
     assert sorted(complete("hacc plan --format ")) == ["json", "text"]
+    assert sorted(complete("hacc completion ")) == ["bash", "fish", "zsh"]
+    assert complete("hacc secret ") == ["new"]
+    assert "holder-cut-off" in complete("hacc drill --scenarios ")
 
 
 def test_zsh(scripts) -> None:

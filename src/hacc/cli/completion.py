@@ -15,22 +15,35 @@ if TYPE_CHECKING:
 SHELLS = ("bash", "zsh", "fish")
 
 
+def _listed_values() -> dict[tuple[str, str], list[str]]:
+    """Values of options that take a list rather than one choice: offered, not enforced."""
+    from hacc.drill.scenarios import SCENARIOS
+
+    return {("drill", "--scenarios"): [s.name for s in SCENARIOS]}
+
+
 def commands(parser: argparse.ArgumentParser) -> dict[str, dict[str, Any]]:
-    """command -> {"help": str, "options": {flag: choices or None (a value) or False (none)}}"""
+    """command -> {"help": str, "options": {flag: choices or None (a value) or False (none)},
+    "values": the choices of its first positional argument, or None (file names)}"""
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     helps = {c.dest: c.help or "" for c in sub._choices_actions}
     out: dict[str, dict[str, Any]] = {}
+    listed = _listed_values()
     for name, p in sub.choices.items():
         options: dict[str, Any] = {}
+        values: list[str] | None = None
         for action in p._actions:
             if action.help == argparse.SUPPRESS:
                 continue
+            if not action.option_strings and values is None and action.choices:
+                values = list(action.choices)
             for flag in action.option_strings:
                 if action.nargs == 0:
                     options[flag] = False
                 else:
-                    options[flag] = list(action.choices) if action.choices else None
-        out[name] = {"help": helps.get(name, ""), "options": options}
+                    choices = list(action.choices) if action.choices else None
+                    options[flag] = choices or listed.get((name, flag))
+        out[name] = {"help": helps.get(name, ""), "options": options, "values": values}
     return out
 
 
@@ -43,6 +56,11 @@ def _bash(cmds: dict[str, dict[str, Any]]) -> str:
     cases = []
     for name, c in sorted(cmds.items()):
         flags = " ".join(sorted(c["options"]))
+        positional = (
+            f'COMPREPLY=($(compgen -W "{" ".join(c["values"])}" -- "$cur"))'
+            if c["values"]
+            else 'COMPREPLY=($(compgen -f -- "$cur"))'
+        )
         values = []
         for flag, choices in sorted(c["options"].items()):
             if choices:
@@ -58,7 +76,7 @@ def _bash(cmds: dict[str, dict[str, Any]]) -> str:
             + ("\n" if values else "")
             + "            esac\n"
             f'            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "{flags}" -- "$cur"))\n'
-            f'            else COMPREPLY=($(compgen -f -- "$cur")); fi ;;'
+            f"            else {positional}; fi ;;"
         )
     names = " ".join(sorted(cmds))
     return (
@@ -107,7 +125,10 @@ def _zsh(cmds: dict[str, dict[str, Any]]) -> str:
                 specs.append(_zq(f"{flag}[]:value:_files"))
             else:
                 specs.append(_zq(f"{flag}[]"))
-        specs.append(_zq("*:file:_files"))
+        if c["values"]:
+            specs.append(_zq(f"1:value:({' '.join(c['values'])})"))
+        else:
+            specs.append(_zq("*:file:_files"))
         lines.append(f"        {name}) _arguments -s {' '.join(specs)} ;;")
     lines += [
         "    esac",
@@ -135,7 +156,10 @@ def _fish(cmds: dict[str, dict[str, Any]]) -> str:
         )
     for name, c in sorted(cmds.items()):
         cond = f"-n '__fish_seen_subcommand_from {name}'"
-        lines.append(f"complete -c hacc {cond} -F")
+        if c["values"]:
+            lines.append(f"complete -c hacc {cond} -x -a {_fq(' '.join(c['values']))}")
+        else:
+            lines.append(f"complete -c hacc {cond} -F")
         for flag, choices in sorted(c["options"].items()):
             opt = f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}"
             extra = ""
