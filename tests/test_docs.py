@@ -25,11 +25,13 @@ def test_readme_quickstart_runs_the_test_script() -> None:
     assert "scripts/test" in readme and "scripts/test" in ci
 
 
-def test_every_spec_in_the_readme_validates(hacc, tmp_path) -> None:
-    """Spec-shaped YAML blocks in the README are specs a reader will copy."""
+def test_every_spec_in_the_docs_validates(hacc, tmp_path) -> None:
+    """Spec-shaped YAML blocks in the README and docs/ are specs a reader will copy."""
     import re
 
-    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    text = "".join(p.read_text() for p in pages)
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
     specs = [b for b in blocks if "apiVersion: hacc.dev/v1alpha1" in b]
     assert specs
     for i, text in enumerate(specs):

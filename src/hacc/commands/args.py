@@ -50,7 +50,7 @@ def format_argument(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="text (default), or one JSON document on stdout (format_version 1; README "
+        help="text (default), or one JSON document on stdout (format_version 1; docs/commands.md "
         '"JSON output")',
     )
 

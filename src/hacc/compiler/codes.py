@@ -1,6 +1,6 @@
 """The catalogue of diagnostic codes. Codes are stable: never reuse or renumber one.
 
-`docs/diagnostics.md` and the README's list are generated from this table (`scripts/gen-docs`).
+`docs/diagnostics.md` is generated from this table (`scripts/gen-docs`).
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-SCHEMA_URL = "./hacluster-v1alpha1.schema.json"  # schemafile.RELATIVE_URL: works offline
+SCHEMA_URL = "./hacluster-v1alpha1.schema.json"  # editor_schema.RELATIVE_URL: works offline
 
 _HEAD = """\
 # yaml-language-server: $schema={schema_url}
 # A MicroK8s high-availability cluster for hacc. Validate with `hacc validate {file}`,
 # compile with `hacc build {file} -o out/`. Every key is described in the spec reference
-# (README.md) and in the JSON Schema (`hacc schema`).
+# (docs/spec.md in hacc's repository) and in the JSON Schema (`hacc schema`).
 apiVersion: hacc.dev/v1alpha1
 kind: HACluster
 metadata:

@@ -162,7 +162,7 @@ def as_json(
     *,
     ok: bool,
 ) -> str:
-    """The machine-readable form of plan, build and build --check (README "JSON output")."""
+    """The machine-readable form of plan, build and build --check (docs/commands.md "JSON output")."""
 
     steps = {(p.folder, c.path): (kind, hint) for p, c, kind, hint in described(plans)}
     moved = {(m.plan.unit.name, m.what): m for m in recorded_changes(plans)}
