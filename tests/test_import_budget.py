@@ -46,7 +46,12 @@ def test_validate_of_one_spec_stays_within_its_imports(spec, tmp_path) -> None:
 def test_the_budget_test_sees_an_import(tmp_path) -> None:
     """The probe itself notices a forbidden module (so the test above can fail)."""
     proc = subprocess.run(
-        [sys.executable, "-c", "import shutil\n" + PROBE.format(forbidden=FORBIDDEN), str(EXAMPLES[0])],
+        [
+            sys.executable,
+            "-c",
+            "import shutil\n" + PROBE.format(forbidden=FORBIDDEN),
+            str(EXAMPLES[0]),
+        ],
         capture_output=True,
         text=True,
         check=False,

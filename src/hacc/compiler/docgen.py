@@ -82,7 +82,9 @@ def spec_reference() -> str:
 
 def diagnostics_list() -> str:
     lines = ["| Code | Severity | Meaning |", "|---|---|---|"]
-    lines += [f"| [{c.code}](#{c.code.lower()}) | {c.severity} | {c.title} |" for c in CODES.values()]
+    lines += [
+        f"| [{c.code}](#{c.code.lower()}) | {c.severity} | {c.title} |" for c in CODES.values()
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hacc.diagnostics import JSON_FORMAT_VERSION
-from hacc.outdir import writer
+from hacc.outdir import state, writer
 from hacc.outdir.units import Planned
 from hacc.targets.artifact import USER_DATA, impact
 
@@ -98,7 +98,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
         cluster = analysis.cluster if analysis else None
         if analysis is None or cluster is None or p.unit.reused:  # reused: its record is current
             continue
-        before = writer.read_endpoint(p.folder)
+        before = state.read(p.folder).endpoint
         after = endpoint_text(cluster)
         if before is not None and before != after:
             step = (
@@ -110,7 +110,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
             if cluster.mode == EXTERNAL:
                 step += "; move your load balancer's listener (RUNBOOK.md section 7)"
             out.append(Moved(p, "endpoint", before, after, step))
-        was = writer.read_channel(p.folder)
+        was = state.read(p.folder).channel
         if was is not None and was != cluster.channel:
             step = (
                 "new nodes install the new channel; running nodes keep theirs until upgraded: "
@@ -134,7 +134,7 @@ def extension_changes(plans: list[Planned]) -> list[ExtensionChange]:
         cluster = p.unit.analysis.cluster if p.unit.analysis else None
         if cluster is None or p.unit.reused:  # reused: its record is current
             continue
-        before = writer.read_extensions(p.folder)
+        before = state.read(p.folder).extensions
         if before is None:
             continue
         after = items(cluster)

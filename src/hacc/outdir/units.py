@@ -16,9 +16,10 @@ from hacc.compiler.frontend import Analysis, claims
 from hacc.compiler.model import GitOps, gitops_from
 from hacc.diagnostics import WARNING, Diagnostic, sort_key
 from hacc.errors import HaccError, InternalError
-from hacc.outdir import writer
+from hacc.outdir import state, writer
 from hacc.outdir.analyses import analyze, analyze_all, cached
 from hacc.outdir.cache import inputs_digest
+from hacc.outdir.state import NODE, STATE_FILE, Record
 from hacc.targets import extensions, render_cluster, selfcheck
 from hacc.targets.artifact import Artifact
 from hacc.targets.fleet import FOLDER as FLEET_FOLDER
@@ -46,17 +47,17 @@ class Unit:
         record = {"repoURL": g.repo_url, "branch": g.branch, "path": g.path or "."}
         return record | ({"secretRef": g.secret} if g.secret else {})
 
-    def record(self, folder: Path) -> writer.Record:
+    def record(self, folder: Path) -> Record:
         """What the state file remembers of this unit's spec."""
         if self.analysis is None or self.analysis.cluster is None:
-            return writer.Record()
+            return Record()
         from hacc.compiler.loader import STDIN_NAME
 
         # A spec read from standard input cannot be read again: no path, and nothing to reuse.
         piped = self.analysis.file == STDIN_NAME
         spec = None if piped else spec_path(self.analysis, folder)
         cluster = self.analysis.cluster
-        return writer.Record(
+        return Record(
             spec,
             self.gitops_record(),
             claims(cluster),
@@ -93,9 +94,9 @@ def built_folders(out: str | Path) -> list[Path]:
     is not hacc's, and its name must not reach the fleet's objects)."""
     return [
         state.parent
-        for state in sorted(Path(out).glob(f"*/{writer.STATE_FILE}"))
+        for state in sorted(Path(out).glob(f"*/{STATE_FILE}"))
         if state.parent.name != FLEET_FOLDER
-        and writer.NODE.fullmatch(state.parent.name)
+        and NODE.fullmatch(state.parent.name)
         and not state.parent.is_symlink()
     ]
 
@@ -115,7 +116,7 @@ def recorded_specs(out: str | Path, given: list[str]) -> list[str]:
     seen = {os.path.realpath(p) for p in given}
     found: list[str] = []
     for folder in built_folders(out):
-        spec = writer.read_record(folder)[1]
+        spec = state.read(folder).spec
         if spec is None:
             continue
         path = os.path.normpath(folder / spec)
@@ -133,7 +134,7 @@ def recorded_claims(
     if out is None:
         return {}
     return {
-        folder.name: writer.read_record(folder)[2]
+        folder.name: state.read(folder).claims
         for folder in built_folders(out)
         if folder.name not in (built or set())
         and orphan_reason(folder) is None  # a renamed cluster does not clash with its old self
@@ -216,7 +217,7 @@ def _reusable(analysis: Analysis, out: str | Path | None) -> list[Artifact] | No
         folder = writer.cluster_folder(Path(out), name)
     except HaccError:
         return None
-    if not os.path.lexists(folder / writer.STATE_FILE):
+    if not os.path.lexists(folder / STATE_FILE):
         return None  # never built
     return writer.unchanged(folder, name, Unit(name, [], analysis).record(folder))
 
@@ -259,11 +260,11 @@ def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
     members = {u.name: u.gitops for u in units if u.gitops is not None}
     built = {u.name for u in units}
     for folder in built_folders(out):
-        record = None if folder.name in built else writer.read_gitops(folder)
+        record = None if folder.name in built else state.read(folder).gitops_record(folder)
         if record:
             members[folder.name] = gitops_from(record)
     artifacts = render_fleet({k: v for k, v in members.items() if v is not None})
-    if artifacts or (Path(out) / FLEET_FOLDER / writer.STATE_FILE).exists():
+    if artifacts or (Path(out) / FLEET_FOLDER / STATE_FILE).exists():
         return Unit(FLEET_FOLDER, artifacts)
     return None
 
@@ -287,7 +288,7 @@ def plan(units: list[Unit], out: str | Path) -> list[Planned]:
             conflicts.append(str(e))
             continue
         conflicts += in_the_way
-        plans.append(Planned(u, folder, changes, writer.interrupted(folder)))
+        plans.append(Planned(u, folder, changes, state.read(folder).incomplete))
     if conflicts:
         listed = "".join(f"\n  {c}" for c in conflicts)
         raise HaccError(f"nothing written; in the way:{listed}\nmove them away, then build again")
@@ -302,7 +303,7 @@ def orphan_reason(folder: Path) -> str | None:
     """Why no spec builds the cluster of `folder` any more (the spec its state file names is
     gone, or now builds another cluster), or None. A spec not given in this run, as pre-commit
     passes only changed files, still builds its cluster: its folder is no orphan."""
-    _, spec, _ = writer.read_record(folder)
+    spec = state.read(folder).spec
     if spec is None:
         return None  # built before hacc recorded specs: cannot tell
     path = folder / spec

@@ -8,21 +8,19 @@ that the spec no longer produces are removed.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from hacc.digests import digest
 from hacc.errors import HaccError
-from hacc.outdir import cache, fsafe
-from hacc.targets.artifact import KINDS, RUNBOOK, Artifact, Kind
+from hacc.outdir import cache, fsafe, state
+from hacc.outdir.state import PRINTABLE_CHARS, STATE_FILE, Record
 
-STATE_FILE = ".hacc-state.json"
+__all__ = ["PRINTABLE_CHARS", "STATE_FILE", "Record"]  # what other modules take from here
+from hacc.targets.artifact import RUNBOOK, Artifact, Kind
+
 CREATE, UPDATE, IDENTICAL, REMOVE = "create", "update", "identical", "remove"
 
 
@@ -37,11 +35,6 @@ class Change:
     node: str | None = None
 
 
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
-NODE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
-STATE_LIMIT = 16 << 20
-
-
 def _mode(executable: bool) -> int:
     return 0o755 if executable else 0o644
 
@@ -54,226 +47,29 @@ def cluster_folder(out: Path, name: str) -> Path:
     return path
 
 
-def _load_state(cluster_dir: Path) -> dict[str, Any]:
-    return _parse_state(cluster_dir / STATE_FILE, _read_state_bytes(cluster_dir))
-
-
-def _read_state_bytes(cluster_dir: Path) -> bytes | None:
-    return fsafe.read(cluster_dir / STATE_FILE, STATE_LIMIT)
-
-
-def _parse_state(path: Path, data: bytes | None) -> dict[str, Any]:
-    if data is None:
-        return {}
-    where = str(path)
-    try:
-        state = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as e:
-        what = "nested too deeply" if isinstance(e, RecursionError) else e
-        raise HaccError(f"{where} is not a hacc state file ({what}); restore it from Git") from e
-    if not isinstance(state, dict) or not isinstance(state.get("files"), dict):
-        raise HaccError(f"{where} is not a hacc state file (no file list); restore it from Git")
-    files: dict[str, str] = {}
-    for entry, value in state["files"].items():
-        rel = fsafe.relative_path(entry, where)
-        if not isinstance(value, str) or not DIGEST.fullmatch(value):
-            raise HaccError(f"{where} gives {rel} no sha256 digest; restore it from Git")
-        files[rel] = value
-    state["files"] = files
-    return state
-
-
-def read_state(cluster_dir: Path) -> dict[str, str]:
-    """The files hacc wrote into `cluster_dir`, with their hashes, every path checked."""
-    files: dict[str, str] = _load_state(cluster_dir).get("files", {})
-    return files
-
-
-def read_kinds(cluster_dir: Path) -> dict[str, tuple[Kind, str | None]]:
-    """What the state file says each file is, and its node; unknown entries are left out."""
-    return _kinds(_load_state(cluster_dir))
-
-
-def _kinds(state: dict[str, Any]) -> dict[str, tuple[Kind, str | None]]:
-    kinds, nodes = state.get("kinds"), state.get("nodes")
-    kinds = kinds if isinstance(kinds, dict) else {}
-    nodes = nodes if isinstance(nodes, dict) else {}
-    out: dict[str, tuple[Kind, str | None]] = {}
-    for path, name in kinds.items():
-        node = nodes.get(path)
-        if name in KINDS and (node is None or (isinstance(node, str) and NODE.fullmatch(node))):
-            out[str(path)] = (KINDS[name], node)
-    return out
-
-
-def interrupted(cluster_dir: Path) -> bool:
-    """Whether the last build into `cluster_dir` was killed before it finished."""
-    return _load_state(cluster_dir).get("incomplete") is True
-
-
-def read_gitops(cluster_dir: Path) -> dict[str, str] | None:
-    """Where the cluster's output is committed, as recorded by its last build (for fleets);
-    checked against the spec's own rules, since another folder's state file is input too."""
-    from hacc.compiler.schema_check import value_ok
-
-    gitops = _load_state(cluster_dir).get("gitops")
-    if not isinstance(gitops, dict):
-        return None
-    record = {k: gitops.get(k) for k in ("repoURL", "branch", "path")}
-    if "secretRef" in gitops:
-        record["secretRef"] = gitops["secretRef"]
-    for key, value in record.items():
-        if not isinstance(value, str) or not value_ok(("spec", "gitops", key), value):
-            raise HaccError(
-                f"{cluster_dir / STATE_FILE} records an invalid gitops {key}; restore it from Git"
-            )
-    return {k: str(v) for k, v in record.items()}
-
-
-@dataclass(frozen=True)
-class Record:
-    """What a cluster folder's state file says besides its files, for later runs: the spec that
-    built it (relative to the folder), where its output is committed, and the addresses it
-    claims (checked against other clusters' specs)."""
-
-    spec: str | None = None
-    gitops: dict[str, str] | None = None
-    claims: dict[str, Any] | None = None
-    endpoint: str | None = None  # where clients reach the API, for `plan` to notice a change
-    channel: str | None = None  # the MicroK8s channel, for `plan` to notice an upgrade
-    extensions: dict[str, list[str]] | None = None  # per node, what the extension points give
-    inputs: str | None = None  # what built the folder (hacc.outdir.cache.inputs_digest)
-
-
-def state_text(
-    cluster: str,
-    artifacts: Iterable[Artifact],
-    record: Record | None = None,
-    *,
-    also: dict[str, str] | None = None,
-) -> str:
-    """The state file; `also` (files a build may still remove) makes it an intent, marked
-    incomplete until the build has finished."""
-    record = record or Record()
-    files = dict(also or {})
-    files.update({a.path: a.digest for a in artifacts})
-    doc: dict[str, Any] = {"generator": "hacc", "cluster": cluster}
-    if also is not None:
-        doc["incomplete"] = True
-    if record.spec:
-        doc["spec"] = record.spec
-    if record.inputs:
-        doc["inputs"] = record.inputs
-    doc["files"] = dict(sorted(files.items()))
-    # What each file is, for a later run that removes it (`plan` says what that means).
-    doc["kinds"] = {a.path: a.kind.name for a in sorted(artifacts, key=lambda a: a.path)}
-    nodes = {a.path: a.node for a in sorted(artifacts, key=lambda a: a.path) if a.node}
-    if nodes:
-        doc["nodes"] = nodes
-    executable = sorted(a.path for a in artifacts if a.executable)
-    if executable:
-        doc["executable"] = executable
-    if record.gitops:
-        doc["gitops"] = record.gitops
-    if record.claims:
-        doc["claims"] = record.claims
-    if record.endpoint:
-        doc["endpoint"] = record.endpoint
-    if record.channel:
-        doc["channel"] = record.channel
-    if record.extensions is not None:
-        doc["extensions"] = record.extensions
-    return json.dumps(doc, indent=2) + "\n"
-
-
-ENDPOINT = re.compile(r"https://[A-Za-z0-9.:-]{1,260}( \([0-9.]{7,15}\))?", re.ASCII)
-
-
-def read_endpoint(cluster_dir: Path) -> str | None:
-    """The endpoint the folder's last build recorded (None if none, or not of the shape hacc
-    writes: a state file is input, and this text reaches the terminal)."""
-    value = _load_state(cluster_dir).get("endpoint")
-    return value if isinstance(value, str) and ENDPOINT.fullmatch(value) else None
-
-
-def read_channel(cluster_dir: Path) -> str | None:
-    """The MicroK8s channel the folder's last build recorded (None if none or malformed)."""
-    from hacc.compiler.model import CHANNEL
-
-    value = _load_state(cluster_dir).get("channel")
-    return value if isinstance(value, str) and CHANNEL.fullmatch(value) else None
-
-
-def read_extensions(cluster_dir: Path) -> dict[str, list[str]] | None:
-    """What the folder's last build recorded of the extension points (None if nothing usable).
-    Only printable lines reach the terminal."""
-    value = _load_state(cluster_dir).get("extensions")
-    if not isinstance(value, dict):
-        return None
-    out: dict[str, list[str]] = {}
-    for node, items in value.items():
-        if not (isinstance(items, list) and all(isinstance(i, str) for i in items)):
-            return None
-        if len(items) > MAX_ITEMS:
-            return None
-        if not all(PRINTABLE.fullmatch(s) for s in (node, *items)):
-            return None
-        out[node] = items
-    return out
-
-
-# No C0 or C1 controls (a C1 CSI starts a terminal escape as surely as ESC [), line breaks or
-# bidirectional overrides (which make a terminal show text in another order than it runs).
-PRINTABLE_CHARS = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-PRINTABLE = re.compile(PRINTABLE_CHARS + "{1,20000}")
-MAX_ITEMS = 1024  # per node: far more than a spec can give (64 labels, 32 taints, 64 files, ...)
-SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
-
-
-def read_record(cluster_dir: Path) -> tuple[str | None, str | None, dict[str, Any]]:
-    """(cluster name, spec path relative to the folder, claims) from a folder's state file.
-    A state file is input like any other: a spec path is only ever a relative YAML file (read
-    to learn which cluster it builds), and claims of the wrong shape are ignored."""
-    state = _load_state(cluster_dir)
-    name = state.get("cluster")
-    spec = state.get("spec")
-    if not (isinstance(spec, str) and SPEC_PATH.fullmatch(spec) and not spec.startswith("/")):
-        spec = None
-    claims: dict[str, Any] = {}
-    raw = state.get("claims")
-    if isinstance(raw, dict):
-        addresses = raw.get("addresses")
-        if isinstance(addresses, list) and all(isinstance(a, str) for a in addresses):
-            claims["addresses"] = addresses
-        for key in ("vip", "vrrp"):
-            if isinstance(raw.get(key), str):
-                claims[key] = raw[key]
-    return (name if isinstance(name, str) else None, spec, claims)
-
-
 def unchanged(cluster_dir: Path, cluster: str, record: Record) -> list[Artifact] | None:
     """The artifacts in `cluster_dir`, read back, if its last build finished from the inputs
     `record` names and the folder is exactly as that build left it: the state file as this
     build would write it, every file it lists there as written. Else None (compile the spec
     again). Any doubt (a temporary file, a link, a file of another mode) means None."""
     try:
-        raw = _read_state_bytes(cluster_dir)
-        state = _parse_state(cluster_dir / STATE_FILE, raw)
+        found_state = state.read(cluster_dir)
     except HaccError:
         return None
-    if record.inputs is None or state.get("inputs") != record.inputs or "incomplete" in state:
+    raw = found_state.raw
+    if record.inputs is None or found_state.inputs != record.inputs or found_state.incomplete:
         return None
     if raw is None or not cache.remembers(str(cluster_dir), raw):
         return None  # not written here: the committed record alone is no proof
-    kinds = _kinds(state)
-    executable = state.get("executable", [])
-    if not isinstance(executable, list):
+    kinds = found_state.kinds
+    executable = found_state.executable
+    if executable is None:
         return None
     found = fsafe.regular_files(cluster_dir)
     if found is None:
         return None
     artifacts = []
-    for rel, recorded in sorted(state["files"].items()):
+    for rel, recorded in sorted(found_state.files.items()):
         if rel not in found or rel not in kinds:
             return None
         content = fsafe.read_exactly(found[rel], rel in executable)
@@ -288,7 +84,7 @@ def unchanged(cluster_dir: Path, cluster: str, record: Record) -> list[Artifact]
             )
         except UnicodeDecodeError:
             return None
-    if state_text(cluster, artifacts, record).encode() != raw:
+    if state.text(cluster, artifacts, record).encode() != raw:
         return None
     return artifacts
 
@@ -307,9 +103,10 @@ def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], li
     does not own (each a reason to write nothing at all)."""
     if not os.path.lexists(cluster_dir):  # a new cluster: everything is to create
         return [Change(CREATE, a.path, a, kind=a.kind, node=a.node) for a in artifacts], []
-    state = read_state(cluster_dir)
+    recorded_state = state.read(cluster_dir)
+    owned = recorded_state.files
     # After a killed build, files may hold either version: none of them was edited by hand.
-    trust = not interrupted(cluster_dir)
+    trust = not recorded_state.incomplete
     changes: list[Change] = []
     conflicts: list[str] = []
     wanted = {a.path for a in artifacts}
@@ -325,22 +122,22 @@ def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], li
         data, executable = current
         if data == a.data and executable == a.executable:
             changes.append(Change(IDENTICAL, a.path, a, current=data, kind=a.kind, node=a.node))
-        elif a.path not in state:
+        elif a.path not in owned:
             conflicts.append(f"{cluster_dir / a.path} exists and was not written by hacc")
         else:
-            edited = trust and digest(data) != state[a.path]
+            edited = trust and digest(data) != owned[a.path]
             changes.append(
                 Change(UPDATE, a.path, a, edited=edited, current=data, kind=a.kind, node=a.node)
             )
-    recorded = read_kinds(cluster_dir)
-    for path in sorted(set(state) - wanted):
+    recorded = recorded_state.kinds
+    for path in sorted(set(owned) - wanted):
         try:
             current = _current(cluster_dir, path)
         except HaccError as e:
             conflicts.append(str(e))
             continue
         if current is not None:
-            edited = trust and digest(current[0]) != state[path]
+            edited = trust and digest(current[0]) != owned[path]
             kind, node = recorded.get(path, (RUNBOOK, None))
             changes.append(
                 Change(REMOVE, path, edited=edited, current=current[0], kind=kind, node=node)
@@ -416,7 +213,7 @@ def _intend(w: Write) -> bool:
     if not (w.pending or w.temporaries):
         return False
     leaving = {c.path: digest(c.current) for c in w.changes if c.current is not None}
-    intent = state_text(w.cluster, w.artifacts, w.record, also=leaving).encode()
+    intent = state.text(w.cluster, w.artifacts, w.record, also=leaving).encode()
     fsafe.write(w.cluster_dir / STATE_FILE, intent, _mode(False), durable=False)
     return True
 
@@ -437,11 +234,11 @@ def _write_files(w: Write) -> bool:
 
 
 def _finish(w: Write) -> bool:
-    state = state_text(w.cluster, w.artifacts, w.record).encode()
-    written = _current(w.cluster_dir, STATE_FILE) != (state, False)
+    final = state.text(w.cluster, w.artifacts, w.record).encode()
+    written = _current(w.cluster_dir, STATE_FILE) != (final, False)
     if written:
-        fsafe.write(w.cluster_dir / STATE_FILE, state, _mode(False), durable=False)
-    cache.remember_folder(str(w.cluster_dir), state)  # what a later build may reuse
+        fsafe.write(w.cluster_dir / STATE_FILE, final, _mode(False), durable=False)
+    cache.remember_folder(str(w.cluster_dir), final)  # what a later build may reuse
     return written
 
 
@@ -449,7 +246,7 @@ def prune(cluster_dir: Path) -> list[Path]:
     """Remove the files hacc owns in the folder of a cluster no spec builds any more, and its
     state file; files hacc did not write stay. Returns what was removed."""
     removed: list[Path] = []
-    for rel in read_state(cluster_dir):
+    for rel in state.read(cluster_dir).files:
         target = fsafe.inside(cluster_dir, rel)
         if fsafe.regular_or_missing(target) is not None:
             fsafe.remove(target)
