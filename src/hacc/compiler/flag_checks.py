@@ -3,7 +3,6 @@ Kubernetes accepts and the ones MicroK8s sets itself, and the addons the track s
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 from hacc.compiler import known
@@ -85,9 +84,16 @@ def track_exists(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
         )
 
 
+def _closest(name: str, candidates: frozenset[str] | set[str]) -> str | None:
+    import difflib  # only for a spec that has a problem: keeps `validate` of a good one fast
+
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def _hint(flag: str, candidates: frozenset[str]) -> str:
-    close = difflib.get_close_matches(flag, sorted(candidates), n=1, cutoff=0.75)
-    return f"; did you mean {close[0]}?" if close else ""
+    close = _closest(flag, candidates)
+    return f"; did you mean {close}?" if close else ""
 
 
 def _flag_diagnostics(
@@ -222,13 +228,12 @@ def known_addons(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
         repo, _, name = addon.name.rpartition("/")
         if ships.get(name) and (not repo or ships[name] == repo):
             continue
-        close = difflib.get_close_matches(name, sorted(ships), n=1, cutoff=0.75)
+        close = _closest(name, set(ships))
         where = f" in the {repo} repository" if repo and name in ships else ""
         yield err(
             doc,
             path,
             "HACC245",
             f"MicroK8s {known.text(track)} has no addon {addon.name!r}{where}: the bootstrap "
-            "would wait for it until it gives up"
-            + (f"; did you mean {close[0]!r}?" if close else ""),
+            "would wait for it until it gives up" + (f"; did you mean {close!r}?" if close else ""),
         )
