@@ -119,3 +119,17 @@ def test_addons_cover_every_track(track: str) -> None:
     assert len(community) > 20
     assert len(ADDONS["core"]["commits"][track]) == 40
     assert known.addons(known.minor(track))["dns"] == "core"
+
+
+def test_generator_reads_flag_names_from_the_reference_table() -> None:
+    import runpy
+
+    gen = runpy.run_path(str(REPO / "scripts/gen-k8s-flags"), run_name="gen_k8s_flags")
+    page = (
+        '<td colspan="2">--audit-log-maxage int</td>\n'
+        '<td colspan="2">-v, --v Level</td>\n'
+        '<td colspan="2">--log_dir string</td>\n'
+        '<td colspan="2">--watch-cache&nbsp;&nbsp;Default: true</td>\n'
+        "<p>see --not-a-row</p>\n"
+    )
+    assert gen["FLAG"].findall(page) == ["--audit-log-maxage", "--v", "--log_dir", "--watch-cache"]
