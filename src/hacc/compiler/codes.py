@@ -554,9 +554,11 @@ _CODES = [
         "unknown addon",
         "The cluster-agent retries a launch configuration whose addon does not exist until the "
         "bootstrap gives up after 15 minutes. hacc knows the addons of each track from "
-        "MicroK8s's core and community addon repositories at that track's branch.",
+        "MicroK8s's core and community addon repositories at that track's branch. A "
+        "community addon also needs the `community` addon earlier in the list: enabling it is "
+        "what adds the community repository.",
         "Fix the name (the message suggests the closest one); `core/` and `community/` name "
-        "the repository.",
+        "the repository; put `community` before community addons.",
     ),
     Code(
         "HACC246",

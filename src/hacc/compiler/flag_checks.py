@@ -212,6 +212,7 @@ def known_addons(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     track = c.track or known.newest()
     addons_path = (*MICROK8S, "addons")
     data = doc.data.get("spec", {}).get("microk8s", {}).get("addons", [])
+    community = False  # the community repository is added (an earlier `community` entry)
     for i, addon in enumerate(c.addons):
         path = (*addons_path, i) if isinstance(data[i], str) else (*addons_path, i, "name")
         if addon.name == "ha-cluster" and addon.disable and len(c.control_plane) > 1:
@@ -227,6 +228,16 @@ def known_addons(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
         ships = known.addons(track)
         repo, _, name = addon.name.rpartition("/")
         if ships.get(name) and (not repo or ships[name] == repo):
+            if ships[name] == "community" and not community and not addon.disable:
+                # core-addons addons/community/enable runs `microk8s-addons.wrapper repo add`.
+                yield err(
+                    doc,
+                    path,
+                    "HACC245",
+                    f"{name!r} is a community addon: MicroK8s has its repository only once the "
+                    "'community' addon is enabled; list 'community' before it",
+                )
+            community = community or (name == "community" and not addon.disable)
             continue
         close = _closest(name, set(ships))
         where = f" in the {repo} repository" if repo and name in ships else ""
