@@ -31,6 +31,8 @@ def test_wheel_contains_schema_templates_and_typing_marker(tmp_path) -> None:
     (wheel,) = tmp_path.glob("hacc-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "hacc/schemas/hacluster-v1alpha1.json" in names
+    # The flags and addons each track knows (hacc.compiler.known reads them at validate).
+    assert {"hacc/schemas/kubernetes-flags.json", "hacc/schemas/microk8s-addons.json"} <= names
     assert "hacc/py.typed" in names
     templates = {n for n in names if n.startswith("hacc/targets/templates/")}
     shipped = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from hacc.compiler.loader import Document, Path_
@@ -17,12 +17,10 @@ from hacc.compiler.model import (
     Cluster,
     duration_ms,
 )
-from hacc.diagnostics import ERROR, WARNING, Diagnostic
-
-CP = ("spec", "controlPlane")
-ENDPOINT = (*CP, "endpoint")
-LB = (*CP, "loadBalancer")
-APISERVER_ARGS = ("spec", "microk8s", "apiserverArgs")
+from hacc.compiler.rules import APISERVER_ARGS, CP, ENDPOINT, LB, RULES, rule
+from hacc.compiler.rules import err as _err
+from hacc.compiler.rules import warn as _warn
+from hacc.diagnostics import Diagnostic
 
 # Ports MicroK8s holds on every control-plane node (reference/microk8s.md section 1).
 MICROK8S_PORTS = {
@@ -37,6 +35,10 @@ MICROK8S_PORTS = {
     10257: "the controller-manager",
     10259: "the scheduler",
 }
+
+# Ports the node's own services hold: HAProxy binds `*:port`.
+HOST_PORTS = {22: "sshd (the bootstrap's HAProxy restart would fail)"}
+NODE_EXPORTER = "the node exporter that hacc's monitoring scrapes"
 
 # Flags whose removal stops the apiserver on MicroK8s.
 ESSENTIAL_FLAGS = {
@@ -53,25 +55,11 @@ ESSENTIAL_FLAGS = {
     "--kubelet-client-key",
 }
 
-Rule = Callable[[Cluster, Document], Iterator[Diagnostic]]
-RULES: list[Rule] = []
-
-
-def rule(fn: Rule) -> Rule:
-    RULES.append(fn)
-    return fn
-
 
 def check(cluster: Cluster, doc: Document) -> list[Diagnostic]:
+    from hacc.compiler import flag_checks, network_checks  # noqa: F401  (they register rules)
+
     return [d for r in RULES for d in r(cluster, doc)]
-
-
-def _err(doc: Document, path: Path_, code: str, message: str, *, key: bool = False) -> Diagnostic:
-    return doc.diag(path, ERROR, code, message, key=key)
-
-
-def _warn(doc: Document, path: Path_, code: str, message: str, *, key: bool = False) -> Diagnostic:
-    return doc.diag(path, WARNING, code, message, key=key)
 
 
 @rule
@@ -84,7 +72,8 @@ def control_plane_size(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
             path,
             "HACC201",
             "one control-plane node is not highly available: MicroK8s "
-            "turns on HA with three; the VIP has nothing to fail over to",
+            "turns on HA with three; the VIP has nothing to fail over to. To grow to HA, add "
+            "two control-plane nodes in one change (two nodes are refused, HACC202)",
             key=True,
         )
     elif n == 2:
@@ -208,13 +197,18 @@ def client_port(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
         )
     if c.mode != KEEPALIVED_HAPROXY:
         return
-    if port in MICROK8S_PORTS:
+    held = {
+        **MICROK8S_PORTS,
+        **HOST_PORTS,
+        **({c.monitoring.node_exporter_port: NODE_EXPORTER} if c.monitoring.enabled else {}),
+    }
+    if port in held:
         yield _err(
             doc,
             path,
             "HACC207",
             f"HAProxy cannot listen on {port} on the control-plane "
-            f"nodes: {MICROK8S_PORTS[port]} holds it; use another port such as 8443",
+            f"nodes: {held[port]} holds it; use another port such as 8443",
         )
     stats = c.haproxy.stats_port
     stats_path = (*LB, "haproxy", "statsPort")
@@ -356,12 +350,15 @@ def channel(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
     path = ("spec", "microk8s", "channel")
     track = c.track
     if track is None:
+        risk = c.channel.rpartition("/")[2]
+        build = " (edge is a development build of the next release)" if risk == "edge" else ""
         yield _warn(
             doc,
             path,
             "HACC210",
-            f"{c.channel} is unpinned: nodes installed on different "
-            "days may run different Kubernetes versions; pin a track such as 1.32/stable",
+            f"{c.channel} is unpinned{build}: nodes installed on different days may run "
+            "different Kubernetes versions, and `hacc upgrade` refuses `latest` tracks; pin a "
+            "track such as 1.32/stable",
         )
     elif track < (1, 28):
         why = (

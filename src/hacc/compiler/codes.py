@@ -190,10 +190,11 @@ _CODES = [
     Code(
         "HACC207",
         ERROR,
-        "client port clashes with a MicroK8s port",
+        "client port clashes with a port the node already uses",
         "HAProxy runs on every control-plane node, where MicroK8s already listens on 16443 "
         "(apiserver, bound to 0.0.0.0), 25000 (cluster-agent), 19001 (dqlite), 10250 (kubelet) and "
-        "others. Binding the same port fails at boot, and `haproxy -c` does not notice.",
+        "others, sshd on 22 and, with hacc's monitoring, the node exporter on its port (9100). "
+        "Binding the same port fails at boot, and `haproxy -c` does not notice.",
         "Use another port for `controlPlane.endpoint.port`, such as the default 8443 (and for "
         "`monitoring.haproxyMetricsPort`, such as the default 8405).",
     ),
@@ -469,6 +470,128 @@ _CODES = [
         "or on none.",
         "Remove it from `spec.microk8s.kubeletArgs`; put taints in `spec.extensions.taints` or a "
         "node's `extensions.taints`, which hacc applies through the API.",
+    ),
+    Code(
+        "HACC237",
+        ERROR,
+        "address inside MicroK8s's pod or service network",
+        "MicroK8s routes 10.1.0.0/16 to its Calico pods (default-args/kube-proxy "
+        "`--cluster-cidr`) and gives ClusterIPs from 10.152.183.0/24 (default-args/"
+        "kube-apiserver `--service-cluster-ip-range`). A node, a VIP or a subnet there is "
+        "shadowed by pod routes or collides with a Service: pod-to-node traffic breaks.",
+        "Use node addresses, a VIP and a subnet outside 10.1.0.0/16 and 10.152.183.0/24.",
+    ),
+    Code(
+        "HACC238",
+        ERROR,
+        "unknown kube-apiserver or kubelet flag",
+        "kube-apiserver and kubelet exit on a flag they do not know, and kubelite (which runs "
+        "them in one process) with them: the node never becomes Ready and first boot waits for "
+        "nothing. hacc knows every flag of each Kubernetes minor from its generated component "
+        "reference (`src/hacc/schemas/kubernetes-flags.json`, see docs/known-flags-and-addons.md).",
+        "Fix the spelling (the message suggests the closest flag), or remove the flag.",
+    ),
+    Code(
+        "HACC239",
+        ERROR,
+        "flag removed from Kubernetes",
+        "Kubernetes removed the flag (for example the insecure serving flags `--insecure-port` "
+        'and `--insecure-bind-address` in 1.24): the component exits with "unknown flag" and '
+        "kubelite does not start.",
+        "Remove the flag; the secure port (16443 on MicroK8s) is the only one.",
+    ),
+    Code(
+        "HACC240",
+        WARNING,
+        "flag not in this Kubernetes minor's reference",
+        "The flag was listed by an older minor's reference and is not in this one's: it is "
+        "deprecated and hidden from `--help` (still accepted), or removed (refused). For a "
+        "track newer than hacc's newest reference, a flag missing from that reference may be "
+        "new, or a typo.",
+        "Check the flag against the Kubernetes release notes of your track; `--strict` refuses it.",
+    ),
+    Code(
+        "HACC241",
+        ERROR,
+        "a flag MicroK8s sets itself",
+        "MicroK8s sets the datastore (`--etcd-servers` on its dqlite/kine socket, "
+        "`--storage-backend`), the certificate and key paths under `${SNAP_DATA}/certs`, the "
+        "service range its certificates and dns addon are made for, and the kubelet's "
+        "credentials, state directory, runtime socket and port "
+        "(microk8s-resources/default-args/kube-apiserver and kubelet). Another value cuts the "
+        "apiserver off its data, points at files the other nodes do not have, or breaks joins.",
+        "Remove the flag from `spec.microk8s.apiserverArgs` or `kubeletArgs`.",
+    ),
+    Code(
+        "HACC242",
+        ERROR,
+        "a kubelet flag that names one node",
+        "`kubeletArgs` applies to every node: one `--node-ip` or `--hostname-override` makes "
+        "every node claim the same address or the same name (as HACC212 does for "
+        "`--advertise-address`).",
+        "Remove the flag; MicroK8s picks each node's own address and hostname.",
+    ),
+    Code(
+        "HACC243",
+        ERROR,
+        "`--authorization-mode` without the Node authorizer",
+        "The Node authorizer gives each kubelet the permissions it needs; RBAC alone grants "
+        "them none, so every node goes NotReady.",
+        "Use `--authorization-mode: RBAC,Node`.",
+    ),
+    Code(
+        "HACC244",
+        ERROR,
+        "the client port is the ingress addon's",
+        "The ingress addon's DaemonSet takes hostPorts 80 and 443 on every node "
+        "(microk8s-core-addons addons/ingress/values.yaml); their DNAT rules catch traffic to "
+        "every local address, the VIP included, so API clients would reach the ingress.",
+        "Use another client port, such as the default 8443.",
+    ),
+    Code(
+        "HACC245",
+        ERROR,
+        "unknown addon",
+        "The cluster-agent retries a launch configuration whose addon does not exist until the "
+        "bootstrap gives up after 15 minutes. hacc knows the addons of each track from "
+        "MicroK8s's core and community addon repositories at that track's branch. A "
+        "community addon also needs the `community` addon earlier in the list: enabling it is "
+        "what adds the community repository.",
+        "Fix the name (the message suggests the closest one); `core/` and `community/` name "
+        "the repository; put `community` before community addons.",
+    ),
+    Code(
+        "HACC246",
+        ERROR,
+        "`ha-cluster` disabled with several control-plane nodes",
+        "Disabling `ha-cluster` switches MicroK8s off dqlite HA (back to a single-node "
+        "datastore), which a cluster of several control-plane nodes cannot survive.",
+        "Remove the `ha-cluster` entry.",
+    ),
+    Code(
+        "HACC247",
+        WARNING,
+        "MicroK8s track newer than hacc knows",
+        "hacc knows the tracks MicroK8s publishes up to its newest; a newer one may not exist "
+        "yet (the snap install then fails at boot), and hacc checks its flags and addons "
+        "against the newest track it knows.",
+        "Use a known track, or update hacc.",
+    ),
+    Code(
+        "HACC248",
+        ERROR,
+        "`dnsName` is an address",
+        "`dnsName` names the endpoint in DNS: the runbook asks for a record from it to the "
+        "endpoint address.",
+        "Put addresses in `spec.controlPlane.endpoint.address`; keep `dnsName` for a name.",
+    ),
+    Code(
+        "HACC249",
+        ERROR,
+        "address no host can use",
+        "Multicast (224.0.0.0/4), link-local (169.254.0.0/16), loopback, unspecified and "
+        "reserved (240.0.0.0/4) addresses cannot be a node's address or a VIP.",
+        "Use the node's unicast address on its network.",
     ),
 ]
 

@@ -200,6 +200,10 @@ def _compose_located(text: str, name: str, yaml: Any) -> tuple[Document | None, 
                     "a spec file holds one YAML document; found another one here",
                 )
             ]
+        if "'\\t'" in problem:
+            return None, [
+                _error(name, line, col, "HACC004", "YAML forbids tabs for indentation; use spaces")
+            ]
         context = f" ({e.context.strip()})" if e.context and e.problem else ""
         return None, [_error(name, line, col, "HACC004", problem + context)]
     except RecursionError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -122,7 +123,9 @@ def _translate(doc: Document, error: Any) -> Iterator[Diagnostic]:
                 yield at("HACC101", f"{where} is missing the required key {name!r}", path, key=True)
     elif v == "type":
         expected = " or ".join(_type_names(schema))
-        yield at("HACC102", f"{where} must be {expected}, not {_kind(value)}")
+        yield at(
+            "HACC102", f"{where} must be {expected}, not {_kind(value)}{_number_hint(path, value)}"
+        )
     elif v in ("enum", "const"):
         allowed = error.validator_value if v == "enum" else [error.validator_value]
         yield at(
@@ -164,10 +167,41 @@ def _pattern(
                 )
         except ValueError:
             pass
-    text = _first_sentence(desc) if desc else "the expected format"
-    return doc.diag(
-        path, ERROR, "HACC104", f"{where}: {_show(value)} is not valid: expected {text}"
+    text = FORMATS.get(str(path[-1]) if path else "") or (
+        _first_sentence(desc) if desc else "the expected format"
     )
+    return doc.diag(
+        path,
+        ERROR,
+        "HACC104",
+        f"{where}: {_show(value)} is not valid: expected {text}{_case_hint(schema, value)}",
+    )
+
+
+def _number_hint(path: Path_, value: Any) -> str:
+    """`channel: 1.33` is a number to YAML: a channel also needs its risk."""
+    if path != ("spec", "microk8s", "channel") or not isinstance(value, (int, float)):
+        return ""
+    text = str(value)
+    track = text if re.fullmatch(r"1\.[0-9]{2}", text) else "1.33"
+    return (
+        f"; a channel is `<track>/<risk>`, such as {track}/stable (unquoted, YAML reads 1.30 as "
+        "the number 1.3)"
+    )
+
+
+# What a value must look like, where the schema's description says what it is for instead.
+FORMATS = {
+    "env": "an environment variable name: letters, digits and '_', not starting with a digit",
+}
+
+
+def _case_hint(schema: dict[str, Any], value: str) -> str:
+    """`API.Example.COM`: the names hacc takes are lower-case, as DNS compares them."""
+    pattern = schema.get("pattern")
+    if pattern and value != value.lower() and re.search(pattern, value.lower()):
+        return f"; names are lower-case here: did you mean {value.lower()!r}?"
+    return ""
 
 
 def _comma_hint(expected: str, key: str) -> str:
