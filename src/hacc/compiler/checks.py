@@ -413,7 +413,7 @@ def apiserver_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                 path,
                 "HACC212",
                 "one --advertise-address for every control-plane node "
-                "makes them all advertise the same address; MicroK8s picks each node's own",
+                "makes them all advertise the same address; hacc sets each node's own",
                 key=True,
             )
         elif flag == "--kubelet-preferred-address-types" and not prefers_internal_ip(value):
@@ -475,6 +475,11 @@ KUBELET_FLAGS = {
         "--node-labels replaces MicroK8s's own labels (microk8s.io/cluster, "
         "node.kubernetes.io/microk8s-controlplane): the control plane would no longer be "
         "selectable; use spec.extensions.labels (or a node's extensions.labels)",
+    ),
+    "--node-ip": (
+        "HACC237",
+        "--node-ip is the address each node registers with: hacc sets it to each node's "
+        "address; remove it here",
     ),
     "--register-with-taints": (
         "HACC236",

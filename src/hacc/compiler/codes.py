@@ -240,7 +240,8 @@ _CODES = [
         "apiserver flag that breaks the cluster",
         "`apiserverArgs` applies to every control-plane node. `--secure-port` moves the apiserver "
         "off 16443, which every backend, health check and worker proxy expects. One "
-        "`--advertise-address` for all nodes makes them all advertise the same address, and a "
+        "`--advertise-address` for all nodes makes them all advertise the same address (hacc "
+        "sets each node's own), and a "
         "specific `--bind-address` exists on one node only. Removing a flag MicroK8s needs "
         "(certificates, datastore, port) stops the apiserver.",
         "Remove the flag from `spec.microk8s.apiserverArgs`.",
@@ -469,6 +470,16 @@ _CODES = [
         "or on none.",
         "Remove it from `spec.microk8s.kubeletArgs`; put taints in `spec.extensions.taints` or a "
         "node's `extensions.taints`, which hacc applies through the API.",
+    ),
+    Code(
+        "HACC237",
+        ERROR,
+        "`--node-ip` is each node's own address",
+        "`kubeletArgs` applies to every node, but the kubelet's `--node-ip` is the address a node "
+        "registers with. hacc sets it on each node to the node's `address`, as it sets each "
+        "control-plane node's `--advertise-address`, so that a node with several interfaces "
+        "registers with the spec's address rather than the default route's.",
+        "Remove `--node-ip` from `spec.microk8s.kubeletArgs`; set each node's `address`.",
     ),
 ]
 
