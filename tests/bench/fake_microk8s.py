@@ -48,15 +48,6 @@ extraKubeletArgs:
 addons:
   - name: dns
 """
-# launch-configuration keys and the args file each one updates (cluster-agent pkg/k8sinit/apply.go)
-ARG_KEYS = {
-    "extraKubeAPIServerArgs": "kube-apiserver",
-    "extraKubeletArgs": "kubelet",
-    "extraMicroK8sAPIServerProxyArgs": "apiserver-proxy",
-    "extraContainerdEnv": "containerd-env",
-}
-
-
 def event(kind: str, **fields: object) -> None:
     with open(STATE / "events.jsonl", "a") as f:
         f.write(json.dumps({"event": kind, **fields}) + "\n")
@@ -87,27 +78,9 @@ def start_dqlite() -> None:
     tree.start_k8s_dqlite(NODE, event)
 
 
-def update_args(service: str, flags: dict[str, object]) -> None:
-    # cluster-agent pkg/snap/services.go UpdateServiceArguments: `--key=value` lines; null deletes.
-    path = DATA / "args" / service
-    lines = path.read_text().splitlines() if path.exists() else []
-    for key, value in flags.items():
-        lines = [ln for ln in lines if ln.split("=")[0].split(" ")[0] != key]
-        if value is not None:
-            lines.append(f"{key}={str(value).lower() if isinstance(value, bool) else value}")
-    path.write_text("".join(f"{ln}\n" for ln in lines))
-
-
 def apply_part(part: dict, pre_init: bool) -> None:
     # cluster-agent pkg/k8sinit/apply.go applyPart, in its order; pre-init skips addons and join.
-    if "persistentClusterToken" in part:
-        with open(DATA / "credentials" / "persistent-cluster-tokens.txt", "a") as f:
-            f.write(part["persistentClusterToken"] + "\n")
-    for name, content in part.get("extraConfigFiles", {}).items():
-        (DATA / "args" / name).write_text(content)
-    for key, service in ARG_KEYS.items():
-        if key in part:
-            update_args(service, part[key])
+    tree.apply_launch_part(NODE, part)
     if "extraSANs" in part:
         (STATE / "extra-sans.json").write_text(json.dumps(part["extraSANs"]))
     if not pre_init and part.get("join"):

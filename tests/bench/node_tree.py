@@ -526,6 +526,47 @@ def _store(root: Path, name: str, content: str) -> None:
     _write(certs / name, content, 0o660)
 
 
+# launch-configuration keys and the args file each one updates (ca pkg/k8sinit/apply.go)
+ARG_KEYS = {
+    "extraKubeAPIServerArgs": "kube-apiserver",
+    "extraKubeletArgs": "kubelet",
+    "extraMicroK8sAPIServerProxyArgs": "apiserver-proxy",
+    "extraContainerdEnv": "containerd-env",
+}
+
+
+def update_args(root: Path, service: str, flags: dict[str, object]) -> None:
+    """ca pkg/snap/services.go UpdateServiceArguments: a known flag's line is replaced in place
+    as `--key=value`, an unknown one appended, a null one deleted."""
+    path = root / DATA / "args" / service
+    lines = path.read_text().splitlines() if path.exists() else []
+    for key, value in flags.items():
+        text = None if value is None else str(value).lower() if isinstance(value, bool) else value
+        at = [i for i, ln in enumerate(lines) if ln.split("=")[0].split(" ")[0] == key]
+        new = [] if text is None else [f"{key}={text}"]
+        if at:
+            lines = [ln for i, ln in enumerate(lines) if i not in at[1:]]
+            lines[at[0] : at[0] + 1] = new
+        else:
+            lines += new
+    path.write_text("".join(f"{ln}\n" for ln in lines))
+
+
+def apply_launch_part(root: Path, part: dict) -> None:
+    """The file side of ca pkg/k8sinit/apply.go applyPart, in its order: the persistent token
+    (appended, 0660: pkg/util/token.go AppendToken), extra config files, the args files."""
+    creds = root / DATA / "credentials"
+    if "persistentClusterToken" in part:
+        with open(creds / "persistent-cluster-tokens.txt", "a") as f:
+            f.write(part["persistentClusterToken"] + "\n")
+        os.chmod(creds / "persistent-cluster-tokens.txt", 0o660)
+    for name, content in part.get("extraConfigFiles", {}).items():
+        _write(root / DATA / "args" / name, content, 0o660)
+    for key, service in ARG_KEYS.items():
+        if part.get(key):
+            update_args(root, service, part[key])
+
+
 def _set_arg(root: Path, service: str, key: str, value: str | None) -> None:
     # mk scripts/wrappers/common/utils.py set_arg: replaces, appends or (None) removes a line
     path = root / DATA / "args" / service
