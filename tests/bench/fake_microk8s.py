@@ -48,6 +48,8 @@ extraKubeletArgs:
 addons:
   - name: dns
 """
+
+
 def event(kind: str, **fields: object) -> None:
     with open(STATE / "events.jsonl", "a") as f:
         f.write(json.dumps({"event": kind, **fields}) + "\n")
