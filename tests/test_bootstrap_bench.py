@@ -139,6 +139,7 @@ def test_joining_control_plane_node_restarts_the_datastore_into_its_failure_doma
     assert b.events[resigned]["join_in_progress"] is True
     assert resigned < kinds.index("joined")
     assert not b.happened("kicker restarted cluster-agent, kubelite and containerd")
+    assert node_tree.differences(b.result / "root", "control plane") == []
     assert (
         b.read("args/kube-apiserver").splitlines().count(f"--advertise-address={node.address}") == 1
     )
@@ -158,6 +159,7 @@ def test_worker_joins_with_its_own_token_registered_by_the_first_node(work) -> N
     configured(b, ud, worker)
     joined = {"event": "joined", "worker": True, "url_host": cluster.first.address}
     assert b.happened("joined") == [{**joined, "locked_before": False}]
+    assert node_tree.differences(b.result / "root", "worker") == []
     # The cluster-agent consumed the worker's single-use token at the join.
     left = (b.state / "contacted" / SNAP_DATA / "credentials/cluster-tokens.txt").read_text()
     assert worker_token(TOKEN, cluster.name, worker.name) not in left.split()

@@ -137,8 +137,9 @@ def prepare(tmp_path: Path, node_name: str) -> NodeBench:
     node_tree.lay_installed(b.tree, node.name, [node.address])
     real_ca(b.tree, "10.152.183.1")
     if node.is_control_plane:
-        shutil.copy(DEFAULTS / "kube-apiserver", b.file(f"{SNAP}/args/kube-apiserver"))
-        shutil.copy(DEFAULTS / "csr.conf.template", b.file(f"{SNAP}/certs/csr.conf.template"))
+        # MicroK8s's own content, in the files (and modes) the install left
+        for rel in ("args/kube-apiserver", "certs/csr.conf.template"):
+            shutil.copyfile(DEFAULTS / Path(rel).name, b.file(f"{SNAP}/{rel}"))
     node_tree.apply_launch_part(b.tree, docs[0])
     node_tree.start_daemons(b.tree)
     # the launcher's join, then the documents after it (cmd/cluster-agent.go)
@@ -162,6 +163,7 @@ def prepare(tmp_path: Path, node_name: str) -> NodeBench:
         started = time.time() - 120
         os.utime(b.tree / node_tree.RUNNING, (started, started))
         node_tree.start_kubelite(b.tree)
+        node_tree.backend_permissions(b.tree)  # the kicker, every 5 s
         for name in ("haproxy.cfg",):  # the bootstrap installs the staged configuration
             dest = b.file(f"etc/haproxy/{name}")
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +171,7 @@ def prepare(tmp_path: Path, node_name: str) -> NodeBench:
         (work / "run-haproxy").touch()
         certificate(b, [*cluster.sans, node.address, "127.0.0.1", "kubernetes"])
     else:
-        shutil.copy(  # the bootstrap pins the apiserver-proxy to the VIP
+        shutil.copyfile(  # the bootstrap pins the apiserver-proxy to the VIP (cp)
             b.file("usr/local/lib/hacc/apiserver-proxy-provider.yaml"),
             b.file(f"{SNAP}/args/traefik/provider.yaml"),
         )

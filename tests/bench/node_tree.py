@@ -192,6 +192,9 @@ FILES_CONTROL_PLANE_JOINED: dict[str, int | None] = {
     "args/kube-apiserver.backup": 0o660,
     "credentials/callback-token.txt": 0o660,
     "var/lock/no-cert-reissue": 0o700,
+    # join.py update_dqlite: `mv backend backend.backup; mkdir backend` (no o-rwX this time,
+    # as init_cluster had done), then the kicker's ug+rwX: 0775 with root's umask 022 (derived)
+    "var/kubernetes/backend/": 0o775,
     "var/kubernetes/backend.backup/": 0o770,
     "var/kubernetes/backend.backup/info.yaml": 0o660,
 }
@@ -250,7 +253,7 @@ def _path(root: Path, rel: str) -> Path:
 def walk(root: Path) -> dict[str, int]:
     """Every file and folder of a node's tree under root, as the tables name them."""
     out: dict[str, int] = {}
-    for base, prefix in ((root / REVISION, ""), (root / COMMON, "common/")):
+    for base, prefix in (((root / DATA).resolve(), ""), (root / COMMON, "common/")):
         for path in base.rglob("*"):
             rel = prefix + path.relative_to(base).as_posix()
             st = path.lstat()
@@ -317,7 +320,8 @@ def start_daemons(root: Path, event: Event = _quiet) -> None:
     mk wrappers/run-k8s-dqlite-with-args L25), then the kicker's first pass fixes the modes."""
     start_kubelite(root, event)
     start_k8s_dqlite(root, event)
-    backend_permissions(root)
+    if not (root / LOCKS / "clustered.lock").exists():  # the kicker exits on workers
+        backend_permissions(root)
 
 
 def issued(ca_crt: str, ips: list[str]) -> str:
@@ -502,6 +506,7 @@ def serve_join(root: Path, joiner: str, address: str, worker: bool, token: str) 
     if dqlite_address(root).startswith("127.0.0.1:"):
         _write(root / BACKEND / "update.yaml", f"Address: {address}:{DQLITE_PORT}\n", 0o660)
         start_k8s_dqlite(root)
+        backend_permissions(root)  # the kicker, within 5 s
     if worker:
         with open(creds / "certs-request-tokens.txt", "a") as f:
             f.write(f"{token}-kubelet\n{token}-proxy\n")
@@ -622,6 +627,7 @@ def join_control_plane(
     shutil.rmtree(backup, ignore_errors=True)
     shutil.move(str(backend), str(backup))
     backend.mkdir()
+    os.chmod(backend, 0o755)  # os.mkdir under root's umask (022 assumed: UNSURE in the reference)
     for name in ("cluster.crt", "cluster.key"):
         _write(backend / name, f"dqlite {name} of the cluster\n", 0o660)
     address = response["hostname_override"]
@@ -665,3 +671,41 @@ def join_worker(
     start_kubelite(root, event)
     _write(traefik / "traefik.yaml", "# run-apiserver-proxy-with-args, from the template\n", 0o660)
     (root / LOCKS / "join-in-progress").unlink()
+
+
+def lay_cluster(folder: Path, nodes: list[tuple[str, str, bool, int]]) -> dict[str, Path]:
+    """Every node of a formed cluster, as hacc's bootstrap leaves it: (name, address, control
+    plane, failure domain), the first node first. Each is installed with its failure domain
+    (the launch configuration's ha-conf), joins the first node, and a control-plane joiner
+    restarts k8s-dqlite into its failure domain. Returns each node's root."""
+    roots: dict[str, Path] = {}
+    first_name, first_address = nodes[0][0], nodes[0][1]
+    for name, address, control_plane, domain in nodes:
+        root = folder / name
+        lay_installed(root, name, [address])
+        apply_launch_part(root, {"extraConfigFiles": {"ha-conf": f"failure-domain={domain}\n"}})
+        start_daemons(root)
+        roots[name] = root
+        if name == first_name:
+            continue
+        response = serve_join(roots[first_name], address, first_address, not control_plane, name)
+        if control_plane:
+            join_control_plane(root, response, lambda r=root, a=address: kicker_tick(r, [a]))
+            start_k8s_dqlite(root)
+            backend_permissions(root)
+        else:
+            join_worker(root, response, first_address)
+    return roots
+
+
+def refresh(root: Path, event: Event = _quiet) -> None:
+    """`snap refresh microk8s`: snapd stops every service, copies the revision's data to the
+    new revision with modes kept and switches `current` to it (snapd copySnapData), then starts
+    the services again (reference §7.1); kubelite rewrites failure-domain, k8s-dqlite reads it."""
+    current = root / DATA
+    old = current.resolve()
+    new = old.with_name(str(int(old.name) + 1))
+    shutil.copytree(old, new, symlinks=True)
+    current.unlink()
+    current.symlink_to(new.name)
+    start_daemons(root, event)
