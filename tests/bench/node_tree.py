@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -483,8 +484,8 @@ def consume_token(root: Path, token: str) -> bool:
     lines = single.read_text().splitlines()
     for i, line in enumerate(lines):
         if line.strip().startswith(token):
-            if "|" in line:
-                return True  # TTL: the bench's tokens never expire while it runs
+            if "|" in line:  # TTL: valid, and kept, until its expiry (lines stay when expired)
+                return time.time() < int(line.split("|", 1)[1])
             del lines[i]
             single.write_text("".join(f"{ln}\n" for ln in lines))
             return True

@@ -12,7 +12,10 @@ and the kubelet's node IP: MicroK8s otherwise takes both from the interface of t
 --bind-address is set), which on a node with a management interface is not the spec's address.
 Pre-init writes them to args/ before kubelite first starts (microk8s-cluster-agent
 pkg/k8sinit/apply.go applyPart; pkg/snap/services.go UpdateServiceArguments replaces a flag's line
-in place), so the node registers with the spec's address from its first start.
+in place), so the node registers with the spec's address from its first start. Calico's own
+interface choice is left to MicroK8s: each join turns its IP_AUTODETECTION_METHOD from
+first-found into can-reach=<the peer's address> (microk8s-cluster-agent
+pkg/snap/util/calico.go), which picks the interface that reaches the spec's addresses.
 """
 
 from __future__ import annotations
