@@ -101,13 +101,16 @@ def real_ca(root: Path, name: str) -> None:
         (certs / f).chmod(0o660)
 
 
-def first_node(work: Path, cluster: Cluster) -> Path:
+def first_node(work: Path, cluster: Cluster, arts: dict[str, str]) -> Path:
     """The node every other joins, as it is before serving a join, with its launch config."""
     root = work / "first"
     first = cluster.first
     node_tree.lay_installed(root, first.name, [first.address])
     real_ca(root, "10.152.183.1")
-    node_tree.apply_launch_part(root, {"persistentClusterToken": TOKEN})
+    launch = fill_tokens(arts[f"nodes/{first.name}/microk8s-launch.yaml"], TOKEN, cluster.name)
+    for doc in yaml.safe_load_all(launch):
+        if doc:
+            node_tree.apply_launch_part(root, doc)
     node_tree.start_daemons(root)
     return root
 
@@ -132,7 +135,7 @@ def prepare(tmp_path: Path, node_name: str) -> NodeBench:
         path.write_text(f["content"])
     launch = b.file("usr/local/lib/hacc/microk8s-launch.yaml").read_text()
     docs = [d for d in yaml.safe_load_all(launch) if d]
-    contacted = first_node(work, cluster)
+    contacted = first_node(work, cluster, arts)
     # snap install: the hooks' tree, pre-init of the launch configuration, the daemons
     node_tree.lay_installed(b.tree, node.name, [node.address])
     real_ca(b.tree, "10.152.183.1")

@@ -99,6 +99,8 @@ def contacted() -> Path:
     if not CONTACTED.exists():
         tokens = CONFIG.get("contacted_tokens", {})
         tree.lay_installed(CONTACTED, "cp1", [CONFIG["contacted"]])
+        # hacc's launch configuration on the first node sets its kubelet's --node-ip
+        tree.apply_launch_part(CONTACTED, {"extraKubeletArgs": {"--node-ip": CONFIG["contacted"]}})
         tree.start_daemons(CONTACTED)
         creds = CONTACTED / tree.DATA / "credentials"
         for name, key in (("persistent-cluster-tokens.txt", "persistent"),
