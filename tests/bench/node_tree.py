@@ -319,10 +319,15 @@ def lay_installed(root: Path, hostname: str, ips: list[str]) -> None:
 def start_daemons(root: Path, event: Event = _quiet) -> None:
     """snapd starts the services (kubelite writes failure-domain; k8s-dqlite sleeps 6 s first,
     mk wrappers/run-k8s-dqlite-with-args L25), then the kicker's first pass fixes the modes."""
+    args = root / DATA / "args"
+    # mk wrappers/run-containerd-with-args L57-58: containerd.toml from its template, each start
+    shutil.copyfile(args / "containerd-template.toml", args / "containerd.toml")
     start_kubelite(root, event)
     start_k8s_dqlite(root, event)
     if not (root / LOCKS / "clustered.lock").exists():  # the kicker exits on workers
         backend_permissions(root)
+    else:  # mk wrappers/run-apiserver-proxy-with-args: traefik.yaml from its template
+        shutil.copyfile(args / "traefik/traefik-template.yaml", args / "traefik/traefik.yaml")
 
 
 def issued(ca_crt: str, ips: list[str]) -> str:
@@ -332,8 +337,9 @@ def issued(ca_crt: str, ips: list[str]) -> str:
 
 def start_kubelite(root: Path, event: Event = _quiet) -> None:
     """mk wrappers/run-kubelite-with-args: `--start-control-plane` from clustered.lock, removes
-    stopped.lock, and `echo > failure-domain` from args/ha-conf on every start, on control-plane
-    nodes and workers alike (L53-61): the same content gets a new mtime."""
+    stopped.lock, adds --resolv-conf to args/kubelet if missing, and `echo > failure-domain`
+    from args/ha-conf on every start, on control-plane nodes and workers alike (L53-61): the
+    same content gets a new mtime."""
     data = root / DATA
     locks = root / LOCKS
     worker = (locks / "clustered.lock").exists()
@@ -343,6 +349,8 @@ def start_kubelite(root: Path, event: Event = _quiet) -> None:
         "\n".join([*lines, f"--start-control-plane={str(not worker).lower()}"]) + "\n"
     )
     (locks / "stopped.lock").unlink(missing_ok=True)
+    if not has_flag(root, "kubelet", "--resolv-conf"):  # L99-106, scripts/find-resolv-conf.py
+        update_args(root, "kubelet", {"--resolv-conf": "/run/systemd/resolve/resolv.conf"})
     conf = data / "args" / "ha-conf"
     domain = (
         next(
