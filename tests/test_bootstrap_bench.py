@@ -139,6 +139,9 @@ def test_joining_control_plane_node_restarts_the_datastore_into_its_failure_doma
     assert b.events[resigned]["join_in_progress"] is True
     assert resigned < kinds.index("joined")
     assert not b.happened("kicker restarted cluster-agent, kubelite and containerd")
+    # ... and the cluster-agent is restarted to serve the re-signed certificate.
+    agent = {"event": "restarted", "service": "microk8s.daemon-cluster-agent"}
+    assert kinds.index("joined") < b.events.index(agent)
     assert node_tree.differences(b.result / "root", "control plane") == []
     assert (
         b.read("args/kube-apiserver").splitlines().count(f"--advertise-address={node.address}") == 1
