@@ -26,7 +26,9 @@ class Boot:
     rc: int
     output: str
     events: list[dict[str, Any]]
-    result: Path  # copies of /var/snap/microk8s, the bootstrap log, /etc/keepalived, ...
+    result: (
+        Path  # copies of /var/snap/microk8s (under root/), the bootstrap log, /etc/keepalived, ...
+    )
     state: Path  # the fakes' own records
 
     def happened(self, kind: str) -> list[dict[str, Any]]:
@@ -34,11 +36,11 @@ class Boot:
 
     @property
     def snap_data(self) -> Path:
-        return self.result / "microk8s" / "current"
+        return self.result / "root" / "var/snap/microk8s/current"
 
     @property
     def launcher(self) -> Path:
-        return self.result / "microk8s" / "common" / "etc" / "launcher"
+        return self.result / "root" / "var/snap/microk8s/common/etc/launcher"
 
     def read(self, relative: str) -> str:
         return (self.snap_data / relative).read_text()
@@ -52,7 +54,8 @@ def boot(
     *,
     install_failures: int = 0,
     join: str = "ok",
-    accepted_tokens: tuple[str, ...] = (),
+    persistent_tokens: tuple[str, ...] = (),
+    single_use_tokens: tuple[str, ...] = (),
     cluster_nodes: tuple[str, ...] = (),
     preinstalled: bool = False,
     vip_after: bool = False,
@@ -70,7 +73,11 @@ def boot(
     config = {
         "install_failures": install_failures,
         "join": join,
-        "accepted_tokens": list(accepted_tokens),
+        "contacted": cluster.first.address,
+        "contacted_tokens": {
+            "persistent": list(persistent_tokens),
+            "single_use": list(single_use_tokens),
+        },
         "cluster_nodes": [node.name, *cluster_nodes],
         "vip": cluster.endpoint.address,
         "interface": node.interface,

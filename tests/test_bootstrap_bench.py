@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench import node_tree
 from bootbench import Boot, boot, root_is_unchanged
 from conftest import EXAMPLES
 from hacc.compiler.frontend import analyze
@@ -21,6 +22,7 @@ from hacc.targets.user_data import LAUNCH_SOURCE, provider_yaml
 
 pytestmark = pytest.mark.slow
 
+SNAP_DATA = node_tree.DATA
 TOKEN = "Bench-cluster-token-0123456789abcdef"  # 36 characters of the join-URL alphabet
 BY_STEM = {p.stem: p for p in EXAMPLES}
 
@@ -61,12 +63,13 @@ def configured(b: Boot, ud: str, node: Node) -> None:
     assert b.output.strip().endswith("hacc-bootstrap: done")
     assert (b.launcher / "install.yaml.applied").read_text() == launch_config(ud)
     assert not b.happened("install hook took the default launch configuration")
-    assert not b.happened("kicker re-issued the certificate and restarted kubelite")
+    assert not b.happened("kicker restarted cluster-agent, kubelite and containerd")
     log = (b.result / "hacc-bootstrap.log").read_text()
     assert TOKEN not in log and not re.search(r"\b[0-9a-f]{32}\b", log), "a token reached the log"
     if node.is_control_plane:
         assert (b.snap_data / "var/lock/no-cert-reissue").exists()
-        assert (b.state / "dqlite-domain").read_text() == str(node.failure_domain)
+        # the domain the running datastore took at its last start
+        assert b.happened("k8s-dqlite started")[-1]["failure_domain"] == node.failure_domain
         assert b.read("args/ha-conf") == f"failure-domain={node.failure_domain}\n"
 
 
@@ -99,15 +102,23 @@ def test_first_node_forms_and_keeps_its_certificate_when_the_vip_arrives(stem, w
     assert b.read("credentials/persistent-cluster-tokens.txt").split() == [TOKEN, TOKEN]
 
 
-def test_the_kicker_of_the_bench_restarts_a_node_without_the_lock(work) -> None:
-    """The fault the lock prevents, shown on the bench: without it the VIP restarts the node."""
+@pytest.mark.parametrize("drop", ["lock", "lock and advertise address"])
+def test_the_kicker_of_the_bench_restarts_a_node_only_without_both(drop, work) -> None:
+    """The fault the lock and --advertise-address each prevent, shown on the bench: without
+    both, the VIP arriving makes the kicker re-issue the certificate and restart the node."""
     cluster, _ = compiled("keepalived-haproxy")
-    ud = user_data("keepalived-haproxy", cluster.first)
+    node = cluster.first
+    ud = user_data("keepalived-haproxy", node)
     lock = 'touch "$SNAP_DATA/var/lock/no-cert-reissue"\n'
-    assert ud.count(lock) == 1
-    b = boot(cluster, cluster.first, ud.replace(lock, ""), work / "n")
+    advertise = f"--advertise-address: {node.address}\n"
+    assert ud.count(lock) == 1 and ud.count(advertise) == 1
+    ud = ud.replace(lock, "")
+    if drop != "lock":  # null removes the flag (pkg/snap/services.go UpdateServiceArguments)
+        ud = ud.replace(advertise, "--advertise-address: null\n")
+    b = boot(cluster, node, ud, work / "n")
     assert b.happened("VIP added")
-    assert b.happened("kicker re-issued the certificate and restarted kubelite")
+    restarted = b.happened("kicker restarted cluster-agent, kubelite and containerd")
+    assert bool(restarted) == (drop != "lock")
 
 
 def test_joining_control_plane_node_restarts_the_datastore_into_its_failure_domain(work) -> None:
@@ -115,15 +126,27 @@ def test_joining_control_plane_node_restarts_the_datastore_into_its_failure_doma
     node = cluster.control_plane[1]
     assert node.failure_domain != 1
     ud = user_data("keepalived-haproxy", node)
-    b = boot(cluster, node, ud, work / "n", accepted_tokens=(TOKEN,))
+    b = boot(cluster, node, ud, work / "n", persistent_tokens=(TOKEN,))
     configured(b, ud, node)
     starts = [e["failure_domain"] for e in b.happened("k8s-dqlite started")]
     # The join started the datastore before its failure domain was there; the restart fixed it.
     assert starts[-2:] == [0, node.failure_domain]
-    # The bootstrap left the certificate lock to the join, so that the join's certificate for
-    # the cluster's CA could be issued.
     assert b.happened("joined") == [{"event": "joined", "worker": False, "locked_before": False}]
-    assert b.happened("server certificate re-issued for the cluster's CA")
+    # With --advertise-address the kicker repairs the CA mismatch while join.py sleeps, under
+    # join-in-progress, so nothing restarts after the join.
+    kinds = [e["event"] for e in b.events]
+    resigned = kinds.index("kicker re-signed the certificate with the cluster's CA")
+    assert b.events[resigned]["join_in_progress"] is True
+    assert resigned < kinds.index("joined")
+    assert not b.happened("kicker restarted cluster-agent, kubelite and containerd")
+    # ... and the cluster-agent is restarted to serve the re-signed certificate.
+    agent = {"event": "restarted", "service": "microk8s.daemon-cluster-agent"}
+    assert kinds.index("joined") < b.events.index(agent)
+    assert node_tree.differences(b.result / "root", "control plane") == []
+    assert (
+        b.read("args/kube-apiserver").splitlines().count(f"--advertise-address={node.address}") == 1
+    )
+    assert f"--node-ip={node.address}" in b.read("args/kubelet").splitlines()
 
 
 def test_worker_joins_with_its_own_token_registered_by_the_first_node(work) -> None:
@@ -135,16 +158,30 @@ def test_worker_joins_with_its_own_token_registered_by_the_first_node(work) -> N
     worker = cluster.workers[0]
     ud = user_data("keepalived-haproxy", worker)
     assert TOKEN not in ud
-    b = boot(cluster, worker, ud, work / "w", accepted_tokens=registered)
+    b = boot(cluster, worker, ud, work / "w", single_use_tokens=registered)
     configured(b, ud, worker)
     joined = {"event": "joined", "worker": True, "url_host": cluster.first.address}
     assert b.happened("joined") == [{**joined, "locked_before": False}]
+    assert node_tree.differences(b.result / "root", "worker") == []
+    # The cluster-agent consumed the worker's single-use token at the join.
+    left = (b.state / "contacted" / SNAP_DATA / "credentials/cluster-tokens.txt").read_text()
+    assert worker_token(TOKEN, cluster.name, worker.name) not in left.split()
+    assert f"--node-ip={worker.address}" in b.read("args/kubelet").splitlines()
     # Pinned to the VIP: refresh off, and the provider lists the VIP only.
     assert "--refresh-interval=0s" in b.read("args/apiserver-proxy").splitlines()
     assert b.read("args/traefik/provider.yaml") == provider_yaml(cluster)
     # With only the cluster's token on the first node, the worker could not join at all.
-    refused = boot(cluster, worker, ud, work / "w2", accepted_tokens=(TOKEN,))
+    refused = boot(cluster, worker, ud, work / "w2", persistent_tokens=(TOKEN,))
     assert refused.rc != 0 and refused.happened("join refused")
+
+
+def test_the_bootstrap_leaves_microk8s_modes_alone(work) -> None:
+    """The first node's lock goes into var/lock without changing the folder's 0770: non-root
+    members of the microk8s group read it (scripts/wrappers/status.py, `microk8s enable`)."""
+    cluster, _ = compiled("keepalived-haproxy")
+    b = boot(cluster, cluster.first, user_data("keepalived-haproxy", cluster.first), work / "n")
+    assert b.rc == 0, b.output
+    assert node_tree.differences(b.result / "root", "installed") == []
 
 
 def test_extension_points_reach_the_node_in_order(work) -> None:
@@ -170,7 +207,8 @@ def test_extension_points_reach_the_node_in_order(work) -> None:
     assert kinds.index("snap wait seed") < kinds.index("snap set system") < b.events.index(pre)
     assert b.events.index(pre) < kinds.index("installed")
     # containerd's environment was in place at install, before containerd ever started.
-    env = dict(line.split("=", 1) for line in b.read("args/containerd-env").splitlines())
+    lines = b.read("args/containerd-env").splitlines()
+    env = dict(ln.split("=", 1) for ln in lines if "=" in ln and not ln.startswith("#"))
     assert env["HTTPS_PROXY"] == proxy.https and "10.152.183.0/24" in env["NO_PROXY"].split(",")
     # The label timer is on once the node has done its part.
     timer = {"event": "systemctl", "args": ["enable", "--now", "hacc-node-labels.timer"]}

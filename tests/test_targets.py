@@ -128,8 +128,13 @@ def test_launch_configurations(path) -> None:
             assert first["extraConfigFiles"] == {
                 "ha-conf": f"failure-domain={node.failure_domain}\n"
             }
+            # each node advertises its own spec address, whatever the default route
+            assert first["extraKubeAPIServerArgs"]["--advertise-address"] == node.address
         else:
             assert "extraSANs" not in first and "persistentClusterToken" not in first
+            assert "extraKubeAPIServerArgs" not in first
+        # the kubelet registers with the spec's address from its first start
+        assert first["extraKubeletArgs"]["--node-ip"] == node.address
         if node == cluster.first:
             assert "join" not in first
             assert {"name": "dns"} in first["addons"]
@@ -144,8 +149,11 @@ def test_launch_configurations(path) -> None:
                 "worker": not node.is_control_plane,
             }
             assert "addons" not in first
-            assert "extraKubeletArgs" not in first, "kubelet args in the join document are lost"
-        if cluster.kubelet_args:
+            assert first["extraKubeletArgs"] == {"--node-ip": node.address}
+            # the join replaces args/kubelet: the node IP and the spec's flags come after it
+            after = {**dict(cluster.kubelet_args), "--node-ip": node.address}
+            assert docs[1]["extraKubeletArgs"] == after and len(docs) == 2
+        if node == cluster.first and cluster.kubelet_args:
             assert docs[-1]["extraKubeletArgs"] == dict(cluster.kubelet_args)
             assert len(docs) == 2
 
@@ -161,7 +169,7 @@ def test_launch_configuration_dns_disabled(tmp_path) -> None:
     arts = {a.path: a.content for a in render_cluster(cluster)}
     doc = load_all(arts[f"nodes/{cluster.first.name}/microk8s-launch.yaml"])[0]
     assert {"name": "dns", "disable": True} in doc["addons"]
-    assert "extraKubeletArgs" not in doc
+    assert doc["extraKubeletArgs"] == {"--node-ip": cluster.first.address}
 
 
 def test_workers_pinned_to_the_vip() -> None:

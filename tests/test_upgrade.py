@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench import node_tree
 from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, replaced
 from realtools import run, tool
 
@@ -123,6 +124,12 @@ class Bench:
             }
             for name, address in addresses.items()
         }
+        trees = node_tree.lay_cluster(
+            tmp_path / "trees",
+            [(n, a, n in CP, CP.index(n) + 1 if n in CP else 1) for n, a in addresses.items()],
+        )
+        for name, root in trees.items():
+            nodes[name]["tree"] = str(root)
         for name, version in faults.pop("versions", {}).items():
             nodes[name]["version"] = version
         for name in faults.pop("down", ()):
@@ -190,6 +197,15 @@ def test_upgrade_goes_node_by_node_through_the_endpoint(tmp_path, hacc) -> None:
     assert bench.order() == [step for n in CP + WORKERS for step in one_by_one(n)]
     assert bench.events("quorum lost") == []
     assert all(e["cordoned"] for e in bench.events("refreshed")), "refreshed before its drain"
+    # Each node's tree is still a real node's, in the new revision; each datastore restarted
+    # into its failure domain (kubelite rewrote the file first).
+    for name, v in bench.cluster["nodes"].items():
+        root = Path(v["tree"])
+        kind = "served a join" if name == "cp1" else "control plane" if name in CP else "worker"
+        assert node_tree.differences(root, kind) == [], name
+        assert (root / node_tree.DATA).resolve().name == "7002"
+        running = node_tree.running_failure_domain(root)
+        assert running == (CP.index(name) + 1 if name in CP else 1), name
     # Drain and uncordon run on another control-plane node; every kubectl goes to the endpoint.
     for e in bench.events("drained") + bench.events("uncordoned"):
         assert e["by"] != e["node"] and e["by"] in CP

@@ -1,12 +1,16 @@
 """`nodes/<node>/verify.sh` on a node's file tree, laid out as MicroK8s lays it out, in a private
 mount and network namespace (bench/node.sh): the drill's fake apiserver serves the certificate,
-the real HAProxy runs the node's configuration, and `microk8s`, `systemctl` and `journalctl`
-are stand-ins that print what those tools print. Each fault must fail the check that names it.
+the real HAProxy runs the node's configuration, and `microk8s`, `systemctl`, `journalctl` and
+go-dqlite's `dqlite` are stand-ins that print what those tools print. Each fault must fail the
+check that names it.
 
-Where the tree's files come from: `args/kube-apiserver` and `certs/csr.conf.template` start as
-MicroK8s's defaults (tests/fixtures/microk8s, see its README) and are brought to the spec by the
-node's own apply-day2.sh; the launch configuration is the node's, as the launcher leaves it
-(`common/etc/launcher/install.yaml.applied`, microk8s-cluster-agent cmd/cluster-agent.go)."""
+Where the tree comes from: bench/node_tree.py lays a real node's files after `snap install`
+(the reference's file list, with modes), applies the node's own launch configuration as the
+cluster-agent does (pre-init, then after the join), and joins it to a first node laid the same
+way, as join.py and the cluster-agent change both trees. `args/kube-apiserver` and
+`certs/csr.conf.template` start as MicroK8s's defaults (tests/fixtures/microk8s, see its
+README) and are brought to the spec by the node's own apply-day2.sh; the CA keys are real, as
+verify.sh compares them."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench import node_tree
 from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
 from hacc.compiler.frontend import analyze
 from hacc.compiler.model import Cluster, Node
@@ -60,20 +65,54 @@ class NodeBench:
         return self.tree / rel
 
 
-def fakes(work: Path, *, ha: bool = True, dqlite_started: str = "now", journal: str = "") -> None:
-    """`microk8s status` (scripts/wrappers/status.py's format), `systemctl show --value -p
-    ExecMainStartTimestamp` and `journalctl` for the units verify.sh reads."""
+def fakes(work: Path, *, ha: bool = True, journal: str = "", internal_ip: str = "") -> None:
+    """`microk8s status` (scripts/wrappers/status.py's format) and `microk8s kubectl get node`'s
+    InternalIP, `systemctl show -p ExecMainStartTimestamp` (when the bench's k8s-dqlite
+    started), `journalctl`, and go-dqlite's shell: `.describe ADDRESS` prints `ADDRESS|failure
+    domain|weight` for the running node (go-dqlite internal/shell/shell.go processDescribe)."""
     folder = work / "fakes"
     folder.mkdir(exist_ok=True)
     status = "high-availability: yes" if ha else "high-availability: no"
+    running = f"/{node_tree.RUNNING}"
     scripts = {
-        "microk8s": f'#!/bin/sh\nprintf "microk8s is running\\n{status}\\n"\n',
-        "systemctl": f'#!/bin/sh\ndate -d "{dqlite_started}" "+%a %Y-%m-%d %H:%M:%S UTC"\n',
+        "microk8s": f'#!/bin/sh\nif [ "$1" = kubectl ]; then printf %s "{internal_ip}"; exit 0; fi\n'
+        f'printf "microk8s is running\\n{status}\\n"\n',
+        "systemctl": f'#!/bin/sh\ndate -u -r {running} "+%a %Y-%m-%d %H:%M:%S UTC"\n',
         "journalctl": f"#!/bin/sh\nprintf '%s' '{journal}'\n",
+        "dqlite": f"#!/bin/sh\nfor a; do last=$a; done\n[ -e {running} ] || "
+        "{ echo 'Error: dial: connection refused' >&2; exit 1; }\n"
+        f'printf "%s|%s|0\\n" "${{last#.describe }}" "$(cat {running})"\n',
     }
     for name, text in scripts.items():
         (folder / name).write_text(text)
         (folder / name).chmod(0o755)
+
+
+def real_ca(root: Path, name: str) -> None:
+    """A real CA pair in the tree's certs/ (the stand-in node_tree lays is not a key)."""
+    certs = root / node_tree.DATA / "certs"
+    subprocess.run(
+        [tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
+         "-keyout", str(certs / "ca.key"), "-out", str(certs / "ca.crt"), "-subj", f"/CN={name}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    for f in ("ca.key", "ca.crt"):
+        (certs / f).chmod(0o660)
+
+
+def first_node(work: Path, cluster: Cluster, arts: dict[str, str]) -> Path:
+    """The node every other joins, as it is before serving a join, with its launch config."""
+    root = work / "first"
+    first = cluster.first
+    node_tree.lay_installed(root, first.name, [first.address])
+    real_ca(root, "10.152.183.1")
+    launch = fill_tokens(arts[f"nodes/{first.name}/microk8s-launch.yaml"], TOKEN, cluster.name)
+    for doc in yaml.safe_load_all(launch):
+        if doc:
+            node_tree.apply_launch_part(root, doc)
+    node_tree.start_daemons(root)
+    return root
 
 
 def prepare(tmp_path: Path, node_name: str) -> NodeBench:
@@ -83,24 +122,51 @@ def prepare(tmp_path: Path, node_name: str) -> NodeBench:
     (work / "ov").mkdir(parents=True)
     b = NodeBench(work, node)
     base = f"nodes/{node.name}"
-    (work / "verify.sh").write_text(arts[f"{base}/verify.sh"])
+    # the one line the bench changes: its dqlite stand-in, as /snap is not the bench's to write
+    script = arts[f"{base}/verify.sh"]
+    if node.is_control_plane:
+        dqlite = "DQLITE=/snap/microk8s/current/bin/dqlite\n"
+        script = replaced(script, dqlite, f"DQLITE={work}/fakes/dqlite\n")
+    (work / "verify.sh").write_text(script)
     user_data = yaml.safe_load(fill_tokens(arts[f"{base}/user-data.yaml"], TOKEN, cluster.name))
     for f in user_data["write_files"]:  # what cloud-init wrote
         path = b.tree / f["path"].lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f["content"])
     launch = b.file("usr/local/lib/hacc/microk8s-launch.yaml").read_text()
-    b.file(f"{COMMON}/etc/launcher").mkdir(parents=True)
-    b.file(f"{COMMON}/etc/launcher/install.yaml.applied").write_text(launch)
-    for d in ("args", "certs", "credentials", "var/kubernetes/backend", "var/lock"):
-        b.file(f"{SNAP}/{d}").mkdir(parents=True, exist_ok=True)
+    docs = [d for d in yaml.safe_load_all(launch) if d]
+    contacted = first_node(work, cluster, arts)
+    # snap install: the hooks' tree, pre-init of the launch configuration, the daemons
+    node_tree.lay_installed(b.tree, node.name, [node.address])
+    real_ca(b.tree, "10.152.183.1")
     if node.is_control_plane:
-        shutil.copy(DEFAULTS / "kube-apiserver", b.file(f"{SNAP}/args/kube-apiserver"))
-        shutil.copy(DEFAULTS / "csr.conf.template", b.file(f"{SNAP}/certs/csr.conf.template"))
-        day2(b, arts[f"{base}/apply-day2.sh"])
-        b.file(f"{SNAP}/var/kubernetes/backend/failure-domain").write_text(
-            f"{node.failure_domain}\n"
+        # MicroK8s's own content, in the files (and modes) the install left
+        for rel in ("args/kube-apiserver", "certs/csr.conf.template"):
+            shutil.copyfile(DEFAULTS / Path(rel).name, b.file(f"{SNAP}/{rel}"))
+    node_tree.apply_launch_part(b.tree, docs[0])
+    node_tree.start_daemons(b.tree)
+    # the launcher's join, then the documents after it (cmd/cluster-agent.go)
+    response = node_tree.serve_join(
+        contacted, node.address, cluster.first.address, not node.is_control_plane, TOKEN
+    )
+    if node.is_control_plane:
+        node_tree.join_control_plane(
+            b.tree, response, lambda: node_tree.kicker_tick(b.tree, [node.address])
         )
+    else:
+        node_tree.join_worker(b.tree, response, cluster.first.address)
+    for doc in docs[1:]:
+        node_tree.apply_launch_part(b.tree, doc)
+    b.file(f"{COMMON}/etc/launcher/install.yaml.applied").write_text(launch)
+    if node.is_control_plane:
+        # the bootstrap restarts k8s-dqlite into its failure domain; later, apply-day2.sh (or a
+        # reboot, a refresh, refresh-certs) restarts kubelite, which rewrites failure-domain
+        node_tree.start_k8s_dqlite(b.tree)
+        day2(b, arts[f"{base}/apply-day2.sh"])
+        started = time.time() - 120
+        os.utime(b.tree / node_tree.RUNNING, (started, started))
+        node_tree.start_kubelite(b.tree)
+        node_tree.backend_permissions(b.tree)  # the kicker, every 5 s
         for name in ("haproxy.cfg",):  # the bootstrap installs the staged configuration
             dest = b.file(f"etc/haproxy/{name}")
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -108,16 +174,11 @@ def prepare(tmp_path: Path, node_name: str) -> NodeBench:
         (work / "run-haproxy").touch()
         certificate(b, [*cluster.sans, node.address, "127.0.0.1", "kubernetes"])
     else:
-        b.file(f"{SNAP}/args/traefik").mkdir(parents=True)
-        shutil.copy(
+        shutil.copyfile(  # the bootstrap pins the apiserver-proxy to the VIP (cp)
             b.file("usr/local/lib/hacc/apiserver-proxy-provider.yaml"),
             b.file(f"{SNAP}/args/traefik/provider.yaml"),
         )
-        b.file(f"{SNAP}/args/apiserver-proxy").write_text(
-            "--traefik-config ${SNAP_DATA}/args/traefik/traefik.yaml\n"
-            "--kubeconfig ${SNAP_DATA}/credentials/kubelet.config\n--refresh-interval=0s\n"
-        )
-    fakes(work, journal="Entering BACKUP STATE\\n")
+    fakes(work, journal="Entering BACKUP STATE\\n", internal_ip=node.address)
     return b
 
 
@@ -196,11 +257,16 @@ def failures(output: str) -> list[str]:
 
 
 def test_a_healthy_control_plane_node(tmp_path) -> None:
+    """After apply-day2.sh (or a reboot, a refresh, refresh-certs) restarted kubelite:
+    failure-domain has a newer mtime than k8s-dqlite's start, and the same content."""
     b = prepare(tmp_path, "cp2")
+    domain = b.file(f"{SNAP}/var/kubernetes/backend/failure-domain").stat().st_mtime
+    assert domain > b.file(node_tree.RUNNING).stat().st_mtime + 60
     code, out = run_verify(b)
     assert code == 0 and failures(out) == [], out
     assert "ok    HAProxy sees every apiserver up" in out
     assert "ok    failure domain 2 is in effect" in out
+    assert "ok    cp2 is registered with InternalIP 198.18.10.12" in out
     assert out.rstrip().endswith("cp2: every check holds")
 
 
@@ -296,20 +362,50 @@ def test_an_apiserver_on_loopback_only(tmp_path) -> None:
     assert "ok    the served certificate names api.paris.example.com" in out  # it still serves
 
 
-def test_a_failure_domain_not_yet_in_effect(tmp_path) -> None:
+def test_a_datastore_running_in_the_wrong_failure_domain(tmp_path) -> None:
+    """A control-plane join starts k8s-dqlite before kubelite writes failure-domain: it runs in
+    domain 0 until restarted (scripts/wrappers/join.py update_dqlite), whatever the file says."""
     b = prepare(tmp_path, "cp2")
-    fakes(b.work, dqlite_started="2020-01-01 00:00:00 UTC", journal="Entering BACKUP STATE\\n")
+    assert b.file(f"{SNAP}/var/kubernetes/backend/failure-domain").read_text() == "2\n"
+    b.file(node_tree.RUNNING).write_text("0")
     code, out = run_verify(b)
     assert code == 1
     assert failures(out) == [
-        "FAIL  failure domain 2 is written but k8s-dqlite started before: restart it "
-        "(RUNBOOK.md section 5)"
+        "FAIL  k8s-dqlite runs in failure domain 0, not 2: restart it (RUNBOOK.md section 5)"
+    ]
+
+
+def test_a_datastore_that_does_not_answer(tmp_path) -> None:
+    b = prepare(tmp_path, "cp2")
+    b.file(node_tree.RUNNING).unlink()
+    code, out = run_verify(b)
+    assert code == 1
+    assert failures(out) == [
+        "FAIL  k8s-dqlite does not describe itself at '198.18.10.12:19001': is it running? "
+        "(RUNBOOK.md section 9)"
+    ]
+
+
+def test_a_node_registered_with_another_address(tmp_path) -> None:
+    """A node with a management interface on the default route registers with that one
+    unless --node-ip says otherwise (MicroK8s's kubelet default)."""
+    b = prepare(tmp_path, "cp2")
+    fakes(b.work, journal="Entering BACKUP STATE\\n", internal_ip="192.0.2.12")
+    code, out = run_verify(b)
+    assert code == 1
+    assert failures(out) == [
+        "FAIL  cp2 is registered with InternalIP '192.0.2.12', not 198.18.10.12 "
+        "(RUNBOOK.md section 9)"
     ]
 
 
 def test_keepalived_in_fault(tmp_path) -> None:
     b = prepare(tmp_path, "cp2")
-    fakes(b.work, journal="Entering BACKUP STATE\\nEntering FAULT STATE\\n")
+    fakes(
+        b.work,
+        journal="Entering BACKUP STATE\\nEntering FAULT STATE\\n",
+        internal_ip=b.node.address,
+    )
     code, out = run_verify(b)
     assert code == 1
     assert failures(out) == [
@@ -319,9 +415,12 @@ def test_keepalived_in_fault(tmp_path) -> None:
 
 def test_a_healthy_worker_and_one_holding_the_cluster_token(tmp_path) -> None:
     b = prepare(tmp_path, "w1")
+    assert b.file(f"{SNAP}/certs/ca.key").exists()  # its own, from its install
     code, out = run_verify(b)
     assert code == 0 and failures(out) == [], out
     assert "ok    the apiserver-proxy points at the VIP only" in out
+    assert "ok    the cluster CA key is not on this worker" in out
+    assert "ok    the kubelet registers with InternalIP 198.18.10.21" in out
     b.file(f"{SNAP}/credentials/persistent-cluster-tokens.txt").write_text(TOKEN + "\n")
     time.sleep(0)  # the same tree, one file more
     code, out = run_verify(b)
@@ -349,4 +448,24 @@ def test_a_worker_whose_proxy_dropped_the_vip(tmp_path) -> None:
         "198.18.10.100:8443 (RUNBOOK.md section 9)",
         "FAIL  the apiserver-proxy still refreshes its endpoints and will drop the VIP "
         "(RUNBOOK.md section 9)",
+    ]
+
+
+def test_a_worker_holding_the_cluster_ca_key(tmp_path) -> None:
+    b = prepare(tmp_path, "w1")
+    shutil.copy(b.work / "first" / SNAP / "certs/ca.key", b.file(f"{SNAP}/certs/ca.key"))
+    code, out = run_verify(b)
+    assert code == 1
+    assert failures(out) == ["FAIL  the cluster CA key is on this worker (RUNBOOK.md section 10)"]
+
+
+def test_a_worker_whose_kubelet_registers_with_another_address(tmp_path) -> None:
+    b = prepare(tmp_path, "w1")
+    kubelet = b.file(f"{SNAP}/args/kubelet")
+    kubelet.write_text(replaced(kubelet.read_text(), "--node-ip=198.18.10.21\n", ""))
+    code, out = run_verify(b)
+    assert code == 1
+    assert failures(out) == [
+        f"FAIL  the kubelet's --node-ip is not 198.18.10.21 (/{SNAP}/args/kubelet) "
+        "(RUNBOOK.md section 9)"
     ]

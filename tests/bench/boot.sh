@@ -24,7 +24,8 @@ if [[ $vip != none ]]; then
 fi
 tick  # time goes on after the bootstrap: the daemons look once more
 mkdir -p "$work/result"
-[[ ! -d /var/snap/microk8s ]] || cp -a /var/snap/microk8s "$work/result/microk8s"
+mkdir -p "$work/result/root/var/snap"
+[[ ! -d /var/snap/microk8s ]] || cp -a /var/snap/microk8s "$work/result/root/var/snap/"
 [[ ! -e /var/log/hacc-bootstrap.log ]] || cp -a /var/log/hacc-bootstrap.log "$work/result/"
 for f in /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg; do
   [[ ! -e $f ]] || cp "$f" "$work/result/$(basename "$f")"

@@ -6,6 +6,7 @@ to a node's address, then `sudo microk8s ...` or `sudo snap ...` there. One JSON
 A fake, not a consumer: it reproduces only behaviour read in the sources, each cited where it
 is modelled. Faults come from the same file: never_ready (nodes that stay NotReady after their
 refresh), pdb (nodes whose drain a PodDisruptionBudget blocks), voters (dqlite's voters).
+Each node's file tree (its "tree") is laid and changed by bench/node_tree.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
+
+import node_tree
 
 STATE = os.environ["BENCH_CLUSTER"]
 # scripts/wrappers/microk8s-kubectl.wrapper (canonical/microk8s): on a worker (clustered.lock).
@@ -133,6 +137,8 @@ def refresh(c: dict, me: str, args: list[str]) -> int:
     if v["role"] == "control-plane" and down:
         c["events"].append({"event": "quorum lost", "node": me, "down": down})
     cordoned = v["cordoned"]
+    if "tree" in v:  # the revision's data copied forward, every daemon started again
+        node_tree.refresh(Path(v["tree"]))
     v.update(channel=channel, version=f"v{m.group(1)}.4", ready=False,
              restart_left=c.get("restart_polls", 2))  # fmt: skip
     c["events"].append({"event": "refreshed", "node": me, "channel": channel,

@@ -10,8 +10,10 @@ Daemons act while time passes, so each invocation (and every `sleep`) first runs
 the cluster-agent's launcher loop and the apiservice-kicker.
 
 Faults come from the bench config (BENCH_CONFIG, JSON): install_failures (attempts whose
-install hook fails), join ("ok" or "never"), accepted_tokens (what the contacted node holds),
-cluster_nodes (nodes the cluster already has). Events go to BENCH_STATE/events.jsonl.
+install hook fails), join ("ok" or "never"), contacted (the first node's address) and
+contacted_tokens (its persistent and single-use join tokens), cluster_nodes (nodes the cluster
+already has). The node's tree, and the contacted node's, are laid and changed by
+bench/node_tree.py. Events go to BENCH_STATE/events.jsonl.
 """
 
 from __future__ import annotations
@@ -24,17 +26,19 @@ import sys
 import time
 from pathlib import Path
 
+import node_tree as tree
 import yaml
 
 CONFIG = json.loads(Path(os.environ["BENCH_CONFIG"]).read_text())
 STATE = Path(os.environ["BENCH_STATE"])
-ROOT = Path("/var/snap/microk8s")
-COMMON = ROOT / "common"
-DATA = ROOT / "current"
-REVISION = ROOT / "7001"
+NODE = Path("/")  # this node's tree, on the real paths
+ROOT = NODE / "var/snap/microk8s"
+COMMON = NODE / tree.COMMON
+DATA = NODE / tree.DATA
 LAUNCHER = COMMON / "etc" / "launcher"
-BACKEND = DATA / "var" / "kubernetes" / "backend"
-LOCKS = DATA / "var" / "lock"
+LOCKS = NODE / tree.LOCKS
+# The node a join contacts, laid as a real first node in the bench's state folder.
+CONTACTED = STATE / "contacted"
 
 # microk8s-resources/microk8s.default.yaml
 DEFAULT_LAUNCH = """version: 0.1.0
@@ -44,23 +48,6 @@ extraKubeletArgs:
 addons:
   - name: dns
 """
-# microk8s-resources/default-args (the files the bench's scripts read or change)
-DEFAULT_ARGS = {
-    "ha-conf": "failure-domain=1\n",
-    "apiserver-proxy": "--traefik-config ${SNAP_DATA}/args/traefik/traefik.yaml\n"
-    "--kubeconfig ${SNAP_DATA}/credentials/kubelet.config\n--refresh-interval 30s\n",
-    "kubelet": "--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n"
-    '--node-labels="microk8s.io/cluster=true,node.kubernetes.io/microk8s-controlplane='
-    'microk8s-controlplane"\n',
-    "kube-apiserver": "--secure-port=16443\n",
-}
-# launch-configuration keys and the args file each one updates (cluster-agent pkg/k8sinit/apply.go)
-ARG_KEYS = {
-    "extraKubeAPIServerArgs": "kube-apiserver",
-    "extraKubeletArgs": "kubelet",
-    "extraMicroK8sAPIServerProxyArgs": "apiserver-proxy",
-    "extraContainerdEnv": "containerd-env",
-}
 
 
 def event(kind: str, **fields: object) -> None:
@@ -86,43 +73,16 @@ def produce_certs(sans: list[str]) -> None:
 
 
 def start_kubelite() -> None:
-    # wrappers/run-kubelite-with-args: copies args/ha-conf's failure-domain into the datastore.
-    conf = (DATA / "args" / "ha-conf").read_text()
-    for line in conf.splitlines():
-        if line.startswith("failure-domain="):
-            (BACKEND / "failure-domain").write_text(line.split("=", 1)[1] + "\n")
-    event("kubelite started")
+    tree.start_kubelite(NODE, event)
 
 
 def start_dqlite() -> None:
-    # k8s-dqlite pkg/server/server.go New(): reads failure-domain once, at start-up (0 if absent).
-    f = BACKEND / "failure-domain"
-    domain = int(f.read_text()) if f.exists() else 0
-    (STATE / "dqlite-domain").write_text(str(domain))
-    event("k8s-dqlite started", failure_domain=domain)
-
-
-def update_args(service: str, flags: dict[str, object]) -> None:
-    # cluster-agent pkg/snap/services.go UpdateServiceArguments: `--key=value` lines; null deletes.
-    path = DATA / "args" / service
-    lines = path.read_text().splitlines() if path.exists() else []
-    for key, value in flags.items():
-        lines = [ln for ln in lines if ln.split("=")[0].split(" ")[0] != key]
-        if value is not None:
-            lines.append(f"{key}={str(value).lower() if isinstance(value, bool) else value}")
-    path.write_text("".join(f"{ln}\n" for ln in lines))
+    tree.start_k8s_dqlite(NODE, event)
 
 
 def apply_part(part: dict, pre_init: bool) -> None:
     # cluster-agent pkg/k8sinit/apply.go applyPart, in its order; pre-init skips addons and join.
-    if "persistentClusterToken" in part:
-        with open(DATA / "credentials" / "persistent-cluster-tokens.txt", "a") as f:
-            f.write(part["persistentClusterToken"] + "\n")
-    for name, content in part.get("extraConfigFiles", {}).items():
-        (DATA / "args" / name).write_text(content)
-    for key, service in ARG_KEYS.items():
-        if key in part:
-            update_args(service, part[key])
+    tree.apply_launch_part(NODE, part)
     if "extraSANs" in part:
         (STATE / "extra-sans.json").write_text(json.dumps(part["extraSANs"]))
     if not pre_init and part.get("join"):
@@ -133,40 +93,38 @@ class JoinFailed(Exception):
     pass
 
 
+def contacted() -> Path:
+    """The first node as the join finds it: installed, its launch configuration's persistent
+    token, and the single-use tokens its bootstrap registered (bench config)."""
+    if not CONTACTED.exists():
+        tokens = CONFIG.get("contacted_tokens", {})
+        tree.lay_installed(CONTACTED, "cp1", [CONFIG["contacted"]])
+        # hacc's launch configuration on the first node sets its kubelet's --node-ip
+        tree.apply_launch_part(CONTACTED, {"extraKubeletArgs": {"--node-ip": CONFIG["contacted"]}})
+        tree.start_daemons(CONTACTED)
+        creds = CONTACTED / tree.DATA / "credentials"
+        for name, key in (("persistent-cluster-tokens.txt", "persistent"),
+                          ("cluster-tokens.txt", "single_use")):  # fmt: skip
+            (creds / name).write_text("".join(f"{t}\n" for t in tokens.get(key, [])))
+    return CONTACTED
+
+
 def join(url: str, worker: bool) -> None:
     address, token = url.split("/", maxsplit=1)[0], url.split("/")[1]
+    host = address.split(":")[0]
     locked_before = (LOCKS / "no-cert-reissue").exists()
     # scripts/wrappers/join.py: the contacted node answers "invalid token" (pkg/api/v2/join.go
-    # ConsumeClusterToken); the joining node's cluster-agent logs the whole URL.
-    if CONFIG.get("join") == "never" or token not in CONFIG.get("accepted_tokens", []):
+    # ConsumeClusterToken, step 1); the joining node's cluster-agent logs the whole URL.
+    if CONFIG.get("join") == "never" or not tree.consume_token(contacted(), token):
         event("join refused", url=url)
         raise JoinFailed(f"Connection failed. invalid token (500). joining {url}")
+    me = next(a for a in ips() if a != CONFIG.get("vip"))
+    response = tree.serve_join(contacted(), me, host, worker, token)
     if worker:
-        # join.py mark_worker_node, update_apiserver_proxy, mark_no_cert_reissue
-        for lock in ("clustered.lock", "no-k8s-dqlite", "no-cert-reissue"):
-            (LOCKS / lock).touch()
-        host = address.split(":")[0]
-        traefik = DATA / "args" / "traefik"
-        traefik.mkdir(parents=True, exist_ok=True)
-        (traefik / "provider.yaml").write_text(f'        - address: "{host}:16443"\n')
+        tree.join_worker(NODE, response, host, event)
         event("joined", worker=True, url_host=host, locked_before=locked_before)
         return
-    # join.py join_dqlite_master_node: update_apiserver restarts kubelite, then update_dqlite
-    # stops it and k8s-dqlite, moves the datastore aside, starts k8s-dqlite, then kubelite.
-    start_kubelite()
-    event("kubelite stopped")
-    event("k8s-dqlite stopped")
-    backup = BACKEND.with_name("backend.backup")
-    shutil.rmtree(backup, ignore_errors=True)
-    shutil.move(str(BACKEND), str(backup))
-    BACKEND.mkdir()
-    start_dqlite()
-    start_kubelite()
-    # While the join runs (its 10 s wait in update_dqlite), the kicker re-issues the server
-    # certificate for the new CA: only without the lock (wrappers/apiservice-kicker).
-    if not locked_before:
-        event("server certificate re-issued for the cluster's CA")
-    (LOCKS / "no-cert-reissue").touch()  # join.py mark_no_cert_reissue
+    tree.join_control_plane(NODE, response, kicker_tick, event)
     event("joined", worker=False, locked_before=locked_before)
 
 
@@ -189,18 +147,9 @@ def launcher_tick() -> None:
 
 
 def kicker_tick() -> None:
-    # wrappers/apiservice-kicker: exits on a worker (clustered.lock); re-issues the certificate
-    # and restarts kubelite when the rendered addresses change, unless no-cert-reissue exists
-    # (or --bind-address/--advertise-address is set; a default route is assumed, as on a node).
-    if not installed() or (LOCKS / "clustered.lock").exists():
-        return
-    if (LOCKS / "no-cert-reissue").exists():
-        return
-    issued = json.loads((STATE / "certificate.json").read_text())
-    if issued["ips"] != ips():
-        event("kicker re-issued the certificate and restarted kubelite", ips=ips())
-        produce_certs(issued["sans"])
-        start_kubelite()
+    # wrappers/apiservice-kicker, one pass (a default route is assumed, as on a node).
+    if installed():
+        tree.kicker_tick(NODE, ips(), event)
 
 
 def tick() -> None:
@@ -219,14 +168,11 @@ def install(args: list[str]) -> int:
     )
     attempts += 1
     (STATE / "install-attempts").write_text(str(attempts))
-    REVISION.mkdir(parents=True)
-    (ROOT / "current").symlink_to(REVISION.name)
-    for sub in ("args", "credentials", "certs", "var/lock", "var/kubernetes/backend"):
-        (DATA / sub).mkdir(parents=True)
-    for name, content in DEFAULT_ARGS.items():
-        (DATA / "args" / name).write_text(content)
+    # The hooks' tree (tests/bench/node_tree.py); the launch configuration, pre-init and the
+    # locks the install hook touches last follow in the install hook's order.
+    tree.lay_installed(NODE, os.uname().nodename, ips())
+    (LOCKS / "installed.lock").unlink()
     # snap/hooks/install: the first launch configuration found goes to launcher/install.yaml.
-    LAUNCHER.mkdir(parents=True, exist_ok=True)
     for candidate in (
         "/etc/microk8s.yaml",
         "/root/snap/microk8s/common/.microk8s.yaml",
@@ -260,12 +206,11 @@ def install(args: list[str]) -> int:
         else []
     )
     produce_certs(extra)
-    for lock in ("ha-cluster", "lite.lock", "installed.lock"):
-        (LOCKS / lock).touch()
+    (LOCKS / "installed.lock").touch()
+    (LOCKS / "installed.lock").chmod(0o660)
     # Services start; kubelite's wrapper writes the failure domain before k8s-dqlite's (which
     # sleeps 6 s first, wrappers/run-k8s-dqlite-with-args) reads it.
-    start_kubelite()
-    start_dqlite()
+    tree.start_daemons(NODE, event)
     event("installed", channel=next((a for a in args if a.startswith("--channel")), ""))
     return 0
 

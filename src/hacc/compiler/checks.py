@@ -410,7 +410,7 @@ def apiserver_args(c: Cluster, doc: Document) -> Iterator[Diagnostic]:
                 path,
                 "HACC212",
                 "one --advertise-address for every control-plane node "
-                "makes them all advertise the same address; MicroK8s picks each node's own",
+                "makes them all advertise the same address; hacc sets each node's own",
                 key=True,
             )
         elif flag == "--kubelet-preferred-address-types" and not prefers_internal_ip(value):

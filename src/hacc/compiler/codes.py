@@ -241,7 +241,8 @@ _CODES = [
         "apiserver flag that breaks the cluster",
         "`apiserverArgs` applies to every control-plane node. `--secure-port` moves the apiserver "
         "off 16443, which every backend, health check and worker proxy expects. One "
-        "`--advertise-address` for all nodes makes them all advertise the same address, and a "
+        "`--advertise-address` for all nodes makes them all advertise the same address (hacc "
+        "sets each node's own), and a "
         "specific `--bind-address` exists on one node only. Removing a flag MicroK8s needs "
         "(certificates, datastore, port) stops the apiserver.",
         "Remove the flag from `spec.microk8s.apiserverArgs`.",
@@ -528,8 +529,10 @@ _CODES = [
         "a kubelet flag that names one node",
         "`kubeletArgs` applies to every node: one `--node-ip` or `--hostname-override` makes "
         "every node claim the same address or the same name (as HACC212 does for "
-        "`--advertise-address`).",
-        "Remove the flag; MicroK8s picks each node's own address and hostname.",
+        "`--advertise-address`). hacc sets `--node-ip` on each node to its `address`, so that a "
+        "node with several interfaces registers with the spec's address rather than the "
+        "default route's.",
+        "Remove the flag; set each node's `address` (its hostname comes from the node).",
     ),
     Code(
         "HACC243",

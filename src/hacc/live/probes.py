@@ -9,10 +9,10 @@ never a hang. It sends nothing but TLS handshakes and `GET /readyz`.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import ssl
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -99,21 +99,19 @@ def _error(e: BaseException) -> str:
 
 
 def _readyz(tls: ssl.SSLSocket, host_header: str, timeout: float) -> str:
+    """`GET /readyz` on the TLS connection already open, read by the standard library's HTTP
+    client (chunked bodies included, as the apiserver may send them)."""
     tls.settimeout(timeout)
-    tls.sendall(
-        f"GET /readyz HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n\r\n".encode()
-    )
-    data = b""
-    deadline = time.monotonic() + timeout
-    while len(data) < 65536 and time.monotonic() < deadline:
-        chunk = tls.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
-    if " 200 " not in f"{status} " or body.strip() != b"ok":
-        return f"answered {status or 'nothing'}"
+    conn = http.client.HTTPConnection("localhost", timeout=timeout)
+    conn.sock = tls  # only the HTTP exchange is http.client's: the connection is ours
+    try:
+        conn.request("GET", "/readyz", headers={"Host": host_header, "Connection": "close"})
+        response = conn.getresponse()
+        body = response.read(65536)
+    except http.client.HTTPException as e:
+        return f"answered no HTTP ({type(e).__name__})"
+    if response.status != 200 or body.strip() != b"ok":
+        return f"answered {response.status} {response.reason}".rstrip()
     return "ok"
 
 
@@ -183,9 +181,11 @@ def run(cluster: Cluster, *, ca: str | None, timeout: float) -> Report:
     dns, resolved = "not checked", list[str]()
     if ep.dns_name:
         resolved, dns = _resolve(ep.dns_name, timeout)
-        if dns == "ok" and ep.address and ep.address not in resolved:
+        if dns != "ok":
+            dns = f"does not resolve ({dns[:1].lower()}{dns[1:]})"
+        elif ep.address and ep.address not in resolved:
             dns = f"resolves to {', '.join(resolved)}, not {ep.address}"
-        elif dns == "ok" and not resolved:
+        elif not resolved:
             dns = "resolves to no IPv4 address"
     sni = ep.dns_name or ep.address or ""
     # Only addresses are dialled: a name would be resolved again, without a timeout.
@@ -212,12 +212,17 @@ def diagnose(cluster: Cluster, r: Report) -> str:
         "kube-vip": "kube-vip",
         EXTERNAL: "your load balancer",
     }[cluster.mode]
-    if r.dns not in ("ok", "not checked"):
-        return f"the DNS name {r.dns_name} {r.dns}: fix its record (RUNBOOK.md section 1)"
+    dns_broken = r.dns not in ("ok", "not checked")
+    dns = f"the DNS name {r.dns_name} {r.dns}"
+    # With nothing answering at all, a failing resolver is more likely this machine's network
+    # than the record: the apiservers come first, as they do without a DNS name.
+    if dns_broken and (not nodes or any(p.answers for p in r.probes)):
+        return f"{dns}: fix its record (RUNBOOK.md section 1)"
     if not any(n.answers for n in nodes):
         return (
             "no apiserver answers on its own address: the apiservers are down or unreachable "
             "from here, not the endpoint (RUNBOOK.md section 9, steps 1 and 2)"
+            + (f"; {dns} either" if dns_broken else "")
         )
     if not endpoint.answers:
         if cluster.mode in VIP_MODES and endpoint.tcp == "refused":

@@ -3,8 +3,19 @@
 A launch configuration replaces MicroK8s's bundled default, so hacc restates what the default
 did (dns and its kubelet flags) unless the spec disables it. The first document is applied at
 install (pre-init: args, SANs, token, files) and again by the cluster-agent (addons, join). A
-control-plane join replaces the kubelet arguments with the contacted node's, so kubelet flags go
-in a second document, applied after the join.
+join replaces the kubelet arguments with the contacted node's, so kubelet flags go in a second
+document too, applied after the join.
+
+Each node's launch configuration carries its own address as the apiserver's advertise address
+and the kubelet's node IP: MicroK8s otherwise takes both from the interface of the default route
+(microk8s-resources/wrappers/run-kubelite-with-args waits for one unless --advertise-address or
+--bind-address is set), which on a node with a management interface is not the spec's address.
+Pre-init writes them to args/ before kubelite first starts (microk8s-cluster-agent
+pkg/k8sinit/apply.go applyPart; pkg/snap/services.go UpdateServiceArguments replaces a flag's line
+in place), so the node registers with the spec's address from its first start. Calico's own
+interface choice is left to MicroK8s: each join turns its IP_AUTODETECTION_METHOD from
+first-found into can-reach=<the peer's address> (microk8s-cluster-agent
+pkg/snap/util/calico.go), which picks the interface that reaches the spec's addresses.
 """
 
 from __future__ import annotations
@@ -74,24 +85,38 @@ def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
         # The node's own address too: the node takes the no-cert-reissue lock right after
         # install (bootstrap.sh), so its certificate must not depend on `hostname -I` then.
         first["extraSANs"] = list(dict.fromkeys((*cluster.sans, node.address)))
-        if cluster.apiserver_args:
-            first["extraKubeAPIServerArgs"] = dict(cluster.apiserver_args)
+        # With --advertise-address the apiservice-kicker only repairs CA mismatches
+        # (ensure_server_ca) and never re-issues for new addresses (produce_certs): see
+        # bootstrap.sh on the certificate lock (microk8s-resources/wrappers/apiservice-kicker).
+        first["extraKubeAPIServerArgs"] = {
+            **dict(cluster.apiserver_args),
+            "--advertise-address": node.address,
+        }
         first["extraConfigFiles"] = {"ha-conf": f"failure-domain={node.failure_domain}\n"}
     proxy_env = extensions.containerd_env(cluster)
     if proxy_env:
         # Pre-init writes args/containerd-env before containerd first starts: images pull
         # through the proxy from the start (microk8s-cluster-agent pkg/k8sinit/apply.go).
         first["extraContainerdEnv"] = proxy_env
+    node_ip = {"--node-ip": node.address}
     if node == cluster.first:
         first["addons"] = addons(cluster)
-        if dns_enabled(cluster):
-            first["extraKubeletArgs"] = dict(DNS_KUBELET_ARGS)
+        first["extraKubeletArgs"] = {
+            **(DNS_KUBELET_ARGS if dns_enabled(cluster) else {}),
+            **node_ip,
+        }
     else:
+        first["extraKubeletArgs"] = dict(node_ip)
         first["join"] = {"url": join_url(cluster, node), "worker": not node.is_control_plane}
     docs = [first]
     after: dict[str, Any] = {}
-    if cluster.kubelet_args:
-        after["extraKubeletArgs"] = dict(cluster.kubelet_args)
+    if cluster.kubelet_args or node != cluster.first:
+        # The join wrote the contacted node's kubelet arguments, its --node-ip replaced by the
+        # address the contacted node saw (scripts/wrappers/join.py update_kubelet_node_ip).
+        after["extraKubeletArgs"] = {
+            **dict(cluster.kubelet_args),
+            **(node_ip if node != cluster.first else {}),
+        }
     if not node.is_control_plane and cluster.worker_endpoint == "vip":
         # Stop the apiserver-proxy from replacing the VIP with the node list (user-data writes it).
         after["extraMicroK8sAPIServerProxyArgs"] = {"--refresh-interval": "0s"}
