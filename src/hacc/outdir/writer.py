@@ -18,6 +18,7 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
+from hacc.compiler.printable import PRINTABLE_CHARS
 from hacc.errors import HaccError
 from hacc.outdir import cache, fsafe
 from hacc.outdir.cache import digest
@@ -241,10 +242,7 @@ def read_extensions(cluster_dir: Path) -> dict[str, list[str]] | None:
     return out
 
 
-# No C0 or C1 controls (a C1 CSI starts a terminal escape as surely as ESC [), line breaks or
-# bidirectional overrides (which make a terminal show text in another order than it runs).
-PRINTABLE_CHARS = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-PRINTABLE = re.compile(PRINTABLE_CHARS + "{1,20000}")
+PRINTABLE = re.compile(PRINTABLE_CHARS + "{1,20000}")  # hacc.compiler.printable
 MAX_ITEMS = 1024  # per node: far more than a spec can give (64 labels, 32 taints, 64 files, ...)
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
 
