@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
+import re
 import stat
 import sys
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from hacc.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
     from hashlib import sha256
@@ -34,7 +36,8 @@ else:
 # Plain os.path, not pathlib: `validate` of one cached spec imports little else.
 PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the hacc package
 SOURCE_SUFFIXES = (".py", ".j2", ".json", ".md")
-CACHE_FORMAT = b"hacc-analysis-2"  # the diagnostics, then the whole analysis
+CACHE_FORMAT = b"hacc-analysis-3"  # JSON: the diagnostics and the parsed document
+CODE = re.compile(r"HACC[0-9]{3,4}", re.ASCII)
 
 
 def _package_files() -> list[tuple[str, str]]:
@@ -115,7 +118,7 @@ def _libraries(*modules: str) -> list[bytes]:
 @cache
 def _environment() -> bytes:
     """Everything besides the spec an analysis depends on: hacc's files, the Python that
-    pickled it, and the libraries that parse a spec (its schema check is hacc's own)."""
+    wrote it, and the libraries that parse a spec (its schema check is hacc's own)."""
     return b"\0".join([CACHE_FORMAT, _code_stamp(), *_libraries("ruamel.yaml", "yaml")])
 
 
@@ -129,8 +132,8 @@ def _entry(name: str, raw: bytes) -> tuple[str, bytes] | None:
 
 
 def _trusted(path: str) -> bool:
-    """A cache entry is unpickled only if this user owns it and its folders and nobody else can
-    write them: a pickle is code."""
+    """A cache entry is read only if this user owns it and its folders and nobody else can
+    write them (what another user wrote is not this user's cache)."""
     uid = os.getuid()
     shard = os.path.dirname(path)
     for p in (path, shard, os.path.dirname(shard)):
@@ -152,20 +155,53 @@ def _open_trusted(path: str) -> Any:
     return os.fdopen(fd, "rb")
 
 
-def cached_analysis(name: str, raw: bytes) -> Any | None:
-    """The analysis of the spec `name` holding `raw`, from the cache, or None."""
-    found = _cached(name, raw, 2)
-    return found[1] if found else None
+# An entry is its key, then JSON: the spec's diagnostics and the document it parsed to (plain
+# data and where each part stands). Data, never objects: reading an entry runs no code of its
+# own, and nothing read is trusted. Each part is checked for its shape (any other is a miss),
+# and the document is validated, checked and modelled again on every read (frontend.analyze),
+# which costs about a millisecond; only the YAML parse is saved. An entry forged to hold
+# another valid spec would be built as that spec: the cache folder must stay this user's own.
+ENTRY_LIMIT = 64 << 20
 
 
-def cached_diagnostics(name: str, raw: bytes) -> list[Any] | None:
-    """Only the diagnostics of that analysis: what `validate` of one spec prints, read without
-    the classes of the model (whose import costs more than the rest of such a run)."""
-    found = _cached(name, raw, 1)
-    return found[0] if found else None
+class Entry(NamedTuple):
+    diagnostics: list[Diagnostic]
+    document: (
+        tuple[Any, list[tuple[tuple[Any, ...], int, int]], list[Any]] | None
+    )  # data, values, keys
 
 
-def _cached(name: str, raw: bytes, parts: int) -> list[Any] | None:
+def cached_entry(name: str, raw: bytes) -> Entry | None:
+    """The cached analysis of the spec `name` holding `raw`, as data, or None."""
+    found = _read_entry(name, raw)
+    if found is None:
+        return None
+    diagnostics = _diagnostics(found.get("diagnostics"))
+    document = found.get("document")
+    if diagnostics is None or not (document is None or isinstance(document, dict)):
+        return None
+    if document is None:
+        return Entry(diagnostics, None)
+    values, keys = _positions(document.get("values")), _positions(document.get("keys"))
+    if values is None or keys is None or "data" not in document:
+        return None
+    return Entry(diagnostics, (document["data"], values, keys))
+
+
+def cached_diagnostics(name: str, raw: bytes) -> list[Diagnostic] | None:
+    """Only the diagnostics of that analysis, if it found no error: what `validate` of one valid
+    spec prints, read without the classes of the model (whose import costs more than the rest
+    of such a run)."""
+    found = _read_entry(name, raw)
+    diagnostics = _diagnostics(found.get("diagnostics")) if found is not None else None
+    if diagnostics is None or any(d.is_error for d in diagnostics):
+        return None  # errors are said after a parse: an entry cannot fail a good spec
+    return diagnostics
+
+
+def _read_entry(name: str, raw: bytes) -> dict[str, Any] | None:
+    import json
+
     entry = _entry(name, raw)
     if entry is None:
         return None
@@ -177,29 +213,96 @@ def _cached(name: str, raw: bytes, parts: int) -> list[Any] | None:
         with f:
             if f.read(len(key)) != key:
                 return None
-            return [pickle.load(f) for _ in range(parts)]
-    except Exception:  # any unreadable entry is a miss
+            data = f.read(ENTRY_LIMIT + 1)
+        if len(data) > ENTRY_LIMIT:
+            return None
+        found = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deeply
         return None
+    return found if isinstance(found, dict) else None
+
+
+def _diagnostics(items: Any) -> list[Diagnostic] | None:
+    """Diagnostics as the cache holds them (lists of six fields), checked; None if any is not."""
+    from hacc.diagnostics import ERROR, WARNING
+
+    if not isinstance(items, list):
+        return None
+    out = []
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 6):
+            return None
+        file, line, column, severity, code, message = item
+        if not (
+            isinstance(file, str)
+            and _position(line)
+            and _position(column)
+            and severity in (ERROR, WARNING)
+            and isinstance(code, str)
+            and CODE.fullmatch(code)
+            and isinstance(message, str)
+        ):
+            return None
+        out.append(Diagnostic(file, line, column, severity, code, message))
+    return out
+
+
+def _position(n: Any) -> bool:
+    return type(n) is int and n >= 1
+
+
+def _positions(items: Any) -> list[tuple[tuple[Any, ...], int, int]] | None:
+    """[(path, line, column)] as the cache holds them, checked; None if any is not."""
+    if not isinstance(items, list):
+        return None
+    out = []
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 3):
+            return None
+        path, line, column = item
+        if not (isinstance(path, list) and _position(line) and _position(column)):
+            return None
+        if not all(type(p) is str or (type(p) is int and p >= 0) for p in path):
+            return None
+        out.append((tuple(path), line, column))
+    return out
 
 
 def store_analysis(name: str, raw: bytes, analysis: Any) -> None:
     """Cache the analysis of `name` holding `raw` (one entry per spec path); a failure to
-    write is ignored, as the cache only saves time."""
+    write, or a document JSON would not give back as it is, is ignored: the cache only saves
+    time."""
+    import json
+
     entry = _entry(name, raw)
     if entry is None:
         return
     path, key = entry
-    with contextlib.suppress(pickle.PicklingError):
-        data = b"".join(
-            (
-                key,
-                *(
-                    pickle.dumps(o, pickle.HIGHEST_PROTOCOL)
-                    for o in (analysis.diagnostics, analysis)
-                ),
-            )
-        )
-        _store(path, data)
+    doc = analysis.document
+    record: dict[str, Any] = {"diagnostics": [list(d) for d in analysis.diagnostics]}
+    record["document"] = doc and {
+        "data": doc.data,
+        "values": [[list(p), *at] for p, at in doc.values.items()],
+        "keys": [[list(p), *at] for p, at in doc.keys.items()],
+    }
+    try:
+        text = json.dumps(record, allow_nan=False)
+        if doc is not None and not _same(json.loads(text)["document"]["data"], doc.data):
+            return  # a key that is not a string, a tuple: JSON would change it
+    except (ValueError, TypeError, RecursionError):
+        return
+    _store(path, key + text.encode())
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (JSON turns 1 into "1" as a key)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def _store(path: str, data: bytes) -> None:
