@@ -10,7 +10,7 @@ from typing import Any
 from hacc.commands import Report, plural
 from hacc.commands.args import ENVIRONMENT, EPILOG, command, format_argument, spec_arguments
 from hacc.commands.shared import compile_reported, leak_guard
-from hacc.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError, UsageError
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Options:
     message: str | None = None
     quiet: bool = False
     prune: bool = False
+    force: bool = False
     json: bool = False
 
     @classmethod
@@ -38,6 +39,7 @@ class Options:
             message=args.message,
             quiet=args.quiet,
             prune=args.prune,
+            force=args.force,
             json=args.format == "json",
         )
 
@@ -105,6 +107,10 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
 
     removed: list[Path] = []
     orphaned = orphans(units, opts.output)
+    if opts.prune and not opts.check:
+        _refuse_removing_edits(
+            [f for folder, _ in orphaned for f in writer.not_as_written(folder)], opts
+        )
     for folder, reason in orphaned:
         if opts.prune:
             for path in writer.prune(folder):
@@ -134,6 +140,15 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
         gitrepo.ensure_not_ignored(
             repo, [p.folder / a.path for p in plans for a in p.unit.artifacts]
         )
+    _refuse_removing_edits(
+        [
+            p.folder / c.path
+            for p in plans
+            for c in p.changes
+            if c.action == writer.REMOVE and c.edited
+        ],
+        opts,
+    )
     written: list[Path] = []
     failed = _apply_all(plans)
     for p, error in zip(plans, failed, strict=True):
@@ -145,7 +160,8 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
             (removed if change.action == writer.REMOVE else written).append(p.folder / change.path)
             if opts.json or (opts.quiet and change.action == writer.IDENTICAL):
                 continue
-            note = " (edited by hand; replaced)" if change.edited else ""
+            done = "removed" if change.action == writer.REMOVE else "replaced"
+            note = f" (edited by hand; {done})" if change.edited else ""
             report.err(f"{change.action:>9} {p.folder / change.path}{note}")
         written.append(p.folder / writer.STATE_FILE)
         if not opts.json:
@@ -159,6 +175,18 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
             as_json("build", plans, [] if opts.prune else orphaned, diags, ok=True), plain=True
         )
     return EXIT_OK
+
+
+def _refuse_removing_edits(paths: list[Path], opts: Options) -> None:
+    """A file no longer produced is removed only if it holds what hacc wrote: one edited by hand
+    since, or named by a state file hacc did not write (it is committed, and anyone who can
+    commit can list a file of the user's in it), stays unless --force says otherwise."""
+    if paths and not opts.force:
+        listed = "".join(f"\n  {p}" for p in paths)
+        raise HaccError(
+            "nothing written; no longer produced, but not what hacc wrote (edited by hand?):"
+            f"{listed}\nmove them away, or build again with --force to remove them"
+        )
 
 
 def _apply_all(plans: list[Any]) -> list[Exception | None]:
@@ -277,6 +305,12 @@ def arguments(sub: Any) -> None:
         action="store_true",
         help="remove the files hacc wrote for clusters no spec builds any more (renamed or "
         "deleted specs); without it they are only reported",
+    )
+    bld.add_argument(
+        "--force",
+        action="store_true",
+        help="also remove files no longer produced whose content is not what hacc wrote "
+        "(edited by hand since); without it the build lists them and writes nothing",
     )
     bld.add_argument(
         "-q", "--quiet", action="store_true", help="do not list files that stay identical"
