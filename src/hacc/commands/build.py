@@ -54,7 +54,8 @@ def run(opts: Options, report: Report) -> int:
         from hacc.outdir import gitrepo
 
         repo = gitrepo.open_repo(Path(opts.repo or opts.output).resolve())
-        gitrepo.ensure_committable(repo)
+        for path in gitrepo.ensure_committable(repo, [Path(s) for s in opts.specs]):
+            report.err(f"{'unstage':>9} {path} (staged by a hacc build --commit that was killed)")
         gitrepo.ensure_inside(repo, Path(opts.output))
     specs = list(opts.specs)
     if opts.check:  # hand edits in any folder count, whichever specs changed (pre-commit)
@@ -253,7 +254,8 @@ def _commit(
     )
     folders = sorted({p.parent for p in written if p.name == ".hacc-state.json"})
     folders += [p.parent for p in removed if p.name == ".hacc-state.json"]  # pruned
-    sha = gitrepo.commit_paths(repo, folders, written, removed, message)
+    specs = {Path(u.analysis.file): u.analysis.source for u in units if u.analysis}
+    sha = gitrepo.commit_paths(repo, folders, written, removed, message, specs=specs)
     report.err(
         f"committed {sha[:12]}"
         if sha
@@ -291,7 +293,8 @@ def arguments(sub: Any) -> None:
     mode.add_argument(
         "--commit",
         action="store_true",
-        help="then stage exactly hacc's files (additions, updates, removals) and commit them",
+        help="then stage exactly hacc's files (additions, updates, removals) and the specs "
+        "that built them, and commit them",
     )
     bld.add_argument(
         "--repo",
