@@ -111,6 +111,27 @@ def test_a_hostile_value_is_a_located_error(hacc, tmp_path, what, old, new) -> N
 GO_ACTION = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 
+# Values that land in a string a Go template engine evaluates: the fleet ApplicationSet's
+# template (Argo CD, above) and alerting rules' annotations (Prometheus expands each label and
+# annotation: prometheus/prometheus rules/alerting.go, AlertingRule.Eval). Jinja's delimiters
+# too, for safety.
+GO_TEMPLATED = {
+    "properties/spec/properties/gitops/properties/repoURL": "https://a/",
+    "properties/spec/properties/monitoring/properties/runbookURL": "https://a/",
+}
+DELIMITERS = ("{{", "}}", "{%", "%}", "{#", "#}")
+
+
+@pytest.mark.parametrize("where", sorted(GO_TEMPLATED))
+def test_values_that_reach_a_template_hold_no_delimiter(where: str) -> None:
+    pattern = dict(FREE_TEXT)[where]
+    base = GO_TEMPLATED[where]
+    assert pattern_search(pattern, base + "x")
+    for d in DELIMITERS:
+        assert not pattern_search(pattern, base + d + "x"), (where, d)
+        assert not ecma(pattern, base + d + "x"), (where, d)
+
+
 def _strings(node: Any) -> list[str]:
     if isinstance(node, str):
         return [node]
