@@ -41,13 +41,19 @@ def test_a_hand_edited_file_no_longer_produced_stays(hacc, built) -> None:
     assert not (folder / "nodes" / "w2").exists()
 
 
-def test_a_crafted_state_entry_cannot_remove_a_user_s_file(hacc, built) -> None:
-    spec, folder = built
+def user_file_in_the_state(folder: Path) -> Path:
+    """A file of the user's, and a state file entry naming it (as anyone who can commit can add)."""
     notes = folder / "notes.txt"
     notes.write_text("mine\n")
     state = json.loads((folder / STATE_FILE).read_text())
     state["files"]["notes.txt"] = "sha256:" + "0" * 64
     (folder / STATE_FILE).write_text(json.dumps(state))
+    return notes
+
+
+def test_a_crafted_state_entry_cannot_remove_a_user_s_file(hacc, built) -> None:
+    spec, folder = built
+    notes = user_file_in_the_state(folder)
     r = hacc("build", str(spec), "-o", str(folder.parent))
     assert r.code == 1 and str(notes) in r.err
     assert notes.read_text() == "mine\n"
@@ -55,11 +61,7 @@ def test_a_crafted_state_entry_cannot_remove_a_user_s_file(hacc, built) -> None:
 
 def test_prune_keeps_a_file_hacc_did_not_write(hacc, built) -> None:
     spec, folder = built
-    notes = folder / "notes.txt"
-    notes.write_text("mine\n")
-    state = json.loads((folder / STATE_FILE).read_text())
-    state["files"]["notes.txt"] = "sha256:" + "1" * 64
-    (folder / STATE_FILE).write_text(json.dumps(state))
+    notes = user_file_in_the_state(folder)
     other = spec.with_name("d.yaml")
     spec.rename(other)  # its spec is gone: an orphaned folder
     other.write_text(replaced(other.read_text(), "edge-paris-01", "edge-paris-02"))
