@@ -29,6 +29,8 @@ def test_a_hand_edited_file_no_longer_produced_stays(hacc, built) -> None:
     edited.write_text(edited.read_text() + "# my note\n")
     spec.write_text(replaced(spec.read_text(), W2, ""))
     before = (folder / STATE_FILE).read_bytes()
+    r = hacc("plan", str(spec), "-o", str(folder.parent))
+    assert "edited by hand since hacc wrote it (hacc build removes it only with --force)" in r.out
     r = hacc("build", str(spec), "-o", str(folder.parent))
     assert r.code == 1
     assert f"not what hacc wrote (edited by hand?):\n  {edited}\n" in r.err

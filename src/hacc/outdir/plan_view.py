@@ -243,6 +243,8 @@ def render(
     for p, change, kind, hint in pending:
         path = p.folder / change.path
         edited = "; edited by hand since hacc wrote it" if change.edited else ""
+        if change.edited and change.action == writer.REMOVE:
+            edited += " (hacc build removes it only with --force)"
         lines.append(f"  {SYMBOL[change.action]} {path}")
         lines.append(f"      {VERB[change.action]} [{kind}]{': ' + hint if hint else ''}{edited}")
         if diff and change.action == writer.UPDATE and change.artifact is not None:
