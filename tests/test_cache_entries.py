@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +146,41 @@ def test_data_json_would_change_is_not_cached(spec) -> None:
     analysis.document = Document(str(spec), {1: "a"})  # JSON would give the key back as "1"
     cache.store_analysis(str(spec), spec.read_bytes(), analysis)
     assert not entry_of(spec)[0].exists()
+
+
+def test_a_cache_copied_from_elsewhere_is_of_no_use(tmp_path) -> None:
+    """Entries and folder records made with another user's (or machine's) secret never hit:
+    a restored CI cache or a shared volume can hold anything, even an entry for another valid
+    spec, and it is only a miss."""
+    spec = tmp_path / "c.yaml"
+    spec.write_text(KEEPALIVED_EXAMPLE.read_text())
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state-a"))
+    for _ in range(2):
+        p = subprocess.run(
+            [sys.executable, "-m", "hacc", "build", str(spec), "-o", str(tmp_path / "out")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert p.returncode == 0, p.stderr
+    key = tmp_path / "state-a" / "hacc" / "cache-key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+    assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    probe = (
+        "import sys; from hacc.compiler import frontend; from hacc.outdir import cache; "
+        "a = frontend.cached(sys.argv[1]); "
+        "print(a is not None, cache.remembers(sys.argv[2], open(sys.argv[3], 'rb').read()))"
+    )
+    folder = tmp_path / "out" / "edge-paris-01"
+    argv = [sys.executable, "-c", probe, str(spec), str(folder), str(folder / ".hacc-state.json")]
+
+    def run(e: dict[str, str]) -> str:
+        return subprocess.run(argv, env=e, capture_output=True, text=True, check=True).stdout
+
+    assert run(env) == "True True\n"
+    other = dict(env, XDG_STATE_HOME=str(tmp_path / "state-b"))
+    assert run(other) == "False False\n"
+    key.chmod(0o644)  # a key others can read is no secret: no cache at all
+    assert run(env) == "False False\n"

@@ -5,10 +5,11 @@ Three records, for three purposes:
   the spec's bytes and path. Equal digests, a complete state file and files on disk that match
   their recorded hashes mean the folder holds what a new compile would write.
 - a local cache of each spec's analysis (never committed, under $HACC_CACHE_DIR, by default
-  $XDG_CACHE_HOME/hacc): the parsed, checked model, keyed by everything it depends on, so an
-  unchanged spec is not parsed again. A missing, unreadable or foreign entry is a miss.
-- beside it, per output folder, the digest of the state file a build here last wrote or checked
-  there, with the libraries it rendered with: a folder is reused only if that matches, since the
+  $XDG_CACHE_HOME/hacc): the parsed document and its diagnostics, as JSON, keyed by everything
+  they depend on and a secret of this user's kept elsewhere ($XDG_STATE_HOME/hacc/cache-key),
+  so an unchanged spec is not parsed again. A missing, unreadable or foreign entry is a miss.
+- beside it, per output folder, the digest (with the same secret) of the state file a build
+  here last wrote or checked there, with the libraries it rendered with: a folder is reused only if that matches, since the
   committed state file alone proves nothing (anyone who can commit can set its hashes).
 Nothing the build writes depends on the cache: a miss only costs time.
 """
@@ -122,12 +123,46 @@ def _environment() -> bytes:
     return b"\0".join([CACHE_FORMAT, _code_stamp(), *_libraries("ruamel.yaml", "yaml")])
 
 
+def key_file() -> str:
+    """Where this user's cache secret is kept: not in the cache folder, which may be restored
+    from elsewhere (a CI cache) or shared, so a cache copied in is of no use to anyone."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(base, "hacc", "cache-key")
+
+
+@cache
+def _secret() -> bytes | None:
+    """32 random bytes made once per user (0600 in a 0700 folder), mixed into every cache key and
+    folder record: an entry or record made without it is never a hit, so one written by anyone
+    who cannot read this file costs a parse and nothing else. None (no cache) if it cannot be
+    read or made as such."""
+    path = key_file()
+    with contextlib.suppress(OSError):
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, os.urandom(32))
+            finally:
+                os.close(fd)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            secret = f.read(33)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            return secret if len(secret) == 32 else None
+    return None
+
+
 def _entry(name: str, raw: bytes) -> tuple[str, bytes] | None:
     folder = cache_dir()
-    if folder is None:
+    secret = _secret() if folder is not None else None
+    if folder is None or secret is None:
         return None
     where = sha256(f"{os.getcwd()}\0{name}".encode()).hexdigest()
-    key = sha256(_environment() + b"\0" + name.encode() + b"\0" + raw).digest()
+    key = sha256(secret + _environment() + b"\0" + name.encode() + b"\0" + raw).digest()
     return os.path.join(folder, where[:2], where), key
 
 
@@ -159,8 +194,8 @@ def _open_trusted(path: str) -> Any:
 # data and where each part stands). Data, never objects: reading an entry runs no code of its
 # own, and nothing read is trusted. Each part is checked for its shape (any other is a miss),
 # and the document is validated, checked and modelled again on every read (frontend.analyze),
-# which costs about a millisecond; only the YAML parse is saved. An entry forged to hold
-# another valid spec would be built as that spec: the cache folder must stay this user's own.
+# which costs about a millisecond; only the YAML parse is saved. Its key holds this user's
+# secret (`_secret`), so an entry made elsewhere, even one holding another valid spec, is a miss.
 ENTRY_LIMIT = 64 << 20
 
 
@@ -335,7 +370,7 @@ def _own_folder(path: str) -> bool:
 
 def _folder_entry(folder: str) -> str | None:
     root = cache_dir()
-    if root is None:
+    if root is None or _secret() is None:
         return None
     where = sha256(os.path.realpath(folder).encode()).hexdigest()
     return os.path.join(root, "folders", where)
@@ -350,7 +385,7 @@ def _renderers() -> bytes:
 
 
 def _folder_stamp(state: bytes) -> bytes:
-    return sha256(_renderers() + b"\0" + state).hexdigest().encode()
+    return sha256((_secret() or b"") + _renderers() + b"\0" + state).hexdigest().encode()
 
 
 def remember_folder(folder: str, state: bytes) -> None:
