@@ -31,6 +31,8 @@ def test_a_hand_edited_file_no_longer_produced_stays(hacc, built) -> None:
     before = (folder / STATE_FILE).read_bytes()
     r = hacc("plan", str(spec), "-o", str(folder.parent))
     assert "edited by hand since hacc wrote it (hacc build removes it only with --force)" in r.out
+    r = hacc("build", "--check", str(spec), "-o", str(folder.parent))
+    assert r.code == 1 and f"{edited}: no longer produced by the spec, and edited by hand" in r.err
     r = hacc("build", str(spec), "-o", str(folder.parent))
     assert r.code == 1
     assert f"not what hacc wrote (edited by hand?):\n  {edited}\n" in r.err

@@ -287,6 +287,11 @@ def stale(plans: list[Planned]) -> list[str]:
             path = p.folder / c.path
             if c.action == writer.CREATE:
                 out.append(f"{path}: missing (run hacc build)")
+            elif c.action == writer.REMOVE and c.edited:
+                out.append(
+                    f"{path}: no longer produced by the spec, and edited by hand (move it away, "
+                    "or run hacc build --force)"
+                )
             elif c.action == writer.REMOVE:
                 out.append(f"{path}: no longer produced by the spec (run hacc build)")
             elif c.edited:
