@@ -156,3 +156,17 @@ def test_git_missing_from_path_is_a_clear_error(repo, tmp_path) -> None:
     r = run_hacc("build", "--commit", str(spec), "-o", str(root(repo) / "clusters"), env=env)
     assert r.returncode == 1, r.stderr
     assert "git is not installed or not on PATH" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_materialize_without_git_refuses_only_inside_a_work_tree(repo, tmp_path) -> None:
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    os.symlink(sys.executable, bare / "python3")
+    env = {**os.environ, "PATH": str(bare), "HACC_JOIN_TOKEN": "0123456789abcdef0123456789abcdef"}
+    env.pop("GIT_PYTHON_GIT_EXECUTABLE", None)
+    argv = ["materialize", str(KEEPALIVED_EXAMPLE), "-o"]
+    r = run_hacc(*argv, str(tmp_path / "private"), env=env)
+    assert r.returncode == 0, r.stderr  # no work tree above: nothing to leak into
+    r = run_hacc(*argv, str(root(repo) / "private"), env=env)
+    assert r.returncode == 1 and "git is not installed or not on PATH" in r.stderr
+    assert not (root(repo) / "private").exists()

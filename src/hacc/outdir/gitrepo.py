@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,12 @@ def _git() -> Any:
     return git
 
 
+def _has_git() -> bool:
+    import shutil
+
+    return bool(shutil.which(os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git"))
+
+
 def open_repo(path: Path) -> Any:
     git = _git()
 
@@ -47,12 +54,16 @@ def open_repo(path: Path) -> Any:
 
 
 def inside_unignored_worktree(path: Path) -> Path | None:
-    """The work tree `path` would land in without being ignored, or None."""
-    git = _git()
-
+    """The work tree `path` would land in without being ignored, or None. Without git, None
+    only if no folder above `path` holds a `.git` (ignore rules need git to read)."""
     probe = path
     while not probe.exists():
         probe = probe.parent
+    if not _has_git():
+        if any((p / ".git").exists() for p in (probe, *probe.parents)):
+            _git()  # the clear error: cannot tell whether Git ignores `path`
+        return None
+    git = _git()
     try:
         repo = git.Repo(probe, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
