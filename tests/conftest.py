@@ -69,4 +69,5 @@ def analysis_cache(
     """Each test its own analysis cache (hacc.outdir.cache), so no test sees another's entries."""
     folder = tmp_path_factory.mktemp("hacc-cache")
     monkeypatch.setenv("HACC_CACHE_DIR", str(folder))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("hacc-state")))  # its key
     return folder

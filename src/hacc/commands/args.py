@@ -15,7 +15,8 @@ Diagnostics read FILE:LINE:COL: error[HACCnnn]: message; docs/diagnostics.md exp
 
 ENVIRONMENT = """
 environment: HACC_CACHE_DIR where analyses of specs and records of built folders are cached
-(default $XDG_CACHE_HOME/hacc, else ~/.cache/hacc; empty: no cache); HACC_JOBS how many processes share a fleet's work
+(default $XDG_CACHE_HOME/hacc, else ~/.cache/hacc; empty: no cache; their keys use a secret kept in
+$XDG_STATE_HOME/hacc/cache-key, else ~/.local/state/hacc/cache-key); HACC_JOBS how many processes share a fleet's work
 (default: every core)."""
 
 

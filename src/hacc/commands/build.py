@@ -17,7 +17,7 @@ from hacc.commands.args import (
     specs_given,
 )
 from hacc.commands.shared import compile_reported, leak_guard
-from hacc.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError, UsageError
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Options:
     message: str | None = None
     quiet: bool = False
     prune: bool = False
+    force: bool = False
     json: bool = False
 
     @classmethod
@@ -45,6 +46,7 @@ class Options:
             message=args.message,
             quiet=args.quiet,
             prune=args.prune,
+            force=args.force,
             json=args.format == "json",
         )
 
@@ -59,7 +61,8 @@ def run(opts: Options, report: Report) -> int:
         from hacc.outdir import gitrepo
 
         repo = gitrepo.open_repo(Path(opts.repo or opts.output).resolve())
-        gitrepo.ensure_committable(repo)
+        for path in gitrepo.ensure_committable(repo, [Path(s) for s in opts.specs]):
+            report.err(f"{'unstage':>9} {path} (staged by a hacc build --commit that was killed)")
         gitrepo.ensure_inside(repo, Path(opts.output))
     specs = list(opts.specs)
     if opts.check:  # hand edits in any folder count, whichever specs changed (pre-commit)
@@ -113,6 +116,10 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
 
     removed: list[Path] = []
     orphaned = orphans(units, opts.output)
+    if opts.prune and not opts.check:
+        _refuse_removing_edits(
+            [f for folder, _ in orphaned for f in writer.not_as_written(folder)], opts
+        )
     for folder, reason in orphaned:
         if opts.prune:
             for path in writer.prune(folder):
@@ -142,6 +149,15 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
         gitrepo.ensure_not_ignored(
             repo, [p.folder / a.path for p in plans for a in p.unit.artifacts]
         )
+    _refuse_removing_edits(
+        [
+            p.folder / c.path
+            for p in plans
+            for c in p.changes
+            if c.action == writer.REMOVE and c.edited
+        ],
+        opts,
+    )
     written: list[Path] = []
     failed = _apply_all(plans)
     for p, error in zip(plans, failed, strict=True):
@@ -153,7 +169,8 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
             (removed if change.action == writer.REMOVE else written).append(p.folder / change.path)
             if opts.json or (opts.quiet and change.action == writer.IDENTICAL):
                 continue
-            note = " (edited by hand; replaced)" if change.edited else ""
+            done = "removed" if change.action == writer.REMOVE else "replaced"
+            note = f" (edited by hand; {done})" if change.edited else ""
             report.err(f"{change.action:>9} {p.folder / change.path}{note}")
         written.append(p.folder / writer.STATE_FILE)
         if not opts.json:
@@ -167,6 +184,18 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
             as_json("build", plans, [] if opts.prune else orphaned, diags, ok=True), plain=True
         )
     return EXIT_OK
+
+
+def _refuse_removing_edits(paths: list[Path], opts: Options) -> None:
+    """A file no longer produced is removed only if it holds what hacc wrote: one edited by hand
+    since, or named by a state file hacc did not write (it is committed, and anyone who can
+    commit can list a file of the user's in it), stays unless --force says otherwise."""
+    if paths and not opts.force:
+        listed = "".join(f"\n  {p}" for p in paths)
+        raise HaccError(
+            "nothing written; no longer produced, but not what hacc wrote (edited by hand?):"
+            f"{listed}\nmove them away, or build again with --force to remove them"
+        )
 
 
 def _apply_all(plans: list[Any]) -> list[Exception | None]:
@@ -233,7 +262,8 @@ def _commit(
     )
     folders = sorted({p.parent for p in written if p.name == ".hacc-state.json"})
     folders += [p.parent for p in removed if p.name == ".hacc-state.json"]  # pruned
-    sha = gitrepo.commit_paths(repo, folders, written, removed, message)
+    specs = {Path(u.analysis.file): u.analysis.source for u in units if u.analysis}
+    sha = gitrepo.commit_paths(repo, folders, written, removed, message, specs=specs)
     report.err(
         f"committed {sha[:12]}"
         if sha
@@ -271,7 +301,8 @@ def arguments(sub: Any) -> None:
     mode.add_argument(
         "--commit",
         action="store_true",
-        help="then stage exactly hacc's files (additions, updates, removals) and commit them",
+        help="then stage exactly hacc's files (additions, updates, removals) and the specs "
+        "that built them, and commit them",
     )
     bld.add_argument(
         "--repo",
@@ -285,6 +316,12 @@ def arguments(sub: Any) -> None:
         action="store_true",
         help="remove the files hacc wrote for clusters no spec builds any more (renamed or "
         "deleted specs); without it they are only reported",
+    )
+    bld.add_argument(
+        "--force",
+        action="store_true",
+        help="also remove files no longer produced whose content is not what hacc wrote "
+        "(edited by hand since); without it the build lists them and writes nothing",
     )
     bld.add_argument(
         "-q", "--quiet", action="store_true", help="do not list files that stay identical"

@@ -80,6 +80,8 @@ def parse_existing(path: Path) -> dict[str, Any]:
         doc = yaml.safe_load(data.decode("utf-8")) or {}
     except (UnicodeDecodeError, yaml.YAMLError) as e:
         raise HaccError(f"{path}: cannot read it as a kubeconfig: {e}") from None
+    except RecursionError:
+        raise HaccError(f"{path}: cannot read it as a kubeconfig: nested too deeply") from None
     if not isinstance(doc, dict):
         raise HaccError(f"{path}: not a kubeconfig")
     return doc

@@ -122,12 +122,19 @@ def run(opts: Options, report: Report) -> int:
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
     if target.stat().st_mode & 0o022:
         raise HaccError(f"{target} is writable by others; make it 0700 (chmod go-w) first")
-    for path, text in sorted(files.items()):
-        rel = str(path.relative_to(target))
-        safe = fsafe.inside(target, rel)  # no link below the private folder
-        _private_folders(target, rel)
-        fsafe.write(safe, text.encode("utf-8"), 0o600)
-        report.err(f"    write {path} (0600)")
+    with fsafe.locked(target, exclusive=True):  # another run's temporaries are its own
+        for path, text in sorted(files.items()):
+            rel = str(path.relative_to(target))
+            safe = fsafe.inside(target, rel)  # no link below the private folder
+            _private_folders(target, rel)
+            fsafe.write(safe, text.encode("utf-8"), 0o600)
+            report.err(f"    write {path} (0600)")
+        # A killed run's temporary files hold tokens too: a provisioner copying the folder
+        # would copy them.
+        for name in sorted({p.relative_to(target).parts[0] for p in files}):
+            for tmp in fsafe.stale_temporaries(fsafe.inside(target, name)):
+                fsafe.remove(tmp)
+                report.err(f"   remove {tmp} (left by an interrupted run)")
     return EXIT_OK
 
 

@@ -156,7 +156,7 @@ def _load_fast(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]
         return None
     try:
         return _walked(root, name, None)
-    except _NotPlain:
+    except (_NotPlain, RecursionError):  # ruamel's reading says what a deep document is
         return None
 
 

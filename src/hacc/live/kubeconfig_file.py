@@ -41,6 +41,8 @@ def parse(text: str, source: str) -> dict[str, Any]:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise HaccError(f"{source}: not YAML: {e}") from None
+    except RecursionError:  # PyYAML's constructor recurses; `microk8s config` nests 4 levels
+        raise HaccError(f"{source}: not a kubeconfig (nested too deeply)") from None
     if not isinstance(doc, dict) or doc.get("kind") != "Config":
         raise HaccError(f"{source}: not a kubeconfig (no `kind: Config`); pass `microk8s config`")
     for key in ("clusters", "users"):

@@ -5,10 +5,11 @@ Three records, for three purposes:
   the spec's bytes and path. Equal digests, a complete state file and files on disk that match
   their recorded hashes mean the folder holds what a new compile would write.
 - a local cache of each spec's analysis (never committed, under $HACC_CACHE_DIR, by default
-  $XDG_CACHE_HOME/hacc): the parsed, checked model, keyed by everything it depends on, so an
-  unchanged spec is not parsed again. A missing, unreadable or foreign entry is a miss.
-- beside it, per output folder, the digest of the state file a build here last wrote or checked
-  there, with the libraries it rendered with: a folder is reused only if that matches, since the
+  $XDG_CACHE_HOME/hacc): the parsed document and its diagnostics, as JSON, keyed by everything
+  they depend on and a secret of this user's kept elsewhere ($XDG_STATE_HOME/hacc/cache-key),
+  so an unchanged spec is not parsed again. A missing, unreadable or foreign entry is a miss.
+- beside it, per output folder, the digest (with the same secret) of the state file a build
+  here last wrote or checked there, with the libraries it rendered with: a folder is reused only if that matches, since the
   committed state file alone proves nothing (anyone who can commit can set its hashes).
 Nothing the build writes depends on the cache: a miss only costs time.
 """
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
+import re
 import stat
 import sys
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
+from hacc.diagnostics import Diagnostic
 from hacc.digests import digest, sha256
 
 __all__ = ["digest"]  # hacc.digests.digest, which the state file records
@@ -30,7 +32,8 @@ __all__ = ["digest"]  # hacc.digests.digest, which the state file records
 # Plain os.path, not pathlib: `validate` of one cached spec imports little else.
 PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the hacc package
 SOURCE_SUFFIXES = (".py", ".j2", ".json", ".md")
-CACHE_FORMAT = b"hacc-analysis-2"  # the diagnostics, then the whole analysis
+CACHE_FORMAT = b"hacc-analysis-3"  # JSON: the diagnostics and the parsed document
+CODE = re.compile(r"HACC[0-9]{3,4}", re.ASCII)
 
 
 def _package_files() -> list[tuple[str, str]]:
@@ -106,22 +109,56 @@ def _libraries(*modules: str) -> list[bytes]:
 @cache
 def _environment() -> bytes:
     """Everything besides the spec an analysis depends on: hacc's files, the Python that
-    pickled it, and the libraries that parse a spec (its schema check is hacc's own)."""
+    wrote it, and the libraries that parse a spec (its schema check is hacc's own)."""
     return b"\0".join([CACHE_FORMAT, _code_stamp(), *_libraries("ruamel.yaml", "yaml")])
+
+
+def key_file() -> str:
+    """Where this user's cache secret is kept: not in the cache folder, which may be restored
+    from elsewhere (a CI cache) or shared, so a cache copied in is of no use to anyone."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(base, "hacc", "cache-key")
+
+
+@cache
+def _secret() -> bytes | None:
+    """32 random bytes made once per user (0600 in a 0700 folder), mixed into every cache key and
+    folder record: an entry or record made without it is never a hit, so one written by anyone
+    who cannot read this file costs a parse and nothing else. None (no cache) if it cannot be
+    read or made as such."""
+    path = key_file()
+    with contextlib.suppress(OSError):
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, os.urandom(32))
+            finally:
+                os.close(fd)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            secret = f.read(33)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            return secret if len(secret) == 32 else None
+    return None
 
 
 def _entry(name: str, raw: bytes) -> tuple[str, bytes] | None:
     folder = cache_dir()
-    if folder is None:
+    secret = _secret() if folder is not None else None
+    if folder is None or secret is None:
         return None
     where = sha256(f"{os.getcwd()}\0{name}".encode()).hexdigest()
-    key = sha256(_environment() + b"\0" + name.encode() + b"\0" + raw).digest()
+    key = sha256(secret + _environment() + b"\0" + name.encode() + b"\0" + raw).digest()
     return os.path.join(folder, where[:2], where), key
 
 
 def _trusted(path: str) -> bool:
-    """A cache entry is unpickled only if this user owns it and its folders and nobody else can
-    write them: a pickle is code."""
+    """A cache entry is read only if this user owns it and its folders and nobody else can
+    write them (what another user wrote is not this user's cache)."""
     uid = os.getuid()
     shard = os.path.dirname(path)
     for p in (path, shard, os.path.dirname(shard)):
@@ -143,20 +180,53 @@ def _open_trusted(path: str) -> Any:
     return os.fdopen(fd, "rb")
 
 
-def cached_analysis(name: str, raw: bytes) -> Any | None:
-    """The analysis of the spec `name` holding `raw`, from the cache, or None."""
-    found = _cached(name, raw, 2)
-    return found[1] if found else None
+# An entry is its key, then JSON: the spec's diagnostics and the document it parsed to (plain
+# data and where each part stands). Data, never objects: reading an entry runs no code of its
+# own, and nothing read is trusted. Each part is checked for its shape (any other is a miss),
+# and the document is validated, checked and modelled again on every read (frontend.analyze),
+# which costs about a millisecond; only the YAML parse is saved. Its key holds this user's
+# secret (`_secret`), so an entry made elsewhere, even one holding another valid spec, is a miss.
+ENTRY_LIMIT = 64 << 20
 
 
-def cached_diagnostics(name: str, raw: bytes) -> list[Any] | None:
-    """Only the diagnostics of that analysis: what `validate` of one spec prints, read without
-    the classes of the model (whose import costs more than the rest of such a run)."""
-    found = _cached(name, raw, 1)
-    return found[0] if found else None
+class Entry(NamedTuple):
+    diagnostics: list[Diagnostic]
+    document: (
+        tuple[Any, list[tuple[tuple[Any, ...], int, int]], list[Any]] | None
+    )  # data, values, keys
 
 
-def _cached(name: str, raw: bytes, parts: int) -> list[Any] | None:
+def cached_entry(name: str, raw: bytes) -> Entry | None:
+    """The cached analysis of the spec `name` holding `raw`, as data, or None."""
+    found = _read_entry(name, raw)
+    if found is None:
+        return None
+    diagnostics = _diagnostics(found.get("diagnostics"))
+    document = found.get("document")
+    if diagnostics is None or not (document is None or isinstance(document, dict)):
+        return None
+    if document is None:
+        return Entry(diagnostics, None)
+    values, keys = _positions(document.get("values")), _positions(document.get("keys"))
+    if values is None or keys is None or "data" not in document:
+        return None
+    return Entry(diagnostics, (document["data"], values, keys))
+
+
+def cached_diagnostics(name: str, raw: bytes) -> list[Diagnostic] | None:
+    """Only the diagnostics of that analysis, if it found no error: what `validate` of one valid
+    spec prints, read without the classes of the model (whose import costs more than the rest
+    of such a run)."""
+    found = _read_entry(name, raw)
+    diagnostics = _diagnostics(found.get("diagnostics")) if found is not None else None
+    if diagnostics is None or any(d.is_error for d in diagnostics):
+        return None  # errors are said after a parse: an entry cannot fail a good spec
+    return diagnostics
+
+
+def _read_entry(name: str, raw: bytes) -> dict[str, Any] | None:
+    import json
+
     entry = _entry(name, raw)
     if entry is None:
         return None
@@ -168,29 +238,96 @@ def _cached(name: str, raw: bytes, parts: int) -> list[Any] | None:
         with f:
             if f.read(len(key)) != key:
                 return None
-            return [pickle.load(f) for _ in range(parts)]
-    except Exception:  # any unreadable entry is a miss
+            data = f.read(ENTRY_LIMIT + 1)
+        if len(data) > ENTRY_LIMIT:
+            return None
+        found = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deeply
         return None
+    return found if isinstance(found, dict) else None
+
+
+def _diagnostics(items: Any) -> list[Diagnostic] | None:
+    """Diagnostics as the cache holds them (lists of six fields), checked; None if any is not."""
+    from hacc.diagnostics import ERROR, WARNING
+
+    if not isinstance(items, list):
+        return None
+    out = []
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 6):
+            return None
+        file, line, column, severity, code, message = item
+        if not (
+            isinstance(file, str)
+            and _position(line)
+            and _position(column)
+            and severity in (ERROR, WARNING)
+            and isinstance(code, str)
+            and CODE.fullmatch(code)
+            and isinstance(message, str)
+        ):
+            return None
+        out.append(Diagnostic(file, line, column, severity, code, message))
+    return out
+
+
+def _position(n: Any) -> bool:
+    return type(n) is int and n >= 1
+
+
+def _positions(items: Any) -> list[tuple[tuple[Any, ...], int, int]] | None:
+    """[(path, line, column)] as the cache holds them, checked; None if any is not."""
+    if not isinstance(items, list):
+        return None
+    out = []
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 3):
+            return None
+        path, line, column = item
+        if not (isinstance(path, list) and _position(line) and _position(column)):
+            return None
+        if not all(type(p) is str or (type(p) is int and p >= 0) for p in path):
+            return None
+        out.append((tuple(path), line, column))
+    return out
 
 
 def store_analysis(name: str, raw: bytes, analysis: Any) -> None:
     """Cache the analysis of `name` holding `raw` (one entry per spec path); a failure to
-    write is ignored, as the cache only saves time."""
+    write, or a document JSON would not give back as it is, is ignored: the cache only saves
+    time."""
+    import json
+
     entry = _entry(name, raw)
     if entry is None:
         return
     path, key = entry
-    with contextlib.suppress(pickle.PicklingError):
-        data = b"".join(
-            (
-                key,
-                *(
-                    pickle.dumps(o, pickle.HIGHEST_PROTOCOL)
-                    for o in (analysis.diagnostics, analysis)
-                ),
-            )
-        )
-        _store(path, data)
+    doc = analysis.document
+    record: dict[str, Any] = {"diagnostics": [list(d) for d in analysis.diagnostics]}
+    record["document"] = doc and {
+        "data": doc.data,
+        "values": [[list(p), *at] for p, at in doc.values.items()],
+        "keys": [[list(p), *at] for p, at in doc.keys.items()],
+    }
+    try:
+        text = json.dumps(record, allow_nan=False)
+        if doc is not None and not _same(json.loads(text)["document"]["data"], doc.data):
+            return  # a key that is not a string, a tuple: JSON would change it
+    except (ValueError, TypeError, RecursionError):
+        return
+    _store(path, key + text.encode())
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (JSON turns 1 into "1" as a key)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def _store(path: str, data: bytes) -> None:
@@ -223,7 +360,7 @@ def _own_folder(path: str) -> bool:
 
 def _folder_entry(folder: str) -> str | None:
     root = cache_dir()
-    if root is None:
+    if root is None or _secret() is None:
         return None
     where = sha256(os.path.realpath(folder).encode()).hexdigest()
     return os.path.join(root, "folders", where)
@@ -238,7 +375,7 @@ def _renderers() -> bytes:
 
 
 def _folder_stamp(state: bytes) -> bytes:
-    return sha256(_renderers() + b"\0" + state).hexdigest().encode()
+    return sha256((_secret() or b"") + _renderers() + b"\0" + state).hexdigest().encode()
 
 
 def remember_folder(folder: str, state: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,31 @@ IN_PROGRESS = {
 }
 
 
+INTENT = "hacc-commit"  # in the Git folder: what a `build --commit` is staging
+STAGED_SPEC_CHANGED = "changed while hacc built it"
+
+
+def _git() -> Any:
+    """GitPython, or a clear error when there is no git to run (GitPython's own is an
+    ImportError at import time)."""
+    try:
+        import git
+    except ImportError as e:
+        raise HaccError(
+            "git is not installed or not on PATH (GitPython needs it); install git, or set "
+            "GIT_PYTHON_GIT_EXECUTABLE to its path"
+        ) from e
+    return git
+
+
+def _has_git() -> bool:
+    import shutil
+
+    return bool(shutil.which(os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git"))
+
+
 def open_repo(path: Path) -> Any:
-    import git
+    git = _git()
 
     probe = path
     while not probe.exists() and probe != probe.parent:  # OUT may not exist yet
@@ -30,12 +54,16 @@ def open_repo(path: Path) -> Any:
 
 
 def inside_unignored_worktree(path: Path) -> Path | None:
-    """The work tree `path` would land in without being ignored, or None."""
-    import git
-
+    """The work tree `path` would land in without being ignored, or None. Without git, None
+    only if no folder above `path` holds a `.git` (ignore rules need git to read)."""
     probe = path
     while not probe.exists():
         probe = probe.parent
+    if not _has_git():
+        if any((p / ".git").exists() for p in (probe, *probe.parents)):
+            _git()  # the clear error: cannot tell whether Git ignores `path`
+        return None
+    git = _git()
     try:
         repo = git.Repo(probe, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -51,26 +79,73 @@ def inside_unignored_worktree(path: Path) -> Path | None:
     return None if ignored else root
 
 
-def ensure_committable(repo: Any) -> None:
-    """Refuse a repository in the middle of an operation, or with changes already staged."""
+def ensure_committable(repo: Any, specs: list[Path]) -> list[str]:
+    """Refuse a repository in the middle of an operation, or with changes already staged other
+    than to `specs` (which hacc's commit includes). First undoes what a `build --commit`
+    killed between staging and committing had staged (returned): the build stages it again."""
     git_dir = Path(repo.git_dir)
     for marker, what in IN_PROGRESS.items():
         if (git_dir / marker).exists():
             raise HaccError(
                 f"{repo.working_tree_dir} is in the middle of {what}; finish or abort it first"
             )
+    if (git_dir / "index.lock").exists():
+        raise HaccError(
+            f"{git_dir / 'index.lock'} exists: another git command is running in "
+            f"{repo.working_tree_dir}, or one was killed; if none is running, remove that file"
+        )
     if repo.head.is_detached:
         raise HaccError(
             f"{repo.working_tree_dir} has a detached HEAD; check out a branch so hacc's commit "
             "is not lost"
         )
-    staged = staged_paths(repo)
+    undone = _undo_interrupted(repo)
+    own = set(_inside(repo, specs))
+    staged = [p for p in staged_paths(repo) if p not in own]
     if staged:
         shown = ", ".join(staged[:5]) + (" ..." if len(staged) > 5 else "")
         raise HaccError(
             f"changes are already staged in {repo.working_tree_dir} ({shown}); "
             "commit or unstage them first, so hacc's commit holds only hacc's files"
         )
+    return undone
+
+
+def _inside(repo: Any, paths: list[Path]) -> list[str]:
+    """`paths` that are in the work tree, relative to it (the others are not committed)."""
+    return [rel for rel in (_in_tree(repo, p) for p in paths) if rel is not None]
+
+
+def _in_tree(repo: Any, path: Path) -> str | None:
+    root = Path(repo.working_tree_dir).resolve()
+    resolved = Path(path).resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else None
+
+
+def _intent(repo: Any) -> Path:
+    return Path(repo.git_dir) / INTENT
+
+
+def _undo_interrupted(repo: Any) -> list[str]:
+    """Unstage what a killed `build --commit` had staged, as its intent record lists (paths
+    staged since by someone else stay staged, and are refused as such)."""
+    import json
+
+    record = _intent(repo)
+    try:
+        paths = json.loads(record.read_text(encoding="utf-8")).get("paths")
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, AttributeError):
+        paths = None
+    if not (isinstance(paths, list) and all(isinstance(p, str) for p in paths)):
+        raise HaccError(f"{record} is not hacc's; remove it")
+    staged = set(staged_paths(repo))
+    undo = sorted(p for p in paths if p in staged)
+    if undo:
+        repo.git.reset("--quiet", "--", *undo)
+    record.unlink()
+    return undo
 
 
 def ensure_inside(repo: Any, path: Path) -> None:
@@ -108,8 +183,7 @@ def _owned_at_head(repo: Any, folders: list[Path]) -> list[str]:
     """Files hacc owned at HEAD in these cluster folders (from the committed state files)."""
     import json
 
-    import git
-
+    git = _git()
     owned: list[str] = []
     for folder in folders:
         state = f"{_rel(repo, folder)}/.hacc-state.json"
@@ -122,35 +196,66 @@ def _owned_at_head(repo: Any, folders: list[Path]) -> list[str]:
 
 
 def commit_paths(
-    repo: Any, folders: list[Path], written: list[Path], removed: list[Path], message: str
+    repo: Any,
+    folders: list[Path],
+    written: list[Path],
+    removed: list[Path],
+    message: str,
+    *,
+    specs: dict[Path, str] | None = None,
 ) -> str | None:
-    """Stage exactly hacc's paths and commit with Git itself (hooks and signing as configured);
-    None when that changes nothing. Removals include files hacc owned at HEAD that a failed
-    earlier attempt already deleted from disk."""
-    import git
+    """Stage exactly hacc's paths, and the specs that built them (`specs`: path -> digest of the
+    bytes compiled) that are in the work tree and not ignored, so the commit passes `build
+    --check`; commit with Git itself (hooks and signing as configured); None when that changes
+    nothing. Removals include files hacc owned at HEAD that a failed earlier attempt already
+    deleted from disk. An intent record in the Git folder lists the paths while they are
+    staged, for the next run to undo if this one is killed before it commits."""
+    import json
 
+    git = _git()
     root = Path(repo.working_tree_dir).resolve()
-    add = [_rel(repo, p) for p in written]
+    sources: dict[str, str] = {}
+    for spec, compiled in (specs or {}).items():
+        rel = _in_tree(repo, spec)
+        if rel is not None:  # a spec outside the work tree is not committed
+            sources[rel] = compiled
+    ignored = set(repo.ignored(*sources)) if sources else set()
+    sources = {rel: d for rel, d in sources.items() if rel not in ignored}
+    add = [_rel(repo, p) for p in written] + sorted(sources)
     tracked = set(repo.git.ls_files().splitlines()) if repo.head.is_valid() else set()
     gone = {_rel(repo, p) for p in removed} | set(_owned_at_head(repo, folders))
     gone = {g for g in gone if g in tracked and not (root / g).exists()}
     paths = sorted(set(add) | gone)
+    record = _intent(repo)
     try:
+        record.write_text(json.dumps({"paths": paths}) + "\n", encoding="utf-8")
         if add:
             repo.git.add("--", *add)
         if gone:
             repo.git.rm("--cached", "--quiet", "--", *sorted(gone))
+        changed = [r for r, d in sources.items() if _staged_digest(repo, r) != d]
+        if changed:
+            raise HaccError(
+                f"{', '.join(changed)} {STAGED_SPEC_CHANGED}; nothing committed, build again"
+            )
         if not staged_paths(repo):
+            record.unlink()
             return None
         repo.git.commit("-m", message)
-    except git.GitCommandError as e:
+    except (git.GitCommandError, HaccError, OSError) as e:
         if paths:
             repo.git.reset("--quiet", "--", *paths)  # leave nothing of hacc's staged
+        record.unlink(missing_ok=True)
+        if isinstance(e, HaccError):
+            raise
+        if isinstance(e, OSError):
+            raise HaccError(f"cannot record hacc's commit in {record}: {e.strerror}") from e
         detail = (e.stderr or "").strip().splitlines()[-3:]
         raise HaccError(
             "git commit failed, nothing committed and hacc's files unstaged: "
             + " / ".join(line.strip() for line in detail if line.strip())
         ) from e
+    record.unlink(missing_ok=True)
     committed = set(repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "HEAD").splitlines())
     extra = sorted(committed - set(paths))
     if extra:
@@ -159,3 +264,13 @@ def commit_paths(
             "by a commit hook; amend it to keep hacc's commit to hacc's files"
         )
     return str(repo.head.commit.hexsha)
+
+
+def _staged_digest(repo: Any, rel: str) -> str:
+    """The digest of the bytes staged for `rel` (as hacc.outdir.cache.digest records them)."""
+    from hacc.outdir.cache import digest
+
+    blob = repo.git.cat_file(
+        "blob", f":{rel}", stdout_as_string=False, strip_newline_in_stdout=False
+    )
+    return digest(bytes(blob))

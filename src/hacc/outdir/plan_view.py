@@ -243,6 +243,8 @@ def render(
     for p, change, kind, hint in pending:
         path = p.folder / change.path
         edited = "; edited by hand since hacc wrote it" if change.edited else ""
+        if change.edited and change.action == writer.REMOVE:
+            edited += " (hacc build removes it only with --force)"
         lines.append(f"  {SYMBOL[change.action]} {path}")
         lines.append(f"      {VERB[change.action]} [{kind}]{': ' + hint if hint else ''}{edited}")
         if diff and change.action == writer.UPDATE and change.artifact is not None:
@@ -285,6 +287,11 @@ def stale(plans: list[Planned]) -> list[str]:
             path = p.folder / c.path
             if c.action == writer.CREATE:
                 out.append(f"{path}: missing (run hacc build)")
+            elif c.action == writer.REMOVE and c.edited:
+                out.append(
+                    f"{path}: no longer produced by the spec, and edited by hand (move it away, "
+                    "or run hacc build --force)"
+                )
             elif c.action == writer.REMOVE:
                 out.append(f"{path}: no longer produced by the spec (run hacc build)")
             elif c.edited:

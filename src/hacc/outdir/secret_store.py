@@ -58,6 +58,9 @@ def sops_value(path: Path, key: str) -> str:
     return str(value).strip()
 
 
+SOPS_TIMEOUT = 60.0  # seconds: far longer than a decryption with a local or cloud key takes
+
+
 def sops_decrypt(path: Path) -> Any:
     """The whole decrypted document of a sops file."""
     sops = shutil.which("sops")
@@ -67,16 +70,26 @@ def sops_decrypt(path: Path) -> Any:
         )
     if not path.exists():
         raise SecretUnavailable(f"{path} does not exist")
-    r = subprocess.run(
-        [sops, "--decrypt", "--output-type", "json", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    try:
+        r = subprocess.run(
+            [sops, "--decrypt", "--output-type", "json", str(path)],
+            stdin=subprocess.DEVNULL,  # never waits for a passphrase typed here
+            capture_output=True,
+            text=True,
+            timeout=SOPS_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # run() has killed it
+        raise SecretUnavailable(
+            f"sops did not finish decrypting {path} in {SOPS_TIMEOUT:.0f} s and was stopped "
+            "(a key service or agent that does not answer?)"
+        ) from None
     if r.returncode != 0:
         raise SecretUnavailable(f"sops could not decrypt {path}: {sops_message(r.stderr)}")
-    return json.loads(r.stdout)
+    try:
+        return json.loads(r.stdout)
+    except (ValueError, RecursionError):
+        raise SecretUnavailable(f"sops printed no usable JSON for {path}") from None
 
 
 def sops_message(stderr: str, limit: int = 4000) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from hacc.compiler.printable import PRINTABLE_CHARS
 from hacc.errors import HaccError
 from hacc.outdir import fsafe
 from hacc.targets.artifact import KINDS, Artifact, Kind
@@ -27,10 +28,7 @@ DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 NODE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 ENDPOINT = re.compile(r"https://[A-Za-z0-9.:-]{1,260}( \([0-9.]{7,15}\))?", re.ASCII)
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
-# No C0 or C1 controls (a C1 CSI starts a terminal escape as surely as ESC [), line breaks or
-# bidirectional overrides (which make a terminal show text in another order than it runs).
-PRINTABLE_CHARS = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-PRINTABLE = re.compile(PRINTABLE_CHARS + "{1,20000}")
+PRINTABLE = re.compile(PRINTABLE_CHARS + "{1,20000}")  # hacc.compiler.printable
 MAX_ITEMS = 1024  # per node: far more than a spec can give (64 labels, 32 taints, 64 files, ...)
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from hacc.digests import digest
 from hacc.errors import HaccError
 from hacc.outdir import cache, fsafe, state
-from hacc.outdir.state import PRINTABLE_CHARS, STATE_FILE, Record
+from hacc.outdir.state import STATE_FILE, Record
 
-__all__ = ["PRINTABLE_CHARS", "STATE_FILE", "Record"]  # what other modules take from here
+__all__ = ["STATE_FILE", "Record"]  # what other modules take from here
 from hacc.targets.artifact import RUNBOOK, Artifact, Kind
 
 CREATE, UPDATE, IDENTICAL, REMOVE = "create", "update", "identical", "remove"
@@ -136,8 +136,8 @@ def plan(cluster_dir: Path, artifacts: list[Artifact]) -> tuple[list[Change], li
         except HaccError as e:
             conflicts.append(str(e))
             continue
-        if current is not None:
-            edited = trust and digest(current[0]) != owned[path]
+        if current is not None:  # edited even after a kill: the intent records what it removes
+            edited = digest(current[0]) != owned[path]
             kind, node = recorded.get(path, (RUNBOOK, None))
             changes.append(
                 Change(REMOVE, path, edited=edited, current=current[0], kind=kind, node=node)
@@ -242,9 +242,21 @@ def _finish(w: Write) -> bool:
     return written
 
 
+def not_as_written(cluster_dir: Path) -> list[Path]:
+    """Files the state file of `cluster_dir` lists whose content is not what it records (edited
+    by hand, or named by a state file hacc did not write): `prune` removes them only if told."""
+    out = []
+    for rel, recorded in state.read(cluster_dir).files.items():
+        current = _current(cluster_dir, rel)
+        if current is not None and digest(current[0]) != recorded:
+            out.append(cluster_dir / rel)
+    return out
+
+
 def prune(cluster_dir: Path) -> list[Path]:
     """Remove the files hacc owns in the folder of a cluster no spec builds any more, and its
-    state file; files hacc did not write stay. Returns what was removed."""
+    state file; files hacc did not write stay. Returns what was removed. (The caller refuses
+    first if any is `not_as_written`, unless forced.)"""
     removed: list[Path] = []
     for rel in state.read(cluster_dir).files:
         target = fsafe.inside(cluster_dir, rel)

@@ -127,7 +127,7 @@ def item_shapes() -> dict[str, re.Pattern[str]]:
     key = bare(defs["labels"]["propertyNames"]["pattern"])
     value = bare(defs["labels"]["additionalProperties"]["pattern"])
     f = defs["extraFile"]["properties"]
-    from hacc.outdir.writer import PRINTABLE_CHARS
+    from hacc.compiler.printable import PRINTABLE_CHARS
 
     line = PRINTABLE_CHARS + "+"
     return {

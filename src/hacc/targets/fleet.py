@@ -51,6 +51,16 @@ def stems(groups: list[GitOps]) -> dict[GitOps, str]:
     return out
 
 
+def _literal(value: str) -> str:
+    """`value` for a field Argo CD renders as a Go template (goTemplate: true renders every
+    string of `template`: argoproj/argo-cd applicationset/utils/utils.go, Render.Replace). Go's
+    lexer starts an action at "{{" only; the schema refuses braces in every value that gets
+    here, and this refuses them again rather than let Argo CD evaluate one."""
+    if "{{" in value or "}}" in value:
+        raise ValueError(f"template delimiters in {value!r}")
+    return value
+
+
 def applicationset(g: GitOps, stem: str) -> dict[str, Any]:
     depth = len(g.path.split("/")) if g.path else 0  # the cluster name's index in the path
     name = f"{{{{ index .path.segments {depth} }}}}"
@@ -76,8 +86,8 @@ def applicationset(g: GitOps, stem: str) -> dict[str, Any]:
                 "spec": {
                     "project": "default",
                     "source": {
-                        "repoURL": g.repo_url,
-                        "targetRevision": g.branch,
+                        "repoURL": _literal(g.repo_url),
+                        "targetRevision": _literal(g.branch),
                         "path": "{{ .path.path }}",
                     },
                     # Argo CD's cluster Secret for each cluster carries the hacc cluster name
