@@ -316,6 +316,23 @@ def test_materialize_writes_private_user_data(hacc, spec, tmp_path, monkeypatch)
             assert TOKEN not in p.read_text()
 
 
+def test_materialize_gzips_user_data_over_ec2s_limit(hacc, spec, tmp_path, monkeypatch) -> None:
+    """cloud-init reads gzip-compressed user-data: materialize writes it beside every user-data
+    over 16 KiB (the control-plane nodes here), the same text once decompressed."""
+    import gzip
+
+    monkeypatch.setenv("HACC_JOIN_TOKEN", TOKEN)
+    private = tmp_path / "private"
+    assert hacc("materialize", str(spec), "-o", str(private)).code == 0
+    for f in sorted(private.rglob("user-data.yaml")):
+        packed = f.with_name("user-data.yaml.gz")
+        assert packed.exists() == (len(f.read_bytes()) > 16384), f
+        if packed.exists():
+            assert gzip.decompress(packed.read_bytes()) == f.read_bytes()
+            assert len(packed.read_bytes()) <= 16384
+            assert stat.S_IMODE(packed.stat().st_mode) == 0o600
+
+
 @pytest.mark.parametrize(
     ("token", "message"), [("short", "has 5 characters"), ("a" * 32 + "/b", "may hold only")]
 )
