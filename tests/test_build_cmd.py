@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO, replaced
 from hacc.outdir.writer import STATE_FILE
@@ -32,9 +33,10 @@ def test_build_all_examples(hacc, tmp_path) -> None:
     files = tree(out)
     assert files["edge-paris-01/nodes/cp1/apply-day2.sh"][1] == 0o755
     assert files["edge-paris-01/nodes/cp1/haproxy.cfg"][1] == 0o644
-    assert "edge-paris-01: 44 create, 0 update, 0 identical, 0 remove" in r.err
+    assert files["edge-paris-01/nodes/cp1/backup.sh"][1] == 0o755
+    assert "edge-paris-01: 47 create, 0 update, 0 identical, 0 remove" in r.err
     state = json.loads((out / "edge-paris-01" / STATE_FILE).read_text())
-    assert len(state["files"]) == 44 and state["cluster"] == "edge-paris-01"
+    assert len(state["files"]) == 47 and state["cluster"] == "edge-paris-01"
 
 
 def test_same_bytes_whatever_the_folder(hacc, tmp_path, monkeypatch) -> None:
@@ -62,7 +64,7 @@ def test_rebuild_rewrites_nothing(hacc, tmp_path) -> None:
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out), "-q")
     assert r.code == 0
-    assert r.err == "edge-paris-01: 0 create, 0 update, 44 identical, 0 remove\n"
+    assert r.err == "edge-paris-01: 0 create, 0 update, 47 identical, 0 remove\n"
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
 
 
@@ -164,28 +166,59 @@ def test_two_specs_one_cluster_name(hacc, tmp_path) -> None:
     assert hacc("validate", str(KEEPALIVED_EXAMPLE), str(copy)).code == 1
 
 
+def _incompressible(kib: int, seed: str) -> str:
+    """`kib` KiB of base64 text that gzip cannot shrink much (as a certificate bundle would)."""
+    import base64
+    import hashlib
+
+    raw = b"".join(hashlib.sha512(f"{seed}-{i}".encode()).digest() for i in range(kib * 12))
+    text = base64.b64encode(raw).decode()[: kib * 1024]
+    return "\n".join(text[i : i + 76] for i in range(0, len(text), 76)) + "\n"
+
+
 @pytest.mark.parametrize(
-    ("example", "flags", "expected", "limit"),
+    ("example", "kib", "expected", "limit"),
     [
-        ("external-lb", 120, 5, "16384-byte limit of EC2"),
-        ("keepalived-haproxy", 120, 0, ""),  # VIP modes never run on EC2
-        ("keepalived-haproxy", 600, 3, "65536-byte limit of OpenStack and Azure"),
+        ("external-lb", 24, 5, "16384-byte limit of EC2"),
+        ("keepalived-haproxy", 24, 0, ""),  # VIP modes never run on EC2
+        ("keepalived-haproxy", 96, 3, "65536-byte limit of OpenStack and Azure"),
     ],
 )
 def test_oversized_user_data_is_a_located_warning(
-    hacc, tmp_path, example, flags, expected, limit
+    hacc, tmp_path, example, kib, expected, limit
 ) -> None:
+    """What counts is the gzip-compressed size (materialize writes user-data.yaml.gz)."""
+    data = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
+    for i, node in enumerate(data["spec"]["controlPlane"]["nodes"]):
+        chunks = [_incompressible(min(48, kib - k), f"{i}-{k}") for k in range(0, kib, 48)]
+        node["extensions"] = {
+            "files": [
+                {"path": f"/etc/site/bundle-{j}.pem", "content": c} for j, c in enumerate(chunks)
+            ]
+        }
     spec = tmp_path / "spec.yaml"
-    lines = "".join(f"      --flag-{i:03d}: {'x' * 90}\n" for i in range(flags))
-    text = (REPO / "examples" / f"{example}.yaml").read_text()
-    spec.write_text(replaced(text, "    apiserverArgs:\n", "    apiserverArgs:\n" + lines))
+    spec.write_text(yaml.safe_dump(data))
     r = hacc("build", str(spec), "-o", str(tmp_path / "out"))
     assert r.code == 0, r.err
     warnings = [line for line in r.err.splitlines() if "warning[HACC223]" in line]
-    # The control-plane nodes carry the flags, workers do not.
+    # The control-plane nodes carry the files, workers do not.
     assert len(warnings) == expected
     if expected:
         assert warnings[0].startswith(f"{spec}:") and f"over the {limit}" in warnings[0]
+        assert "gzip-compressed" in warnings[0]
+
+
+def test_compressible_user_data_over_the_limit_is_no_warning(hacc, tmp_path) -> None:
+    """40 KiB that gzip shrinks below EC2's 16 KiB: the provisioner gets user-data.yaml.gz."""
+    data = yaml.safe_load((REPO / "examples" / "external-lb.yaml").read_text())
+    data["spec"]["extensions"] = {
+        "files": [{"path": "/etc/site/motd", "content": "maintained by the platform team\n" * 1300}]
+    }
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    r = hacc("build", str(spec), "-o", str(tmp_path / "out"))
+    assert r.code == 0 and "HACC223" not in r.err, r.err
+    assert len((tmp_path / "out/cloud-fra-prod/nodes/cp-a1/user-data.yaml").read_bytes()) > 16384
 
 
 def test_unreadable_state_is_a_clear_error(hacc, tmp_path) -> None:

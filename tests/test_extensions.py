@@ -187,7 +187,7 @@ def test_label_units_pass_systemd_analyze(tmp_path) -> None:
     files = write_files(cluster, cluster.first)
     root = tmp_path / "root"
     shutil.copytree("/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
-    units = [p for p in files if p.startswith("/etc/systemd/system/hacc-")]
+    units = [p for p in files if p.startswith("/etc/systemd/system/hacc-node-labels")]
     assert len(units) == 2
     for path in (*units, extensions.LABEL_SCRIPT):
         target = root / path.lstrip("/")

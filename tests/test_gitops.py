@@ -46,7 +46,7 @@ def test_plan_on_empty_output(hacc, spec, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
     assert r.code == 4, r.err  # changes; 2 is a usage error
-    assert r.out.splitlines()[-1] == "Plan: 44 to add, 0 to change, 0 to destroy."
+    assert r.out.splitlines()[-1] == "Plan: 47 to add, 0 to change, 0 to destroy."
     assert (
         "  + out/edge-paris-01/nodes/cp1/user-data.yaml\n      created [first boot only]" in r.out
     )
@@ -111,7 +111,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
     assert r.code == 0 and r.err == ""
     plan = json.loads(r.out)
     assert plan["format_version"] == "1" and plan["command"] == "plan" and plan["ok"]
-    assert plan["summary"] == {"add": 44, "change": 0, "destroy": 0, "identical": 0}
+    assert plan["summary"] == {"add": 47, "change": 0, "destroy": 0, "identical": 0}
     (cluster,) = plan["clusters"]
     assert cluster["name"] == "edge-paris-01" and cluster["folder"] == str(out / "edge-paris-01")
     by_path = {c["path"]: c for c in cluster["changes"]}
@@ -125,7 +125,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
         "step": "boot the new node w1 with it (RUNBOOK.md section 3)",
     }
     built = json.loads(hacc("build", str(spec), "-o", str(out), "--format", "json").out)
-    assert built["command"] == "build" and built["summary"]["add"] == 44
+    assert built["command"] == "build" and built["summary"]["add"] == 47
     check = hacc("build", "--check", str(spec), "-o", str(out), "--format", "json")
     assert check.code == 0 and json.loads(check.out)["clusters"][0]["changes"] == []
     (out / "edge-paris-01" / "RUNBOOK.md").write_text("edited\n")
@@ -149,7 +149,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
         "add": 0,
         "change": 1,
         "destroy": 0,
-        "identical": 43,
+        "identical": 46,
     }
 
 
@@ -171,10 +171,10 @@ def test_json_reports_diagnostics_and_writes_nothing(hacc, spec, tmp_path) -> No
 def test_check(hacc, spec, tmp_path) -> None:
     out = tmp_path / "out"
     r = hacc("build", "--check", str(spec), "-o", str(out))
-    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 44
+    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 47
     hacc("build", str(spec), "-o", str(out))
     r = hacc("build", "--check", str(spec), "-o", str(out))
-    assert (r.code, r.err) == (0, "up to date: 44 files\n")
+    assert (r.code, r.err) == (0, "up to date: 47 files\n")
     edited = out / "edge-paris-01" / "nodes" / "cp1" / "haproxy.cfg"
     edited.write_text(edited.read_text() + "# tweak\n")
     spec.write_text(replaced(spec.read_text(), "balance: leastconn", "balance: roundrobin"))
@@ -201,7 +201,7 @@ def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None
     assert head.message.startswith("hacc: build edge-paris-01\n\nSpecs:\n  edge-paris-01: sha256:")
     files = set(repo.git.ls_files().splitlines())
     assert "clusters/edge-paris-01/.hacc-state.json" in files
-    assert len([f for f in files if f.startswith("clusters/")]) == 45
+    assert len([f for f in files if f.startswith("clusters/")]) == 48
     assert "notes.txt" not in files and repo.is_dirty(untracked_files=True)
     # nothing changed: no commit
     r = hacc("build", "--commit", str(spec), "-o", str(out))
@@ -314,6 +314,23 @@ def test_materialize_writes_private_user_data(hacc, spec, tmp_path, monkeypatch)
     for p in (tmp_path / "out").rglob("*"):
         if p.is_file():
             assert TOKEN not in p.read_text()
+
+
+def test_materialize_gzips_user_data_over_ec2s_limit(hacc, spec, tmp_path, monkeypatch) -> None:
+    """cloud-init reads gzip-compressed user-data: materialize writes it beside every user-data
+    over 16 KiB (the control-plane nodes here), the same text once decompressed."""
+    import gzip
+
+    monkeypatch.setenv("HACC_JOIN_TOKEN", TOKEN)
+    private = tmp_path / "private"
+    assert hacc("materialize", str(spec), "-o", str(private)).code == 0
+    for f in sorted(private.rglob("user-data.yaml")):
+        packed = f.with_name("user-data.yaml.gz")
+        assert packed.exists() == (len(f.read_bytes()) > 16384), f
+        if packed.exists():
+            assert gzip.decompress(packed.read_bytes()) == f.read_bytes()
+            assert len(packed.read_bytes()) <= 16384
+            assert stat.S_IMODE(packed.stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize(
@@ -546,7 +563,7 @@ def test_fleet_survives_building_one_spec_at_a_time(hacc, tmp_path) -> None:
     out = tmp_path / "out"
     assert hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out)).code == 0
     fleet = (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text()
-    assert "0 update, 44 identical" in hacc("build", str(second), "-o", str(out), "-q").err
+    assert "0 update, 47 identical" in hacc("build", str(second), "-o", str(out), "-q").err
     assert (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text() == fleet
     assert hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
     # a cluster whose spec drops its gitops section leaves the fleet: the fleet files go

@@ -64,7 +64,8 @@ def test_operator_objects_match_the_crds(name) -> None:
     kinds = {d["kind"] for d in docs}
     assert {"PrometheusRule", "Probe"} <= kinds
     cluster = compiled(name)[0]
-    assert ("ServiceMonitor" in kinds) == (cluster.mode != "external")
+    # external mode scrapes only the node exporter (the backups' metrics), and only with backups
+    assert ("ServiceMonitor" in kinds) == (cluster.mode != "external" or bool(cluster.backups))
     for doc in docs:
         assert crd_problems(doc, schemas) == [], doc["metadata"]["name"]
 
@@ -164,6 +165,11 @@ def healthy(c: Cluster) -> dict[str, list[float | None]]:
                 holder = n == c.first
                 value = holder if state == "MASTER" else not holder
                 out[_series({**ka, "state": state}, monitoring.STATE_METRIC)] = flat(value)
+    if c.backups is not None:  # each control-plane node backed up an hour ago
+        for n in c.control_plane:
+            lab = {**base, "job": monitoring.NODE_JOB, "node": n.name}
+            out[_series(lab, "hacc_backup_last_run_success")] = flat(1)
+            out[_series(lab, "hacc_backup_last_success_timestamp_seconds")] = flat(NOW - 3600)
     if c.mode == KUBE_VIP:
         for n in c.control_plane:
             out[_series({**base, "job": monitoring.KUBE_VIP_JOB, "node": n.name}, "up")] = flat(1)
@@ -258,6 +264,14 @@ def fault(c: Cluster, alert: str, fire: bool) -> tuple[dict[str, list[float | No
         for n in c.control_plane[:down]:
             _set(s, "kube_node_status_condition", 0, node=n.name)
         expected = [{}]
+    elif alert == "HaccBackupFailed":
+        _set(s, "hacc_backup_last_run_success", 0 if fire else 1, node=second)
+        expected = [{"job": monitoring.NODE_JOB, "node": second}]
+    elif alert == "HaccBackupTooOld":
+        assert c.backups is not None
+        hours = c.backups.max_age_hours + (1 if fire else -1)
+        _set(s, "hacc_backup_last_success_timestamp_seconds", NOW - hours * 3600, node=second)
+        expected = [{"job": monitoring.NODE_JOB, "node": second}]
     else:
         raise AssertionError(f"no unit test for {alert}")
     return s, expected if fire else []
@@ -302,6 +316,9 @@ def _alert_value(alert: str, c: Cluster, s) -> float:
         days = c.monitoring.alerts
         d = days.cert_warning_days if alert.endswith("Soon") else days.cert_critical_days
         return float((d - 1) * 86400)
+    if alert == "HaccBackupTooOld":
+        assert c.backups is not None
+        return float((c.backups.max_age_hours + 1) * 3600)
     return 0.0
 
 

@@ -77,11 +77,13 @@ def test_user_data_stages_files_for_the_bootstrap(path) -> None:
         files = {f["path"]: f for f in doc["write_files"]}
         # Only under /usr/local/lib/hacc: snapd's undo cannot remove the launch configuration,
         # and no package starts keepalived or HAProxy with hacc's configuration early. Besides:
-        # the label timer's units (inert until the bootstrap enables them) and the spec's files.
+        # the label and backup timers' units (inert until the bootstrap enables them) and the
+        # spec's files.
         own = {f.path for f in node.extensions.files}
-        units = (
-            "/etc/systemd/system/hacc-node-labels.service",
-            "/etc/systemd/system/hacc-node-labels.timer",
+        units = tuple(
+            f"/etc/systemd/system/{unit}.{suffix}"
+            for unit in ("hacc-node-labels", "hacc-backup")
+            for suffix in ("service", "timer")
         )
         assert all(p.startswith("/usr/local/lib/hacc/") or p in units for p in set(files) - own)
         launch = files["/usr/local/lib/hacc/microk8s-launch.yaml"]
@@ -337,6 +339,7 @@ SECTION_TOPICS = {
     "9": "Troubleshooting",
     "10": "Join tokens",
     "11": "Labels, taints, proxy",
+    "12": "Backups",
 }
 
 

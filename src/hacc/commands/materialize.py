@@ -19,8 +19,9 @@ from hacc.outdir.secret_store import (
     token_problem,
     worker_token,
 )
-from hacc.outdir.units import compile_specs
+from hacc.outdir.units import compile_specs, gzipped
 from hacc.targets import selfcheck
+from hacc.targets.artifact import EC2_LIMIT
 
 TOKEN_PATH = ("spec", "secrets", "joinToken")
 
@@ -77,7 +78,7 @@ def run(opts: Options, report: Report) -> int:
                 "or pass --allow-git)"
             )
     units, diags = compile_specs(opts.specs)
-    files: dict[Path, str] = {}
+    files: dict[Path, bytes] = {}
     for unit in units:
         analysis = unit.analysis
         if analysis is None or analysis.cluster is None or analysis.document is None:
@@ -107,11 +108,17 @@ def run(opts: Options, report: Report) -> int:
                 raise InternalError(
                     f"hacc produced invalid user-data for {a.node}: " + "; ".join(broken[:3])
                 )
-            files[target / cluster.name / a.path] = text
+            files[target / cluster.name / a.path] = text.encode("utf-8")
+            if len(files[target / cluster.name / a.path]) > EC2_LIMIT:
+                # Over EC2's 16 KiB: cloud-init reads gzip-compressed user-data (HACC223).
+                packed = gzipped(files[target / cluster.name / a.path])
+                files[target / cluster.name / (a.path + ".gz")] = packed
             if a.node in workers:
                 # For a worker added after the first node booted (RUNBOOK.md section 10).
                 own = worker_token(token, cluster.name, a.node)
-                files[target / cluster.name / Path(a.path).parent / "join-token"] = own + "\n"
+                files[target / cluster.name / Path(a.path).parent / "join-token"] = (
+                    own + "\n"
+                ).encode()
     diags.sort(key=sort_key)
     report.diagnostics(diags)
     if any(d.is_error for d in diags):
@@ -123,11 +130,11 @@ def run(opts: Options, report: Report) -> int:
     if target.stat().st_mode & 0o022:
         raise HaccError(f"{target} is writable by others; make it 0700 (chmod go-w) first")
     with fsafe.locked(target, exclusive=True):  # another run's temporaries are its own
-        for path, text in sorted(files.items()):
+        for path, data in sorted(files.items()):
             rel = str(path.relative_to(target))
             safe = fsafe.inside(target, rel)  # no link below the private folder
             _private_folders(target, rel)
-            fsafe.write(safe, text.encode("utf-8"), 0o600)
+            fsafe.write(safe, data, 0o600)
             report.err(f"    write {path} (0600)")
         # A killed run's temporary files hold tokens too: a provisioner copying the folder
         # would copy them.

@@ -335,8 +335,11 @@ _CODES = [
         "EC2 rejects user-data over 16 KB. Many large addon argument lists, flags or extra files "
         "make a node's user-data grow. `external` mode is held to EC2's 16 KiB; the VIP modes "
         "move an address with gratuitous ARP, which EC2's VPCs do not carry, so they are held "
-        "to the 64 KiB that OpenStack and Azure accept.",
-        "Trim flags and addon arguments, or gzip the user-data if your provisioner supports it.",
+        "to the 64 KiB that OpenStack and Azure accept. cloud-init reads gzip-compressed "
+        "user-data, and `hacc materialize` writes `user-data.yaml.gz` beside every user-data "
+        "over 16 KiB, so the limit applies to the compressed size.",
+        "Give the provisioner `user-data.yaml.gz`; if even that is too large, trim flags, addon "
+        "arguments and extra files.",
     ),
     Code(
         "HACC224",

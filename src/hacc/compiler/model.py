@@ -176,6 +176,22 @@ class Monitoring(NamedTuple):
     alerts: Alerts
 
 
+class Backups(NamedTuple):
+    enabled: bool
+    hour: int
+    stagger_minutes: int
+    keep: int
+    directory: str
+    timeout: int
+    copy_command: str | None
+    max_age_hours: int
+
+    def time_of(self, index: int) -> tuple[int, int]:
+        """(hour, minute) at which the control-plane node at `index` backs up, each day."""
+        minutes = (self.hour * 60 + index * self.stagger_minutes) % (24 * 60)
+        return divmod(minutes, 60)
+
+
 class Endpoint(NamedTuple):
     address: str | None
     dns_name: str | None
@@ -227,6 +243,7 @@ class Cluster(NamedTuple):
     gitops: GitOps | None
     monitoring: Monitoring
     proxy: Proxy | None = None
+    backups: Backups | None = None  # None: no backups generated
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -403,6 +420,22 @@ def build_model(raw: dict[str, Any], source: str) -> Cluster:
         gitops=gitops_from(gitops) if gitops else None,
         monitoring=_monitoring(spec["monitoring"], lb["profile"], net.get("subnet"), control),
         proxy=_proxy(common["proxy"]) if "proxy" in common else None,
+        backups=_backups(spec["backups"]),
+    )
+
+
+def _backups(b: dict[str, Any]) -> Backups | None:
+    if not b["enabled"]:
+        return None
+    return Backups(
+        enabled=True,
+        hour=int(b["hour"]),
+        stagger_minutes=int(b["staggerMinutes"]),
+        keep=int(b["keep"]),
+        directory=b["directory"],
+        timeout=int(b["timeout"]),
+        copy_command=b.get("copyCommand"),
+        max_age_hours=int(b["maxAgeHours"]),
     )
 
 

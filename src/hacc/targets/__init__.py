@@ -9,6 +9,7 @@ from types import ModuleType
 
 from hacc.compiler.model import Cluster
 from hacc.targets import (
+    backup,
     day2,
     external,
     gitops,
@@ -33,6 +34,7 @@ TARGETS: dict[str, ModuleType] = {
     "monitoring": monitoring,
     "external-lb": external,
     "day2": day2,
+    "backup": backup,
     "user-data": user_data,
     "gitops": gitops,
     "runbook": runbook,

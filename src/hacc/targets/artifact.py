@@ -35,6 +35,7 @@ USER_DATA = Kind("user-data", FIRST_BOOT, "cloud-config", EC2_LIMIT, secret=True
 LAUNCH_CONFIG = Kind("launch-config", FIRST_BOOT, "launch-config")
 LOAD_BALANCER = Kind("load-balancer", LIVE_NODE)  # keepalived.conf, haproxy.cfg, check script
 DAY2 = Kind("day2", LIVE_NODE)
+BACKUP = Kind("backup", LIVE_NODE)  # staged at first boot; a changed one is copied to the node
 MANIFEST = Kind("manifest", GITOPS)
 GITOPS_OBJECT = Kind("gitops", GITOPS)
 EXTERNAL_LB = Kind("external-lb", LIVE_NODE)
@@ -48,6 +49,7 @@ KINDS = {
         LAUNCH_CONFIG,
         LOAD_BALANCER,
         DAY2,
+        BACKUP,
         MANIFEST,
         GITOPS_OBJECT,
         EXTERNAL_LB,
@@ -126,6 +128,8 @@ def impact(
         "load-balancer": f"copy it to {where} on {node}, then systemctl reload haproxy keepalived",
         "day2": f"run apply-day2.sh on {node} (RUNBOOK.md section 5): may refresh certificates "
         "and restart kubelite",
+        "backup": f"copy it to /usr/local/lib/hacc/backup.sh on {node} (RUNBOOK.md section 12); "
+        "its timer runs it",
         "manifest": "Argo CD / Flux apply it",
         "gitops": "apply once to the GitOps controller",
         "external-lb": "apply it to your load balancer (RUNBOOK.md section 7)",

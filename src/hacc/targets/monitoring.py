@@ -258,6 +258,7 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
                 "{{ $value | humanizeDuration }}; renew it (RUNBOOK.md section 6).",
             )
         )
+    rules += backup_rules(c)
     names = "|".join(n.name for n in c.control_plane)
     ready = f'kube_node_status_condition{{condition="Ready",status="true",node=~"{names}"}}'
     rules.append(
@@ -274,6 +275,35 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
         )
     )
     return rules
+
+
+def backup_rules(c: Cluster) -> list[dict[str, Any]]:
+    """The alerts on what each control-plane node's backup.sh publishes (hacc.targets.backup)."""
+    if c.backups is None:
+        return []
+    nodes = _sel(c, NODE_JOB)
+    hours = c.backups.max_age_hours
+    return [
+        _rule(
+            c,
+            "HaccBackupFailed",
+            f"hacc_backup_last_run_success{nodes} == 0",
+            severity="warning",
+            summary=f"The last backup of {{{{ $labels.node }}}} ({c.name}) failed",
+            description="backup.sh on {{ $labels.node }} failed its last run (dbctl, the archive's "
+            "check or the copy off the node): journalctl -u hacc-backup on the node.",
+        ),
+        _rule(
+            c,
+            "HaccBackupTooOld",
+            f"time() - hacc_backup_last_success_timestamp_seconds{nodes} > {hours} * 3600",
+            severity="warning",
+            summary=f"{{{{ $labels.node }}}} of {c.name} has no good backup of the last {hours}h",
+            description="The last good backup of {{ $labels.node }} is "
+            "{{ $value | humanizeDuration }} old (or there never was one since it started "
+            "backing up).",
+        ),
+    ]
 
 
 def _seconds(duration: str) -> int:
@@ -301,11 +331,12 @@ def probe_targets(cluster: Cluster) -> list[tuple[str, str, dict[str, str]]]:
 def scrape_targets(cluster: Cluster) -> list[tuple[str, int]]:
     """(job, port) of every metrics endpoint on the control-plane nodes."""
     m = cluster.monitoring
+    # The node exporter's textfile collector carries keepalived's state and the backups'.
+    node = [(NODE_JOB, m.node_exporter_port)]
     if cluster.mode == KEEPALIVED_HAPROXY:
-        return [(HAPROXY_JOB, m.haproxy_metrics_port), (NODE_JOB, m.node_exporter_port)]
-    if cluster.mode == KUBE_VIP:
-        return [(KUBE_VIP_JOB, KUBE_VIP_METRICS_PORT)]
-    return []
+        return [(HAPROXY_JOB, m.haproxy_metrics_port), *node]
+    own = [(KUBE_VIP_JOB, KUBE_VIP_METRICS_PORT)] if cluster.mode == KUBE_VIP else []
+    return own + (node if cluster.backups is not None else [])
 
 
 def scrape_configs(cluster: Cluster) -> list[dict[str, Any]]:

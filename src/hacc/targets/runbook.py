@@ -9,7 +9,7 @@ from hacc.compiler.model import (
     VIP_MODES,
     Cluster,
 )
-from hacc.targets import extensions, keepalived, monitoring
+from hacc.targets import backup, extensions, keepalived, monitoring
 from hacc.targets.artifact import RUNBOOK, Artifact
 from hacc.targets.base import is_ip, render_template
 
@@ -52,6 +52,13 @@ ALERT_HELP = {
     "the node) expires within the warning period. Refresh it (section 6).",
     "HaccCertificateExpiryCritical": "A served certificate expires within days: refresh it now "
     "(section 6), one control-plane node at a time.",
+    "HaccBackupFailed": "The node's last backup run failed: `journalctl -u hacc-backup` on it says "
+    "which step (dbctl timing out means the datastore has no quorum; an empty archive is "
+    "canonical/microk8s#4259; the copy off the node is `spec.backups.copyCommand`). Run "
+    "`sudo /usr/local/lib/hacc/backup.sh` once the cause is fixed (section 12).",
+    "HaccBackupTooOld": "The node has written no good backup for longer than "
+    "`spec.backups.maxAgeHours`: its timer does not run (`systemctl list-timers hacc-backup.timer`) "
+    "or every run fails (HaccBackupFailed). Section 12.",
     "HaccControlPlaneQuorumAtRisk": "Fewer control-plane nodes than a majority are Ready or answer "
     "`/readyz`. dqlite needs a majority of its voters: writes have stopped, unless the failing "
     "nodes still run dqlite; then one more loss stops them. Bring nodes back (section 9) before "
@@ -152,6 +159,9 @@ def render(cluster: Cluster) -> list[Artifact]:
         mon=cluster.monitoring if cluster.monitoring.enabled else None,
         alerts=monitoring.alert_rules(cluster) if cluster.monitoring.enabled else [],
         alert_help=_alert_help(cluster),
+        backup_times={n.name: backup.at(cluster, n) for n in cluster.control_plane}
+        if cluster.backups
+        else {},
         module=monitoring.MODULE,
         endpoint_url=monitoring.endpoint_url(cluster),
         scrape_jobs=monitoring.scrape_targets(cluster),

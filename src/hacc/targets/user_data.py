@@ -13,7 +13,7 @@ import shlex
 from typing import Any
 
 from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES, Cluster, Node
-from hacc.targets import extensions, haproxy, keepalived, launch_config
+from hacc.targets import backup, extensions, haproxy, keepalived, launch_config
 from hacc.targets.artifact import USER_DATA, Artifact
 from hacc.targets.base import (
     dump_yaml,
@@ -111,6 +111,10 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
     if labels:
         files.append(_file(extensions.LABEL_SCRIPT, extensions.label_script(cluster), "0700"))
         files += [_file(path, text, "0644") for path, text in extensions.units(cluster).items()]
+    backs_up = node.is_control_plane and backup.applies(cluster)
+    if backs_up:
+        files.append(_file(backup.SCRIPT_PATH, backup.script(cluster, node), "0700"))
+        files += [_file(path, text, "0644") for path, text in backup.units(cluster, node).items()]
     bootstrap = render_template(
         "bootstrap.sh.j2",
         cluster,
@@ -130,6 +134,7 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         snapd_proxy=extensions.snapd_proxy(cluster),
         command_env=extensions.command_env(cluster),
         label_unit=extensions.UNIT if labels else None,
+        backup_unit=backup.UNIT if backs_up else None,
         pre_commands=[shlex.quote(c) for c in node.extensions.pre_commands],
         post_commands=[shlex.quote(c) for c in node.extensions.post_commands],
     )
