@@ -112,6 +112,8 @@ def run(opts: Options, report: Report) -> int:
                 # For a worker added after the first node booted (RUNBOOK.md section 10).
                 own = worker_token(token, cluster.name, a.node)
                 files[target / cluster.name / Path(a.path).parent / "join-token"] = own + "\n"
+        # For a day-2 procedure that installs a rotated token (hacc plan --script).
+        files[target / cluster.name / "join-token"] = token + "\n"
     diags.sort(key=sort_key)
     report.diagnostics(diags)
     if any(d.is_error for d in diags):

@@ -144,6 +144,7 @@ class Record:
     channel: str | None = None  # the MicroK8s channel, for `plan` to notice an upgrade
     extensions: dict[str, list[str]] | None = None  # per node, what the extension points give
     inputs: str | None = None  # what built the folder (hacc.outdir.cache.inputs_digest)
+    token: str | None = None  # where the join token comes from, for `plan` to notice a rotation
 
 
 def state_text(
@@ -184,6 +185,8 @@ def state_text(
         doc["channel"] = record.channel
     if record.extensions is not None:
         doc["extensions"] = record.extensions
+    if record.token:
+        doc["token"] = record.token
     return _indented(doc) + "\n"
 
 
@@ -221,6 +224,15 @@ def read_channel(cluster_dir: Path) -> str | None:
 
     value = _load_state(cluster_dir).get("channel")
     return value if isinstance(value, str) and CHANNEL.fullmatch(value) else None
+
+
+def read_token(cluster_dir: Path) -> str | None:
+    """Where the folder's last build took the join token from (None if none or malformed)."""
+    value = _load_state(cluster_dir).get("token")
+    return value if isinstance(value, str) and TOKEN_REF.fullmatch(value) else None
+
+
+TOKEN_REF = re.compile(r"(env|file|sops):[^\x00-\x1f\x7f]{1,1024}", re.ASCII)
 
 
 def read_extensions(cluster_dir: Path) -> dict[str, list[str]] | None:
