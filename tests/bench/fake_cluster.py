@@ -263,7 +263,6 @@ def adjust_roles(c: dict) -> None:
     c["promote_left"] -= 1
     if c["promote_left"] > 0:
         return
-    c["promote_left"] = None
     standby = [
         n for n, v in c["nodes"].items()
         if v["role"] == "control-plane" and n not in c["voters"] and not v.get("left")
@@ -271,6 +270,8 @@ def adjust_roles(c: dict) -> None:
     while len(c["voters"]) < 3 and standby:
         c["voters"].append(standby.pop(0))
         c["events"].append({"event": "promoted", "node": c["voters"][-1]})
+    if len(c["voters"]) >= 3:
+        c["promote_left"] = None
 
 
 def d_install(c: dict, me: str, cmd: list[str]) -> int:
@@ -481,6 +482,11 @@ def boot(name: str, address: str, role: str, folder: str, token: str = "") -> in
                 tokens["content"] = "".join(x + "\n" for x in lines)
         c["nodes"][name] = v
         c["events"].append({"event": "booted", "node": name})
+        if role == "control-plane" and name not in c["voters"] and len(c["voters"]) < 3:
+            # go-dqlite app/app.go maybePromoteOurselves (Assume): a node that starts while
+            # fewer than three voters are online becomes one.
+            c["voters"].append(name)
+            c["events"].append({"event": "promoted", "node": name})
         workers_watch(c)
         f.seek(0)
         f.truncate()

@@ -362,8 +362,19 @@ def procedure(d: Delta, out: str) -> Procedure | None:
         server_after=new_server,
     )
 
-    # 7. Control-plane membership, add before remove.
-    steps = []
+    # 7. Control-plane membership, add before remove (a dead node first: it cannot leave).
+    steps = [
+        Step(
+            f"{o.name}:remove-if-dead",
+            staying[0].name,
+            f"if ssh cannot reach {o.name}, remove it from the datastore (remove-node --force)",
+            (f"remove_if_dead {via} {o.name} {o.address}",),
+            why="joining while a dead voter is still listed in dqlite has crashed clusters "
+            "(canonical/microk8s#2348)",
+        )
+        for o in removed
+        if o.control_plane and o.address and added
+    ]
     for n in c.control_plane:
         if n.name in added:
             steps.append(
@@ -371,7 +382,7 @@ def procedure(d: Delta, out: str) -> Procedure | None:
                     f"{n.name}:joined",
                     n.name,
                     f"boot {n.name} with its user-data; wait until dqlite lists it",
-                    (f"await_datastore {via} {n.address} {n.name}",),
+                    (f"await_datastore {via} {n.address} {n.name}", f"await_voters {via}"),
                     why="a new node is a datastore node before any old one leaves, so dqlite "
                     "never drops below its voters (`microk8s status`, "
                     "scripts/wrappers/status.py in canonical/microk8s)",
@@ -410,7 +421,9 @@ def procedure(d: Delta, out: str) -> Procedure | None:
             )
         )
     kept = " ".join(n.name for n in staying)
-    phase("Control-plane membership: add before remove", steps, old_server, kept)
+    # Not gated: a gate wants every voter, and a dead departing node is one short until its
+    # replacement joins; each step waits for the voters itself.
+    phase("Control-plane membership: add before remove", steps, old_server, kept, gated=False)
 
     # 8. Workers: the new address only; new workers boot; old ones go.
     steps = []
