@@ -351,25 +351,46 @@ def test_without_the_procedure_the_old_worker_token_still_joins(tmp_path, hacc) 
 # -- every procedure ------------------------------------------------------------------------
 
 
+KUBE_VIP = (KEEPALIVED_EXAMPLE.parent / "kube-vip.yaml").read_text()
+EXTERNAL = (KEEPALIVED_EXAMPLE.parent / "external-lb.yaml").read_text()
+ROTATED = replaced(SPEC, "joinToken: {env: HACC_JOIN_TOKEN}", "joinToken: {env: HACC_JOIN_TOKEN_2}")
+
+
 @pytest.mark.parametrize(
-    "after", [NEW_VIP, CP2_TO_CP4, W3, replaced(SPEC, "port: 8443", "port: 9443")],
-    ids=["vip", "replacement", "new-worker", "port"],
+    ("before", "after"),
+    [
+        (SPEC, NEW_VIP),
+        (SPEC, CP2_TO_CP4),
+        (SPEC, W3),
+        (SPEC, replaced(SPEC, "port: 8443", "port: 9443")),
+        (SPEC, ROTATED),
+        (KUBE_VIP, replaced(KUBE_VIP, "address: 198.18.20.50", "address: 198.18.20.51")),
+        (EXTERNAL, replaced(EXTERNAL, "- {name: cp-c1, address: 198.18.34.11",
+                            "- {name: cp-c2, address: 198.18.34.12")),
+    ],
+    ids=["vip", "replacement", "new-worker", "port", "rotation", "kube-vip", "external"],
 )  # fmt: skip
-def test_procedures_are_shellcheck_clean_and_deterministic(tmp_path, hacc, after) -> None:
+def test_procedures_are_shellcheck_clean_and_deterministic(tmp_path, hacc, before, after) -> None:
     spec = tmp_path / "ha-cluster.yaml"
-    spec.write_text(SPEC)
+    spec.write_text(before)
     out = str(tmp_path / "out")
     assert hacc("build", str(spec), "-o", out, "-q").code == 0
     spec.write_text(after)
     texts = []
     for d in ("a", "b"):
-        assert hacc("plan", str(spec), "-o", out, "--script", str(tmp_path / d)).code == 0
+        r = hacc("plan", str(spec), "-o", out, "--script", str(tmp_path / d))
+        assert r.code == 0, r.err
         texts.append({p.name: p.read_bytes() for p in (tmp_path / d).iterdir()})
     assert texts[0] == texts[1]
     (script,) = (tmp_path / "a").glob("*.sh")
     assert os.stat(script).st_mode & 0o777 == 0o755
     r = run(tool("shellcheck"), "--severity=style", str(script))
     assert r.returncode == 0, r.stdout
+    dry = subprocess.run(
+        ["bash", str(script), "--dry-run"], capture_output=True, text=True, check=False,
+        env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert dry.returncode == 0 and "dry run: nothing changes" in dry.stdout, dry.stderr
 
 
 def test_no_live_steps_no_procedure(tmp_path, hacc) -> None:

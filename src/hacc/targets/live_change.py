@@ -354,6 +354,17 @@ def procedure(d: Delta, out: str) -> Procedure | None:
                     back=f"the last build's files for {n.name} (Git), installed the same way",
                 )
             )
+    if c.mode != KEEPALIVED_HAPROXY and pinned and moved and old_address:
+        steps.append(
+            Step(
+                "endpoint-moved",
+                "GitOps",
+                f"the kube-vip manifest applied: the control plane answers through {new_server}",
+                (f"await_endpoint {via} {new_server}",),
+                why="kube-vip's manifest is GitOps-reconciled; the workers keep both addresses "
+                "until the new one answers",
+            )
+        )
     phase(
         "Load-balancer configurations, the VIP holder last",
         steps,
