@@ -400,3 +400,23 @@ def test_no_live_steps_no_procedure(tmp_path, hacc) -> None:
     assert hacc("build", str(spec), "-o", out, "-q").code == 0
     r = hacc("plan", str(spec), "-o", out, "--script", str(tmp_path / "p"))
     assert r.code == 0 and "no procedure written" in r.err and not (tmp_path / "p").exists()
+
+
+def test_a_rename_says_what_it_means_live(tmp_path, hacc) -> None:
+    """A renamed cluster is the same running cluster: no node to boot, GitOps objects to move
+    without deleting what they applied."""
+    spec = tmp_path / "ha-cluster.yaml"
+    spec.write_text(SPEC)
+    out = str(tmp_path / "out")
+    assert hacc("build", str(spec), "-o", out, "-q").code == 0
+    spec.write_text(replaced(SPEC, "name: edge-paris-01", "name: edge-paris-02"))
+    r = hacc("plan", str(spec), "-o", out, "--script", str(tmp_path / "p"))
+    assert r.code == 0
+    assert "Rename: cluster edge-paris-01 -> edge-paris-02" in r.out
+    assert "the running nodes need nothing" in r.out
+    assert "kubectl -n argocd delete application hacc-edge-paris-01" in r.out
+    assert "boot the new node" not in r.out
+    assert "no procedure written" in r.err
+    doc = json.loads(hacc("plan", str(spec), "-o", out, "--format", "json").out)
+    (cluster,) = [c for c in doc["clusters"] if c["name"] == "edge-paris-02"]
+    assert cluster["renamed_from"] == "edge-paris-01" and cluster["steps"] == []

@@ -111,6 +111,10 @@ def rename_steps(new: str, old: str) -> list[str]:
         "resources finalizer, so its objects stay); Flux: kubectl -n flux-system patch "
         f'kustomization hacc-{old} --type merge -p \'{{"spec":{{"prune":false}}}}\', then '
         f"kubectl -n flux-system delete kustomization hacc-{old}",
+        "with the fleet files (_fleet/), first: Argo CD's ApplicationSet deletes the "
+        f"Application hacc-fleet-{old} its generator no longer lists, with its resources "
+        "unless the ApplicationSet has spec.syncPolicy.preserveResourcesOnDeletion: true; "
+        f"Flux: patch hacc-fleet-{old} with prune: false as above before the fleet file changes",
         f"then hacc build --prune removes out/{old}/",
     ]
 
