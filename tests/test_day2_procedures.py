@@ -6,7 +6,6 @@ remove-node and tokens) reached through a fake `ssh`, and a fake `getent` for DN
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from conftest import KEEPALIVED_EXAMPLE, replaced
-from realtools import run, tool
+from conftest import KEEPALIVED_EXAMPLE, replaced, run_bash
+from realtools import shellchecked_script
 
 FAKE = Path(__file__).resolve().parent / "bench" / "fake_cluster.py"
 SPEC = KEEPALIVED_EXAMPLE.read_text()
@@ -114,15 +113,7 @@ class Day2Bench:
         return script
 
     def run(self, script: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(script), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        return run_bash(script, self.env, *args)
 
     @property
     def cluster(self) -> dict[str, Any]:
@@ -382,10 +373,7 @@ def test_procedures_are_shellcheck_clean_and_deterministic(tmp_path, hacc, befor
         assert r.code == 0, r.err
         texts.append({p.name: p.read_bytes() for p in (tmp_path / d).iterdir()})
     assert texts[0] == texts[1]
-    (script,) = (tmp_path / "a").glob("*.sh")
-    assert os.stat(script).st_mode & 0o777 == 0o755
-    r = run(tool("shellcheck"), "--severity=style", str(script))
-    assert r.returncode == 0, r.stdout
+    script = shellchecked_script(tmp_path / "a")
     dry = subprocess.run(
         ["bash", str(script), "--dry-run"], capture_output=True, text=True, check=False,
         env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL,

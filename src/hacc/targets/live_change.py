@@ -402,35 +402,8 @@ def procedure(d: Delta, out: str) -> Procedure | None:
                 )
             )
     for o in removed:
-        if not o.control_plane:
-            continue
-        if o.address:
-            steps.append(
-                Step(
-                    f"{o.name}:leave",
-                    o.name,
-                    f"{o.name} leaves the datastore (microk8s leave)",
-                    (f"leave {o.address} {o.name}", f"await_voters {via}"),
-                    why="leave removes the node from dqlite itself (scripts/wrappers/leave.py "
-                    "in canonical/microk8s); remove-node refuses a node still registered "
-                    "there without --force (scripts/wrappers/remove_node.py)",
-                )
-            )
-        steps.append(
-            Step(
-                f"{o.name}:remove-node",
-                staying[0].name,
-                f"remove {o.name}'s Node (microk8s remove-node), then wait for the voters",
-                (
-                    f"remove_node {via} {o.name} {o.address}"
-                    if o.address
-                    else f"run {via} microk8s remove-node {o.name} --force",
-                    f"await_voters {via}",
-                ),
-                why="the Node object stays after leave until remove-node deletes it; dqlite "
-                "promotes a stand-by to voter within about a minute (go-dqlite app/roles.go)",
-            )
-        )
+        if o.control_plane:
+            steps += departure(o, via, staying[0].name)
     kept = " ".join(n.name for n in staying)
     # Not gated: a gate wants every voter, and a dead departing node is one short until its
     # replacement joins; each step waits for the voters itself.
@@ -466,29 +439,8 @@ def procedure(d: Delta, out: str) -> Procedure | None:
             )
         )
     for o in removed:
-        if o.control_plane:
-            continue
-        if o.address:
-            steps.append(
-                Step(
-                    f"{o.name}:leave",
-                    o.name,
-                    f"{o.name} leaves the cluster (microk8s leave)",
-                    (f"leave {o.address} {o.name}",),
-                )
-            )
-        steps.append(
-            Step(
-                f"{o.name}:remove-node",
-                staying[0].name,
-                f"remove {o.name}'s Node (microk8s remove-node)",
-                (
-                    f"remove_node {via} {o.name} {o.address}"
-                    if o.address
-                    else f"run {via} microk8s remove-node {o.name}",
-                ),
-            )
-        )
+        if not o.control_plane:
+            steps += departure(o, via, staying[0].name)
     phase("Workers", steps, new_server, new_cp)
 
     if not phases:
@@ -504,6 +456,43 @@ def procedure(d: Delta, out: str) -> Procedure | None:
         tokens=any(s.key.endswith(("token", "tokens")) for ph in phases for s in ph.steps),
         old_tokens=d.token_rotated,
     )
+
+
+def departure(o: OldNode, via: str, remover: str) -> list[Step]:
+    """A node that left the spec leaves the cluster itself (when ssh reaches it), then a
+    remaining control-plane node deletes its Node; for a control-plane node, each waits for
+    the datastore's voters (dqlite promotes a stand-by: go-dqlite app/roles.go)."""
+    wait = (f"await_voters {via}",) if o.control_plane else ()
+    what = "the datastore" if o.control_plane else "the cluster"
+    steps = []
+    if o.address:
+        steps.append(
+            Step(
+                f"{o.name}:leave",
+                o.name,
+                f"{o.name} leaves {what} (microk8s leave)",
+                (f"leave {o.address} {o.name}", *wait),
+                why="leave takes the node out of dqlite itself (scripts/wrappers/leave.py in "
+                "canonical/microk8s); remove-node refuses a node still registered there "
+                "without --force (scripts/wrappers/remove_node.py)",
+            )
+        )
+    remove = (
+        f"remove_node {via} {o.name} {o.address}"
+        if o.address
+        else f"run {via} microk8s remove-node {o.name} --force"
+    )
+    steps.append(
+        Step(
+            f"{o.name}:remove-node",
+            remover,
+            f"remove {o.name}'s Node (microk8s remove-node)"
+            + (", then wait for the voters" if wait else ""),
+            (remove, *wait),
+            why="the Node object stays after leave until remove-node deletes it",
+        )
+    )
+    return steps
 
 
 def _group(c: Cluster) -> str:
