@@ -374,6 +374,14 @@ def test_procedures_are_shellcheck_clean_and_deterministic(tmp_path, hacc, befor
         texts.append({p.name: p.read_bytes() for p in (tmp_path / d).iterdir()})
     assert texts[0] == texts[1]
     script = shellchecked_script(tmp_path / "a")
+    # The page has the same steps as the script, which has those of plan's JSON.
+    doc = json.loads(hacc("plan", str(spec), "-o", out, "--format", "json").out)
+    steps = [st for c in doc["clusters"] for st in c["steps"]]
+    assert steps
+    page = script.with_suffix(".md").read_text()
+    for st in steps:
+        assert f"#   {st['node']}: {st['step']}\n" in script.read_text()
+        assert f"{st['number']}. **{st['node']}**: {st['step']}." in page
     dry = subprocess.run(
         ["bash", str(script), "--dry-run"], capture_output=True, text=True, check=False,
         env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL,

@@ -79,4 +79,4 @@ def script(p: Procedure) -> str:
 def page(p: Procedure) -> str:
     from hacc.targets.base import render_template
 
-    return render_template("PROCEDURE.md.j2", p.cluster, comment="<!--", p=p)
+    return render_template("PROCEDURE.md.j2", p.cluster, comment="", p=p)
