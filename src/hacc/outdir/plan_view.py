@@ -237,8 +237,8 @@ def extension_changes(plans: list[Planned]) -> list[ExtensionChange]:
             continue
         after = items(cluster)
         # A node booted from now on gets its items at first boot: nothing to do on it live.
-        new = {c.node for c in p.pending if c.kind is USER_DATA and c.action == writer.CREATE}
-        present = {"*", *(n.name for n in cluster.nodes if n.name not in new)}
+        booting = {c.node for c in p.pending if c.kind is USER_DATA and c.action == writer.CREATE}
+        present = {"*", *(n.name for n in cluster.nodes if n.name not in booting)}
         for node in sorted((set(before) | set(after)) & present):  # a removed node needs nothing
             old, new = [i for i in before.get(node, []) if item_ok(i)], after.get(node, [])
             # A label whose value changed needs only the new value set (--overwrite).
