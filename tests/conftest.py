@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,3 +72,16 @@ def analysis_cache(
     monkeypatch.setenv("HACC_CACHE_DIR", str(folder))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("hacc-state")))  # its key
     return folder
+
+
+def run_bash(script: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A generated procedure (upgrade, day-2) run by bash on the bench, stdin closed."""
+    return subprocess.run(
+        ["bash", str(script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )

@@ -26,6 +26,15 @@ def run(*argv: str, **kw) -> subprocess.CompletedProcess[str]:
     )
 
 
+def shellchecked_script(folder: Path) -> Path:
+    """The one generated script in `folder`: executable and shellcheck-clean at style level."""
+    (script,) = folder.glob("*.sh")
+    assert os.stat(script).st_mode & 0o777 == 0o755
+    r = run(tool("shellcheck"), "--severity=style", str(script))
+    assert r.returncode == 0, r.stdout
+    return script
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         if os.environ.get("CI"):

@@ -76,15 +76,21 @@ def test_plan_after_build_and_after_changes(hacc, spec, tmp_path, monkeypatch, s
     )
     r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
     assert r.code == 4
+    # Steps by node, numbered in their order: the SANs first, the departing worker after.
     assert (
-        "  ~ out/edge-paris-01/nodes/cp1/apply-day2.sh\n      updated [live-node step]: run apply-day2.sh on cp1"
-        in r.out
-    )
-    assert (
-        "  - out/edge-paris-01/nodes/w2/user-data.yaml\n      destroyed [first boot only]" in r.out
-    )
+        "  cp1:\n     1. apply-day2.sh: adds SANs k8s-2.paris.example.com (refresh-certs "
+        "--cert server.crt)\n     5. remove w2's Node (microk8s remove-node)\n"
+    ) in r.out
+    assert "  w2:\n     4. w2 leaves the cluster (microk8s leave)\n" in r.out
+    assert "first boot only]: boot" not in r.out and "out/edge-paris-01/nodes/" not in r.out
     assert r.out == snapshot
     d = hacc("plan", "ha-cluster.yaml", "-o", "out", "--diff")
+    # --diff lists the files; a removed node's are no "first boot only" matter.
+    assert (
+        "  - out/edge-paris-01/nodes/w2/user-data.yaml\n      destroyed [live-node step]: w2 left "
+        "the spec: it leaves the cluster as a live step"
+    ) in d.out
+    assert "destroyed [first boot only]" not in d.out
     assert "+DNS.6 = k8s-2.paris.example.com" not in d.out  # the template is edited on the node
     assert "+k8s-2.paris.example.com" in d.out and "@@" in d.out
 
@@ -586,6 +592,8 @@ def test_plan_impact_lines_fit_the_change(hacc, spec, tmp_path) -> None:
     spec.write_text(replaced(spec.read_text(), "balance: leastconn", "balance: roundrobin"))
     r = hacc("plan", str(spec), "-o", str(out))
     assert "boot the new node" not in r.out
+    assert "install haproxy.cfg (and the staged copies in /usr/local/lib/hacc), reload" in r.out
+    r = hacc("plan", str(spec), "-o", str(out), "--diff")
     assert "copy it to /etc/haproxy/haproxy.cfg on cp1, then systemctl reload" in r.out
 
 
@@ -620,10 +628,13 @@ def test_plan_says_when_the_endpoint_moves_and_when_cp1_must_register_a_worker(
         )
     )
     r = hacc("plan", str(spec), "-o", str(out))
+    assert "  cp1:\n     1. register w3's single-use join token (microk8s add-node" in r.out
+    assert "  w3:\n     2. boot w3 with its user-data; wait until it is Ready" in r.out
+    r = hacc("plan", str(spec), "-o", str(out), "--diff")
     assert (
         f"  ~ {out}/edge-paris-01/nodes/cp1/user-data.yaml\n"
         "      updated [first boot only]: cp1 registers workers' join tokens only at its first "
-        "boot: on the live cp1, register each new worker's token (RUNBOOK.md section 10)"
+        "boot: the live steps register each new worker's token on the live cp1"
     ) in r.out
 
 

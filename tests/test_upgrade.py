@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bench import node_tree
-from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, replaced
-from realtools import run, tool
+from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, replaced, run_bash
+from realtools import shellchecked_script
 
 FAKE = Path(__file__).resolve().parent / "bench" / "fake_cluster.py"
 SPEC = KEEPALIVED_EXAMPLE.read_text()
@@ -91,10 +91,7 @@ def test_script_is_shellcheck_clean_and_deterministic(hacc, tmp_path, example) -
         assert hacc("upgrade", str(example), "--to", to, "-o", str(tmp_path / out)).code == 0
         texts.append({p.name: p.read_bytes() for p in (tmp_path / out).iterdir()})
     assert texts[0] == texts[1]
-    (script,) = (tmp_path / "a").glob("*.sh")
-    assert os.stat(script).st_mode & 0o777 == 0o755
-    r = run(tool("shellcheck"), "--severity=style", str(script))
-    assert r.returncode == 0, r.stdout
+    shellchecked_script(tmp_path / "a")
 
 
 # -- the bench -------------------------------------------------------------------------------
@@ -157,15 +154,7 @@ class Bench:
         }
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(self.script), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        return run_bash(self.script, self.env, *args)
 
     @property
     def cluster(self) -> dict[str, Any]:

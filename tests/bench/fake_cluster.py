@@ -7,6 +7,12 @@ A fake, not a consumer: it reproduces only behaviour read in the sources, each c
 is modelled. Faults come from the same file: never_ready (nodes that stay NotReady after their
 refresh), pdb (nodes whose drain a PodDisruptionBudget blocks), voters (dqlite's voters).
 Each node's file tree (its "tree") is laid and changed by bench/node_tree.py.
+
+Day-2 procedures (`hacc plan --script`) need more of a node, switched on by `vrrp` in the file:
+each node's files (what `install` put there), keepalived's election over unicast peers, HAProxy's
+port, the apiserver certificate's SANs, workers' apiserver-proxy servers, `microk8s leave`,
+`remove-node`, `add-node --token` and joins that spend a token. `fake_cluster.py --boot NAME
+ADDRESS ROLE FOLDER [TOKEN]` boots a node from a build's node folder (its first boot).
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ def node_by_address(c: dict, address: str) -> tuple[str, dict] | None:
     return next(((n, v) for n, v in c["nodes"].items() if v["address"] == address), None)
 
 
-def status_column(v: dict) -> str:
-    ready = "Ready" if v["ready"] else "NotReady"
+def status_column(v: dict, c: dict | None = None) -> str:
+    ready = "Ready" if v["ready"] and (c is None or has_api(c, v)) else "NotReady"
     return ready + (",SchedulingDisabled" if v["cordoned"] else "")
 
 
@@ -56,9 +62,15 @@ def kubectl(c: dict, me: str, args: list[str]) -> int:
         return 0
     server = next((a.split("=", 1)[1] for a in args if a.startswith("--server=")), None)
     args = [a for a in args if not a.startswith("--server=")]
-    if server is not None and server != c["endpoint"]:
+    if server is not None and server != c["endpoint"] and not serves(c, server):
         print(f"Unable to connect to the server: dial tcp {server}: i/o timeout", file=sys.stderr)
         return 1
+    if server is not None and "vrrp" in c:
+        lacking = san_lacking(c, server)
+        if lacking:
+            print(f"Unable to connect to the server: tls: failed to verify certificate: x509: "
+                  f"certificate is valid for {lacking}, not {host_of(server)}", file=sys.stderr)  # fmt: skip
+            return 1
     c["events"].append({"event": "kubectl", "on": me, "via_endpoint": server is not None,
                         "args": args})  # fmt: skip
     verb, rest = args[0], args[1:]
@@ -72,7 +84,7 @@ def kubectl(c: dict, me: str, args: list[str]) -> int:
                 continue
             settle(c, name)
             v = c["nodes"][name]
-            print(f"{name}   {status_column(v)}   <none>   12d   {v['version']}")
+            print(f"{name}   {status_column(v, c)}   <none>   12d   {v['version']}")
         return rc
     name = rest[1] if rest[:1] == ["node"] else rest[0]
     v = c["nodes"][name]
@@ -104,11 +116,12 @@ def kubectl(c: dict, me: str, args: list[str]) -> int:
 def status(c: dict, me: str) -> int:
     # scripts/wrappers/status.py print_pretty: voters are "datastore master nodes"; dqlite's
     # member list, which names a voter whether or not it is up; HA needs more than 2 voters.
+    adjust_roles(c)
     voters = c["voters"]
     standby = [
         c["nodes"][n]["address"] + ":19001"
         for n, v in c["nodes"].items()
-        if v["role"] == "control-plane" and n not in voters
+        if v["role"] == "control-plane" and n not in voters and not v.get("left")
     ]
     print("microk8s is running")
     print(f"high-availability: {'yes' if len(voters) > 2 else 'no'}")
@@ -147,7 +160,349 @@ def refresh(c: dict, me: str, args: list[str]) -> int:
     return 0
 
 
+# -- day-2 procedures ----------------------------------------------------------------------------
+
+SNAP_DATA = "/var/snap/microk8s/current"
+PROVIDER = f"{SNAP_DATA}/args/traefik/provider.yaml"
+TOKENS = f"{SNAP_DATA}/credentials/cluster-tokens.txt"
+LIB = "/usr/local/lib/hacc"
+
+
+def host_of(server: str) -> str:
+    return server.removeprefix("https://").rsplit(":", 1)[0]
+
+
+def keepalived_of(text: str) -> dict:
+    """What keepalived loads of a keepalived.conf: priority, VIP, unicast peers."""
+    peers = re.search(r"unicast_peer \{([^}]*)\}", text)
+    return {
+        "priority": int(re.search(r"^\s*priority (\d+)", text, re.M).group(1)),
+        "vip": re.search(r"virtual_ipaddress \{\s*([0-9.]+)/", text).group(1),
+        "peers": peers.group(1).split() if peers else [],
+        "running": True,
+    }
+
+
+def haproxy_of(text: str) -> dict:
+    return {"port": int(re.search(r"^\s*bind \*:(\d+)$", text, re.M).group(1)), "running": True}
+
+
+def provider_of(text: str) -> list[str]:
+    # ca pkg/proxy: the servers of the Traefik-format provider file, dialled in turn.
+    return re.findall(r'- address: "([^"]+)"', text)
+
+
+def vrrp_holders(c: dict) -> list[str]:
+    """Every node runs VRRP as BACKUP with its own priority and sends its adverts only to its
+    unicast peers (keepalived.conf(5) unicast_peer); a node that hears no advert of a higher
+    priority becomes MASTER and holds its own configured VIP (keepalived vrrp/vrrp.c). Two
+    holders are two nodes answering ARP for the VIP."""
+    running = {
+        n: v["keepalived"] for n, v in c["nodes"].items() if v.get("keepalived", {}).get("running")
+    }
+    holders = []
+    for n, k in running.items():
+        me = c["nodes"][n]["address"]
+        heard = [
+            o for o, ko in running.items()
+            if o != n and ko["priority"] > k["priority"] and me in ko["peers"]
+        ]  # fmt: skip
+        if not heard:
+            holders.append(n)
+    return sorted(holders)
+
+
+def served(c: dict) -> set[str]:
+    """The ADDRESS:PORT pairs that answer: each VIP holder's VIP on its HAProxy's port."""
+    out = set()
+    for n in vrrp_holders(c):
+        v = c["nodes"][n]
+        if v.get("haproxy", {}).get("running"):
+            out.add(f"{v['keepalived']['vip']}:{v['haproxy']['port']}")
+    return out
+
+
+def serves(c: dict, server: str) -> bool:
+    return "vrrp" in c and server.removeprefix("https://") in served(c)
+
+
+def san_lacking(c: dict, server: str) -> str:
+    """HAProxy balances over every control-plane node's apiserver: one whose certificate lacks
+    the name or address the client asked for fails its connections."""
+    host = host_of(server)
+    for _, v in sorted(c["nodes"].items()):
+        if v["role"] == "control-plane" and v["ready"] and host not in v.get("sans", [host]):
+            return ", ".join(v["sans"])
+    return ""
+
+
+def has_api(c: dict, v: dict) -> bool:
+    if "vrrp" not in c or v["role"] != "worker" or "proxy" not in v:
+        return True
+    return bool(set(v["proxy"]) & served(c))
+
+
+def workers_watch(c: dict) -> None:
+    """Record each pinned worker that loses the API (its kubelet reaches the apiservers only
+    through its apiserver-proxy) and each that gets it back."""
+    for n, v in sorted(c["nodes"].items()):
+        if v["role"] != "worker" or "proxy" not in v or v.get("left"):
+            continue
+        up = has_api(c, v)
+        if not up and not v.get("stranded"):
+            v["stranded"] = True
+            c["events"].append({"event": "worker lost the API", "node": n, "proxy": v["proxy"]})
+        elif up and v.get("stranded"):
+            v["stranded"] = False
+            c["events"].append({"event": "worker back", "node": n})
+    holders = vrrp_holders(c)
+    if len(holders) > 1 and holders != c.get("split"):
+        c["events"].append({"event": "two VIP holders", "nodes": holders})
+    c["split"] = holders if len(holders) > 1 else None
+
+
+def adjust_roles(c: dict) -> None:
+    """go-dqlite app/roles.go Adjust, run by the leader every 30 s: with fewer than three online
+    voters it promotes a stand-by. Here: after `promote_polls` looks at `microk8s status`."""
+    if c.get("promote_left") is None:
+        return
+    c["promote_left"] -= 1
+    if c["promote_left"] > 0:
+        return
+    standby = [
+        n for n, v in c["nodes"].items()
+        if v["role"] == "control-plane" and n not in c["voters"] and not v.get("left")
+    ]  # fmt: skip
+    while len(c["voters"]) < 3 and standby:
+        c["voters"].append(standby.pop(0))
+        c["events"].append({"event": "promoted", "node": c["voters"][-1]})
+    if len(c["voters"]) >= 3:
+        c["promote_left"] = None
+
+
+def d_install(c: dict, me: str, cmd: list[str]) -> int:
+    # install -m MODE [-g GROUP] /dev/stdin DEST
+    mode = cmd[cmd.index("-m") + 1]
+    group = cmd[cmd.index("-g") + 1] if "-g" in cmd else "root"
+    assert cmd[-2] == "/dev/stdin", cmd
+    v = c["nodes"][me]
+    v.setdefault("files", {})[cmd[-1]] = {"content": sys.stdin.read(), "mode": mode, "group": group}
+    c["events"].append({"event": "installed", "node": me, "path": cmd[-1]})
+    return 0
+
+
+def d_bash(c: dict, me: str, cmd: list[str]) -> int:
+    """`bash apply-day2.sh`: it adds each missing SAN to csr.conf.template and runs
+    `microk8s refresh-certs --cert server.crt`, which re-renders csr.conf and issues a new
+    server.crt (scripts/wrappers/refresh_certs.py); flags are not modelled."""
+    v = c["nodes"][me]
+    assert cmd[1] == f"{LIB}/apply-day2.sh", cmd
+    text = v["files"][cmd[1]]["content"]
+    wanted = [
+        x for _, line in re.findall(r"^SAN_(DNS|IP)='([^']*)'", text, re.M) for x in line.split()
+    ]
+    added = [x for x in wanted if x not in v["sans"]]
+    v["sans"] += added
+    c["events"].append({"event": "apply-day2", "node": me, "added": added})
+    return 0
+
+
+def d_systemctl(c: dict, me: str, cmd: list[str]) -> int:
+    v = c["nodes"][me]
+    verb, units = cmd[1], cmd[2:]
+    for unit in units:
+        if verb == "reload" and unit == "keepalived":
+            v["keepalived"] = keepalived_of(
+                v["files"]["/etc/keepalived/keepalived.conf"]["content"]
+            )
+        elif verb == "reload" and unit == "haproxy":
+            v["haproxy"] = haproxy_of(v["files"]["/etc/haproxy/haproxy.cfg"]["content"])
+        elif verb == "stop" and unit in ("keepalived", "haproxy"):
+            v.setdefault(unit, {})["running"] = False
+        else:
+            print(f"fake systemctl: unsupported: {cmd}", file=sys.stderr)
+            return 2
+        c["events"].append({"event": f"{unit} {verb}", "node": me})
+    return 0
+
+
+def d_snap(c: dict, me: str, cmd: list[str]) -> int:
+    v = c["nodes"][me]
+    if cmd[1:] == ["restart", "microk8s.daemon-apiserver-proxy"] and v["role"] == "worker":
+        # ca cmd/apiserver-proxy.go: the proxy reads its provider file when it starts.
+        v["proxy"] = provider_of(v["files"][PROVIDER]["content"])
+        c["events"].append({"event": "apiserver-proxy restarted", "node": me, "proxy": v["proxy"]})
+        return 0
+    print(f"fake snap: unsupported: {cmd}", file=sys.stderr)
+    return 2
+
+
+def d_microk8s(c: dict, me: str, cmd: list[str]) -> int:
+    v = c["nodes"][me]
+    verb = cmd[1]
+    if verb == "leave":
+        # scripts/wrappers/leave.py: a control-plane node removes itself from dqlite; the
+        # Node object stays (NotReady) until remove-node.
+        if v["role"] == "control-plane":
+            if c["voters"] == [me] and len(c["nodes"]) > 1:
+                print("This node currently holds the only copy of the Kubernetes database so "
+                      "it cannot leave the cluster.", file=sys.stderr)  # fmt: skip
+                return 3
+            if me in c["voters"]:
+                c["voters"].remove(me)
+                c["promote_left"] = c.get("promote_polls", 2)
+        v.update(left=True, ready=False)
+        c["events"].append({"event": "left", "node": me})
+        return 0
+    if verb == "remove-node":
+        if v["role"] == "worker":
+            print("This MicroK8s deployment is acting as a node in a cluster. Please use "
+                  "microk8s leave.", file=sys.stderr)  # fmt: skip
+            return 1
+        name, force = cmd[2], "--force" in cmd
+        if name not in c["nodes"]:
+            print(f"Node {name} does not exist in Kubernetes.", file=sys.stderr)
+            return 1
+        o = c["nodes"][name]
+        member = o["role"] == "control-plane" and not o.get("left")
+        if member and not force:
+            # scripts/wrappers/remove_node.py: a node still registered with dqlite.
+            print(f"Removal failed. Node {name} is registered with dqlite. Please, run first "
+                  "'microk8s leave' on the departing node.", file=sys.stderr)  # fmt: skip
+            return 1
+        if name in c["voters"]:
+            c["voters"].remove(name)
+            c["promote_left"] = c.get("promote_polls", 2)
+        del c["nodes"][name]
+        c["events"].append({"event": "removed", "node": name, "by": me})
+        return 0
+    if verb == "add-node":
+        # scripts/wrappers/add_token.py: one line per token in cluster-tokens.txt, no TTL.
+        token = cmd[cmd.index("--token") + 1]
+        f = v.setdefault("files", {}).setdefault(
+            TOKENS, {"content": "", "mode": "0660", "group": "microk8s"}
+        )
+        f["content"] += token + "\n"
+        c["events"].append({"event": "token registered", "node": me})
+        return 0
+    print(f"fake microk8s: unsupported: {cmd}", file=sys.stderr)
+    return 2
+
+
+def d_grep(c: dict, me: str, cmd: list[str]) -> int:
+    assert cmd[1] == "-qxF", cmd
+    f = c["nodes"][me].get("files", {}).get(cmd[3])
+    return 0 if f and cmd[2] in f["content"].splitlines() else 1
+
+
+def d_test(c: dict, me: str, cmd: list[str]) -> int:
+    assert cmd[1] == "-f", cmd
+    return 0 if cmd[2] in c["nodes"][me].get("files", {}) else 1
+
+
+def d_sed(c: dict, me: str, cmd: list[str]) -> int:
+    """The real sed, on the node's file."""
+    import subprocess
+    import tempfile
+
+    f = c["nodes"][me].get("files", {}).get(cmd[-1])
+    if f is None:
+        print(f"sed: can't read {cmd[-1]}: No such file or directory", file=sys.stderr)
+        return 2
+    with tempfile.NamedTemporaryFile("w+", suffix=".txt") as tmp:
+        tmp.write(f["content"])
+        tmp.flush()
+        r = subprocess.run(["sed", *cmd[1:-1], tmp.name], check=False)
+        with open(tmp.name) as back:
+            f["content"] = back.read()
+    c["events"].append({"event": "sed", "node": me, "path": cmd[-1]})
+    return r.returncode
+
+
+DAY2 = {
+    ("install",): d_install,
+    ("bash",): d_bash,
+    ("systemctl",): d_systemctl,
+    ("snap",): d_snap,
+    ("microk8s",): d_microk8s,
+    ("grep",): d_grep,
+    ("test",): d_test,
+    ("sed",): d_sed,
+    ("true",): lambda c, me, cmd: 0,
+}
+
+
+def boot(name: str, address: str, role: str, folder: str, token: str = "") -> int:
+    """A node's first boot from its build folder: its staged files, keepalived and HAProxy
+    from them, its certificate's SANs; a worker joins through the first control-plane node
+    with its token, which the join spends first (ca pkg/snap/snap.go ConsumeClusterToken)."""
+    from pathlib import Path
+
+    with open(STATE, "r+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        c = json.load(f)
+        d = Path(folder)
+        v = {"address": address, "role": role, "channel": "1.32/stable", "version": "v1.32.9",
+             "ready": True, "cordoned": False, "restart_left": 0, "files": {}}  # fmt: skip
+        if role == "control-plane":
+            for lb, dest in (("keepalived.conf", "/etc/keepalived/keepalived.conf"),
+                             ("haproxy.cfg", "/etc/haproxy/haproxy.cfg")):  # fmt: skip
+                if (d / lb).exists():
+                    text = (d / lb).read_text()
+                    for path in (dest, f"{LIB}/{lb}"):
+                        v["files"][path] = {"content": text, "mode": "0644", "group": "root"}
+            if (d / "keepalived.conf").exists():
+                v["keepalived"] = keepalived_of((d / "keepalived.conf").read_text())
+                v["haproxy"] = haproxy_of((d / "haproxy.cfg").read_text())
+            day2 = (d / "apply-day2.sh").read_text()
+            sans = [
+                x
+                for _, line in re.findall(r"^SAN_(DNS|IP)='([^']*)'", day2, re.M)
+                for x in line.split()
+            ]
+            v["sans"] = [*sans, address, "127.0.0.1"]
+        else:
+            ud = (d / "user-data.yaml").read_text()
+            m = re.search(r'- address: "([^"]+)"', ud)
+            if m:
+                v["proxy"] = [m.group(1)]
+                v["files"][PROVIDER] = {
+                    "content": f'- address: "{m.group(1)}"\n',
+                    "mode": "0644",
+                    "group": "root",
+                }
+            if token:  # a worker that joins now; the bench's first workers joined long ago
+                first = next(n for n, o in c["nodes"].items() if o["role"] == "control-plane")
+                tokens = c["nodes"][first].get("files", {}).get(TOKENS, {"content": ""})
+                lines = tokens["content"].splitlines()
+                if token not in lines:
+                    c["events"].append(
+                        {"event": "join refused", "node": name, "why": "invalid token"}
+                    )
+                    f.seek(0)
+                    f.truncate()
+                    json.dump(c, f, indent=1)
+                    print("Connection failed. Invalid token (500).", file=sys.stderr)
+                    return 6
+                lines.remove(token)
+                tokens["content"] = "".join(x + "\n" for x in lines)
+        c["nodes"][name] = v
+        c["events"].append({"event": "booted", "node": name})
+        if role == "control-plane" and name not in c["voters"] and len(c["voters"]) < 3:
+            # go-dqlite app/app.go maybePromoteOurselves (Assume): a node that starts while
+            # fewer than three voters are online becomes one.
+            c["voters"].append(name)
+            c["events"].append({"event": "promoted", "node": name})
+        workers_watch(c)
+        f.seek(0)
+        f.truncate()
+        json.dump(c, f, indent=1)
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--boot"]:
+        return boot(*sys.argv[2:])
     # ssh ADDRESS sudo COMMAND...
     address, sudo, *command = sys.argv[1:]
     assert sudo == "sudo", sys.argv
@@ -165,6 +520,9 @@ def main() -> int:
             rc = status(c, me)
         elif command[:3] == ["snap", "refresh", "microk8s"]:
             rc = refresh(c, me, command[3:])
+        elif "vrrp" in c and tuple(command[:1]) in DAY2:
+            rc = DAY2[tuple(command[:1])](c, me, command)
+            workers_watch(c)
         else:
             print(f"fake: unsupported: {command}", file=sys.stderr)
             rc = 2

@@ -119,6 +119,8 @@ def run(opts: Options, report: Report) -> int:
                 files[target / cluster.name / Path(a.path).parent / "join-token"] = (
                     own + "\n"
                 ).encode()
+        # For a day-2 procedure that installs a rotated token (hacc plan --script).
+        files[target / cluster.name / "join-token"] = (token + "\n").encode()
     diags.sort(key=sort_key)
     report.diagnostics(diags)
     if any(d.is_error for d in diags):

@@ -23,6 +23,7 @@ class Options:
     diff: bool = False
     detailed_exitcode: bool = False
     json: bool = False
+    script: str | None = None  # a folder for the live-change procedures
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
@@ -33,6 +34,7 @@ class Options:
             diff=args.diff,
             detailed_exitcode=args.detailed_exitcode,
             json=args.format == "json",
+            script=args.script,
         )
 
 
@@ -53,14 +55,45 @@ def run(opts: Options, report: Report) -> int:
     with fsafe.locked(Path(opts.output), exclusive=False):
         plans = plan(units, opts.output)
         orphaned = orphans(units, opts.output)
+    if opts.script is not None:
+        write_scripts(Path(opts.script), plans, report)
     if opts.json:
         report.out(as_json("plan", plans, orphaned, diags or [], ok=True), plain=True)
     else:
         secrets = secret_values(units) if opts.diff else []
         report.out(render(plans, diff=opts.diff, orphans=orphaned, redact=secrets))
-    if opts.detailed_exitcode and (orphaned or any(p.pending for p in plans)):
+    from hacc.outdir.plan_view import live_procedures
+
+    changed = orphaned or any(p.pending for p in plans) or live_procedures(plans)
+    if opts.detailed_exitcode and changed:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def write_scripts(folder: Path, plans: list[Any], report: Report) -> None:
+    """Each cluster's live-change procedure, a script and its page, into `folder`."""
+    from hacc.outdir import fsafe
+    from hacc.outdir.plan_view import live_procedures
+    from hacc.targets.procedure import page, script
+
+    procedures = live_procedures(plans, folder)
+    files = {}
+    for _, proc in procedures:
+        files[f"{proc.slug}.sh"] = (script(proc), 0o755)
+        files[f"{proc.slug}.md"] = (page(proc), 0o644)
+    for name in files:  # all or none: a FIFO or a link where one goes stops them all
+        fsafe.regular_or_missing(folder / name)
+    if not files:
+        report.err("no cluster needs live-node steps: no procedure written")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (text, mode) in files.items():
+        fsafe.write(folder / name, text.encode("utf-8"), mode)
+    for _, proc in procedures:
+        report.err(
+            f"wrote {folder / (proc.slug + '.sh')} and {proc.slug}.md: {len(proc.steps)} steps; "
+            "run it with --dry-run first"
+        )
 
 
 def arguments(sub: Any) -> None:
@@ -81,6 +114,12 @@ def arguments(sub: Any) -> None:
         "--detailed-exitcode",
         action="store_true",
         help="exit 4 when there are changes, 0 when none (not 2: that is the usage-error code)",
+    )
+    pl.add_argument(
+        "--script",
+        metavar="DIR",
+        help="write, for each cluster whose running nodes need steps, a resumable procedure "
+        "(day2-CLUSTER.sh and .md) into DIR",
     )
     format_argument(pl)
 

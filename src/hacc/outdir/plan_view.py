@@ -28,6 +28,97 @@ def summary(plans: list[Planned]) -> str:
     )
 
 
+def delta(p: Planned) -> Any:
+    """What `p` changes, for the live-change procedure (targets/live_change.py); None for a
+    cluster that is new here or was not compiled."""
+    from hacc.outdir.units import endpoint_text, token_text
+    from hacc.targets.live_change import Delta, FileChange
+
+    cluster = p.unit.analysis.cluster if p.unit.analysis else None
+    if cluster is None or state.read(p.folder).endpoint is None:
+        return None
+    created = {c.node for c in p.pending if c.kind is USER_DATA and c.action == writer.CREATE}
+    if all(n.name in created for n in cluster.nodes):
+        return None  # a cluster new here: nothing of it runs yet
+
+    def text(data: bytes | None) -> str | None:
+        return data.decode("utf-8", errors="replace") if data is not None else None
+
+    changes = tuple(
+        FileChange(
+            c.path,
+            c.action,
+            c.kind.name,
+            c.node,
+            text(c.current),
+            c.artifact.content if c.artifact else None,
+        )
+        for c in p.pending
+    )
+    return Delta(
+        cluster,
+        changes,
+        state.read(p.folder).endpoint,
+        endpoint_text(cluster),
+        state.read(p.folder).token,
+        token_text(cluster),
+    )
+
+
+def live_procedures(
+    plans: list[Planned], script_dir: Path | None = None
+) -> list[tuple[Planned, Any]]:
+    """(plan, procedure) for each cluster whose running nodes need steps. `script_dir`: where
+    the scripts go, so that they find the build folder from there."""
+    import os
+
+    from hacc.targets.live_change import procedure
+
+    out = []
+    for p in plans:
+        d = delta(p)
+        if d is None:
+            continue
+        where = os.path.relpath(p.folder, script_dir) if script_dir else str(p.folder)
+        proc = procedure(d, Path(where).as_posix())
+        if proc is not None:
+            out.append((p, proc))
+    return out
+
+
+def renamed(plans: list[Planned], orphans: list[tuple[Path, str]]) -> dict[str, str]:
+    """New cluster name -> old, for each orphan whose spec now builds a cluster planned here."""
+    import re
+
+    names = {p.unit.name for p in plans}
+    out = {}
+    for folder, reason in orphans:
+        m = re.fullmatch(r"its spec .* now builds cluster ([a-z0-9-]{1,63})", reason)
+        if m and m.group(1) in names:
+            out[m.group(1)] = folder.name
+    return out
+
+
+def rename_steps(new: str, old: str) -> list[str]:
+    """What renaming a running cluster means: its nodes carry no cluster name, its GitOps
+    objects do (hacc-NAME), and deleting the old ones must not delete what they applied."""
+    return [
+        f"{old} is renamed {new}: the running nodes need nothing (the name is in hacc's files "
+        "and the GitOps objects, not on the nodes); workers not joined yet need their tokens "
+        "registered again (they derive from the cluster's name: hacc materialize)",
+        f"apply gitops/ of {new}, then delete the old objects without cascading: Argo CD: "
+        f"kubectl -n argocd delete application hacc-{old} (hacc's Application has no "
+        "resources finalizer, so its objects stay); Flux: kubectl -n flux-system patch "
+        f'kustomization hacc-{old} --type merge -p \'{{"spec":{{"prune":false}}}}\', then '
+        f"kubectl -n flux-system delete kustomization hacc-{old}",
+        "with the fleet files (_fleet/), first: Argo CD's ApplicationSet deletes the "
+        f"Application hacc-fleet-{old} its generator no longer lists, with its resources "
+        "unless the ApplicationSet has spec.syncPolicy.preserveResourcesOnDeletion: true; "
+        f"Flux: patch hacc-fleet-{old} with prune: false as above before the fleet file changes",
+        f"then hacc build --prune removes out/{old}/",
+    ]
+
+
 def described(plans: list[Planned]) -> list[tuple[Planned, writer.Change, str, str]]:
     """Every pending change with what it means for a running cluster: (plan, change, impact,
     the step it needs)."""
@@ -54,8 +145,8 @@ def described(plans: list[Planned]) -> list[tuple[Planned, writer.Change, str, s
             and any(f == p.folder and n in workers for f, n in new_nodes)
         ):
             hint = (
-                f"{change.node} registers workers' join tokens only at its first boot: on the "
-                f"live {change.node}, register each new worker's token (RUNBOOK.md section 10)"
+                f"{change.node} registers workers' join tokens only at its first boot: the "
+                f"live steps register each new worker's token on the live {change.node}"
             )
         out.append((p, change, kind, hint))
     return out
@@ -89,7 +180,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
 
     from hacc.compiler.model import EXTERNAL
     from hacc.errors import HaccError
-    from hacc.outdir.units import endpoint_text
+    from hacc.outdir.units import endpoint_text, token_text
     from hacc.targets.upgrade_script import channel, check_step
 
     out = []
@@ -103,13 +194,20 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
         if before is not None and before != after:
             step = (
                 "every kubeconfig and client that uses the endpoint must change (RUNBOOK.md "
-                "section 2); "
-                "the apiserver certificates must carry the new name or address first "
-                "(apply-day2.sh, RUNBOOK.md section 5)"
+                "section 2); the running nodes need the live steps listed, in their order "
+                "(hacc plan --script DIR)"
             )
             if cluster.mode == EXTERNAL:
                 step += "; move your load balancer's listener (RUNBOOK.md section 7)"
             out.append(Moved(p, "endpoint", before, after, step))
+        token_was, token_now = state.read(p.folder).token, token_text(cluster)
+        if token_was is not None and token_was != token_now:
+            step = (
+                "the running nodes keep admitting the old cluster token and the old workers' "
+                "tokens until the live steps replace and revoke them (they read the folders "
+                "hacc materialize writes before and after the rotation)"
+            )
+            out.append(Moved(p, "join token", token_was, token_now, step))
         was = state.read(p.folder).channel
         if was is not None and was != cluster.channel:
             step = (
@@ -138,7 +236,9 @@ def extension_changes(plans: list[Planned]) -> list[ExtensionChange]:
         if before is None:
             continue
         after = items(cluster)
-        present = {"*", *(n.name for n in cluster.nodes)}
+        # A node booted from now on gets its items at first boot: nothing to do on it live.
+        booting = {c.node for c in p.pending if c.kind is USER_DATA and c.action == writer.CREATE}
+        present = {"*", *(n.name for n in cluster.nodes if n.name not in booting)}
         for node in sorted((set(before) | set(after)) & present):  # a removed node needs nothing
             old, new = [i for i in before.get(node, []) if item_ok(i)], after.get(node, [])
             # A label whose value changed needs only the new value set (--overwrite).
@@ -181,8 +281,12 @@ def as_json(
         m = moved.get((name, what))
         return {"from": m.before, "to": m.after, "step": m.step} if m else None
 
+    live = {p.folder: proc for p, proc in live_procedures(plans)}
+    renames = renamed(plans, orphans)
     clusters = []
     for p in plans:
+        proc = live.get(p.folder)
+        number = {s.key: i for i, s in enumerate(proc.steps, 1)} if proc else {}
         changes = []
         for c in p.changes:
             if command != "build" and c.action == writer.IDENTICAL:
@@ -207,7 +311,21 @@ def as_json(
                 "changes": changes,
                 "endpoint": moved_json(p.unit.name, "endpoint"),
                 "channel": moved_json(p.unit.name, "channel"),
+                "join_token": moved_json(p.unit.name, "join token"),
                 "extensions": extension_items.get(p.unit.name, []),
+                "steps": [
+                    {
+                        "number": number[st.key],
+                        "key": st.key,
+                        "node": st.node,
+                        "phase": ph.title,
+                        "step": st.title,
+                        "commands": list(st.shell),
+                    }
+                    for ph in (proc.phases if proc else ())
+                    for st in ph.steps
+                ],
+                "renamed_from": renames.get(p.unit.name),
             }
         )
     counts = Counter(c.action for p in plans for c in p.changes)
@@ -236,7 +354,24 @@ def render(
 ) -> str:
     """The plan; `redact`: secret values never to print (a diff over materialized files)."""
     lines: list[str] = []
+    procedures = live_procedures(plans)
+    renames = renamed(plans, orphans or [])
+    for _, proc in procedures:
+        lines += steps_text(proc)
+    for new_name, old_name in sorted(renames.items()):
+        lines.append(f"Rename: cluster {old_name} -> {new_name}")
+        lines += [f"      {line}" for line in rename_steps(new_name, old_name)]
+        lines.append("")
+    stepped = {p.folder for p, _ in procedures} | {
+        p.folder for p in plans if p.unit.name in renames
+    }
     pending = described(plans)
+    if not diff:
+        for p in plans:
+            if p.folder in stepped and p.pending:
+                lines.append(f"Files of {p.unit.name}: {file_counts(p)} (--diff lists them)")
+                lines.append("")
+        pending = [x for x in pending if x[0].folder not in stepped]
     if pending:
         lines.append("hacc will change these files (+ create, ~ update, - destroy):")
         lines.append("")
@@ -273,8 +408,31 @@ def render(
         lines.append("No spec builds these clusters any more; `hacc build --prune` removes them:")
         lines += [f"  - {folder}/ ({reason})" for folder, reason in orphans]
         lines.append("")
-    lines.append(summary(plans))
+    if procedures and not any(p.pending for p in plans):
+        lines.append("No file changes; the running cluster needs the steps above.")
+    else:
+        lines.append(summary(plans))
     return "\n".join(lines) + "\n"
+
+
+def steps_text(proc: Any) -> list[str]:
+    """A procedure's steps grouped by the node they act on, numbered in the order they run."""
+    number = {s.key: i for i, s in enumerate(proc.steps, 1)}
+    lines = [
+        f"Live steps for {proc.cluster.name}, by node, numbered in the order they must run "
+        "(hacc plan --script DIR writes them as one resumable procedure):"
+    ]
+    for node, steps in proc.by_node():
+        lines.append(f"  {node}:")
+        lines += [f"    {number[s.key]:>2}. {s.title}" for s in steps]
+    lines.append("")
+    return lines
+
+
+def file_counts(p: Planned) -> str:
+    """`4 updated (first boot only), ...`: a cluster's pending files by action and impact."""
+    counts = Counter((VERB[c.action], kind) for q, c, kind, _ in described([p]) if q is p)
+    return ", ".join(f"{n} {verb} [{kind}]" for (verb, kind), n in sorted(counts.items()))
 
 
 def stale(plans: list[Planned]) -> list[str]:

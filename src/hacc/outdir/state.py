@@ -27,6 +27,7 @@ STATE_LIMIT = 16 << 20
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 NODE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 ENDPOINT = re.compile(r"https://[A-Za-z0-9.:-]{1,260}( \([0-9.]{7,15}\))?", re.ASCII)
+TOKEN_REF = re.compile(r"(env|file|sops):[^\x00-\x1f\x7f]{1,1024}", re.ASCII)
 SPEC_PATH = re.compile(r"[^\x00-\x1f\x7f]{1,1024}\.ya?ml", re.ASCII)
 PRINTABLE = re.compile(PRINTABLE_CHARS + "{1,20000}")  # hacc.compiler.printable
 MAX_ITEMS = 1024  # per node: far more than a spec can give (64 labels, 32 taints, 64 files, ...)
@@ -45,6 +46,7 @@ class Record:
     channel: str | None = None  # the MicroK8s channel, for `plan` to notice an upgrade
     extensions: dict[str, list[str]] | None = None  # per node, what the extension points give
     inputs: str | None = None  # what built the folder (hacc.outdir.cache.inputs_digest)
+    token: str | None = None  # where the join token comes from, for `plan` to notice a rotation
 
 
 class State(NamedTuple):
@@ -64,10 +66,13 @@ class State(NamedTuple):
     endpoint: str | None
     channel: str | None
     extensions: dict[str, list[str]] | None
+    token: str | None  # where the last build took the join token from (env:, file:, sops:)
 
     @classmethod
     def empty(cls) -> State:
-        return cls(None, {}, {}, [], False, None, None, None, {}, None, None, None, None, None)
+        return cls(
+            None, {}, {}, [], False, None, None, None, {}, None, None, None, None, None, None
+        )
 
     def gitops_record(self, cluster_dir: Path) -> dict[str, str] | None:
         """Where the cluster's output is committed, as its last build recorded it (for fleets);
@@ -133,6 +138,7 @@ def parse(path: Path, raw: bytes) -> State:
         endpoint=_matching(doc.get("endpoint"), ENDPOINT),
         channel=_channel(doc.get("channel")),
         extensions=_extensions(doc.get("extensions")),
+        token=_matching(doc.get("token"), TOKEN_REF),
     )
 
 
@@ -249,4 +255,6 @@ def text(
         doc["channel"] = record.channel
     if record.extensions is not None:
         doc["extensions"] = record.extensions
+    if record.token:
+        doc["token"] = record.token
     return json.dumps(doc, indent=2) + "\n"

@@ -65,6 +65,7 @@ class Unit:
             cluster.channel,
             extensions.items(cluster),
             inputs_digest(spec, self.analysis.source) if spec and self.analysis.source else None,
+            token_text(cluster),
         )
 
     def folder(self, out: str | Path) -> Path:
@@ -99,6 +100,12 @@ def built_folders(out: str | Path) -> list[Path]:
         and NODE.fullmatch(state.parent.name)
         and not state.parent.is_symlink()
     ]
+
+
+def token_text(cluster: Any) -> str:
+    """Where the join token comes from: a new reference is how a rotation shows in `plan`."""
+    ref = cluster.join_token
+    return f"{ref.kind}:{ref.ref}" + (f"#{ref.key}" if ref.key else "")
 
 
 def endpoint_text(cluster: Any) -> str:

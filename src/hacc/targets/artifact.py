@@ -117,14 +117,19 @@ def impact(
         what = "with it" if kind is USER_DATA else "with its user-data"
         return FIRST_BOOT, f"boot the new node {node} {what} (RUNBOOK.md section 3)"
     if node and action == "remove":
-        return (
-            FIRST_BOOT,
-            f"{node} left the spec: take it out of the cluster (RUNBOOK.md section 3)",
-        )
+        if kind is USER_DATA:
+            return (
+                LIVE_NODE,
+                f"{node} left the spec: it leaves the cluster as a live step (microk8s leave, "
+                "then remove-node: hacc plan --script)",
+            )
+        return LIVE_NODE, f"{node} left the spec"
     where = LB_PATHS.get(name, "/etc")
     hints = {
-        "user-data": f"cloud-init does not run again on a live {node}; see RUNBOOK.md section 5",
-        "launch-config": f"cloud-init does not run again on a live {node}; see RUNBOOK.md section 5",
+        "user-data": f"read at first boot only: a node booted from it gets it; a live {node} "
+        "needs only the live steps (hacc plan --script)",
+        "launch-config": f"read at first boot only: a node booted from it gets it; a live {node} "
+        "needs only the live steps (hacc plan --script)",
         "load-balancer": f"copy it to {where} on {node}, then systemctl reload haproxy keepalived",
         "day2": f"run apply-day2.sh on {node} (RUNBOOK.md section 5): may refresh certificates "
         "and restart kubelite",

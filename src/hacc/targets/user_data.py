@@ -51,9 +51,11 @@ def install_flags(cluster: Cluster) -> str:
     return ("" if strict else "--classic ") + f"--channel={cluster.channel}"
 
 
-def provider_yaml(cluster: Cluster) -> str:
-    # The apiserver-proxy's Traefik-compatible provider file, with the VIP as the only server.
+def provider_yaml(cluster: Cluster, extra: str | None = None) -> str:
+    """The apiserver-proxy's Traefik-compatible provider file, with the VIP as the only server;
+    `extra` (HOST:PORT) lists a second one first, while a day-2 procedure moves the VIP."""
     ep = cluster.endpoint
+    also = f'        - address: "{extra}"\n' if extra else ""
     return (
         "tcp:\n"
         "  routers:\n"
@@ -65,8 +67,7 @@ def provider_yaml(cluster: Cluster) -> str:
         "  services:\n"
         "    kube-apiserver:\n"
         "      loadBalancer:\n"
-        "        servers:\n"
-        f'        - address: "{ep.address}:{ep.port}"\n'
+        "        servers:\n" + also + f'        - address: "{ep.address}:{ep.port}"\n'
     )
 
 
