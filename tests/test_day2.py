@@ -47,11 +47,15 @@ def day2(tmp_path: Path):
     fake.chmod(0o755)
     (tmp_path / "microk8s").symlink_to(fake)
     (tmp_path / "snap-cmd").symlink_to(fake)
+    curl = tmp_path / "curl"  # the apiserver answers /readyz (tests/test_day2_bench.py: a real one)
+    curl.write_text("#!/bin/sh\nprintf 200\n")
+    curl.chmod(0o755)
     env = {
         "PATH": "/usr/bin:/bin",
         "HACC_SNAP_DATA": str(snap),
         "HACC_MICROK8S": str(tmp_path / "microk8s"),
         "HACC_SNAP": str(tmp_path / "snap-cmd"),
+        "HACC_CURL": str(curl),
     }
 
     def apply(*args: str):
