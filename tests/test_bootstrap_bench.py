@@ -64,6 +64,9 @@ def configured(b: Boot, ud: str, node: Node) -> None:
     assert not b.happened("kicker re-issued the certificate and restarted kubelite")
     log = (b.result / "hacc-bootstrap.log").read_text()
     assert TOKEN not in log and not re.search(r"\b[0-9a-f]{32}\b", log), "a token reached the log"
+    # Every node holds MicroK8s's refreshes (hacc upgrade rolls them), once it is installed.
+    held = b.happened("refresh held")
+    assert len(held) == 1 and b.events.index(held[0]) > b.events.index(b.happened("installed")[-1])
     if node.is_control_plane:
         assert (b.snap_data / "var/lock/no-cert-reissue").exists()
         assert (b.state / "dqlite-domain").read_text() == str(node.failure_domain)

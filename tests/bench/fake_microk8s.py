@@ -284,6 +284,12 @@ def snap(args: list[str]) -> int:
         # snapd's system options (proxy.http, proxy.https): used for the downloads that follow.
         event("snap set system", options=args[2:], installed=installed())
         return 0
+    if args == ["refresh", "--hold", "microk8s"] and installed():
+        # snapd cmd/snap/cmd_snap_op.go (2.58+): holds auto-refresh and general refreshes of
+        # the named snap, forever without a duration; prints what it held.
+        event("refresh held", snap="microk8s")
+        print('General refreshes of "microk8s" held indefinitely')
+        return 0
     if args[:1] == ["restart"] and installed():
         service = args[1]
         event("restarted", service=service)
