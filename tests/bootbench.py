@@ -28,6 +28,7 @@ class Boot:
     events: list[dict[str, Any]]
     result: Path  # copies of /var/snap/microk8s, the bootstrap log, /etc/keepalived, ...
     state: Path  # the fakes' own records
+    rerun: tuple[int, str] | None = None  # the second run's exit code and output (`then`)
 
     def happened(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == kind]
@@ -56,7 +57,10 @@ def boot(
     cluster_nodes: tuple[str, ...] = (),
     preinstalled: bool = False,
     vip_after: bool = False,
+    then: str | None = None,
 ) -> Boot:
+    """Boot `node`; with `then` (a bash script run on the node afterwards, as a day-2 step
+    would), run the bootstrap a second time and record that run in `Boot.rerun`."""
     require_root()
     tool("unshare")
     work.mkdir(parents=True)
@@ -77,6 +81,8 @@ def boot(
     }
     (work / "config.json").write_text(json.dumps(config))
     (work / "user-data.yaml").write_text(user_data)
+    if then is not None:
+        (work / "between.sh").write_text(then)
     prefix = ipaddress.ip_network(cluster.subnet or f"{node.address}/24", strict=False).prefixlen
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -108,6 +114,7 @@ def boot(
         events,
         work / "result",
         state,
+        (int((work / "rc2").read_text()), (work / "output2").read_text()) if then else None,
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bootbench import Boot, boot, root_is_unchanged
-from conftest import EXAMPLES
+from conftest import EXAMPLES, replaced
 from hacc.compiler.frontend import analyze
 from hacc.compiler.model import KEEPALIVED_HAPROXY, KUBE_VIP, Cluster, Node
 from hacc.outdir.secret_store import fill_tokens, worker_token
@@ -66,7 +66,7 @@ def configured(b: Boot, ud: str, node: Node) -> None:
     assert TOKEN not in log and not re.search(r"\b[0-9a-f]{32}\b", log), "a token reached the log"
     # Every node holds MicroK8s's refreshes (hacc upgrade rolls them), once it is installed.
     held = b.happened("refresh held")
-    assert len(held) == 1 and b.events.index(held[0]) > b.events.index(b.happened("installed")[-1])
+    assert held and b.events.index(held[0]) > b.events.index(b.happened("installed")[-1])
     if node.is_control_plane:
         assert (b.snap_data / "var/lock/no-cert-reissue").exists()
         assert (b.state / "dqlite-domain").read_text() == str(node.failure_domain)
@@ -247,3 +247,44 @@ def test_join_never_succeeds(which, work) -> None:
     )
     journal = (b.state / "cluster-agent.journal").read_text()
     assert "invalid token" in journal  # where RUNBOOK.md section 9 says to look
+
+
+def test_a_rerun_after_a_replacement_keeps_the_new_peers(work, tmp_path) -> None:
+    """RUNBOOK.md section 9 invites running the bootstrap again. After cp3 was replaced by cp4,
+    the day-2 push (new unicast peers and backends, `systemctl reload`) rewrote cp1's live
+    keepalived.conf and haproxy.cfg; the staged first-boot copies still name cp3. A re-run must
+    keep the live files: with cp3's old peers back, cp4 and cp1 would both hold the VIP."""
+    cluster, _ = compiled("keepalived-haproxy")
+    spec = tmp_path / "replaced.yaml"
+    spec.write_text(
+        replaced(
+            BY_STEM["keepalived-haproxy"].read_text(),
+            "{name: cp3, address: 198.18.10.13, failureDomain: 3}",
+            "{name: cp4, address: 198.18.10.14, failureDomain: 3}",
+        )
+    )
+    after = analyze(spec).cluster
+    assert after is not None
+    new = {a.path: a.content for a in render_cluster(after)}
+    keepalived, haproxy = (new[f"nodes/cp1/{n}"] for n in ("keepalived.conf", "haproxy.cfg"))
+    assert "198.18.10.14" in keepalived and "198.18.10.13" not in keepalived
+    push = (tmp_path / "push").resolve()
+    push.mkdir()
+    (push / "keepalived.conf").write_text(keepalived)
+    (push / "haproxy.cfg").write_text(haproxy)
+    then = (
+        f"cp {push}/keepalived.conf /etc/keepalived/keepalived.conf\n"
+        f"cp {push}/haproxy.cfg /etc/haproxy/haproxy.cfg\n"
+        "systemctl reload haproxy keepalived\n"
+    )
+    ud = user_data("keepalived-haproxy", cluster.first)
+    b = boot(cluster, cluster.first, ud, work / "n", then=then)
+    configured(b, ud, cluster.first)
+    assert b.rerun is not None
+    rc, output = b.rerun
+    assert rc == 0 and output.strip().endswith("hacc-bootstrap: done"), output
+    assert (b.result / "keepalived.conf").read_text() == keepalived, "cp3's peers came back"
+    assert (b.result / "haproxy.cfg").read_text() == haproxy
+    assert "keeping /etc/keepalived/keepalived.conf" in output
+    # Nothing else was undone either: the worker tokens stay as the first run left them.
+    assert len(b.happened("installed")) == 1
