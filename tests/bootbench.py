@@ -58,6 +58,7 @@ def boot(
     preinstalled: bool = False,
     vip_after: bool = False,
     then: str | None = None,
+    clustered_peers: tuple[str, ...] = (),
 ) -> Boot:
     """Boot `node`; with `then` (a bash script run on the node afterwards, as a day-2 step
     would), run the bootstrap a second time and record that run in `Boot.rerun`."""
@@ -89,6 +90,8 @@ def boot(
         "BENCH_CONFIG": str(work / "config.json"),
         "BENCH_STATE": str(state),
         "LANG": "C.UTF-8",
+        # control-plane nodes that already run the cluster (their dqlite answers on :19001)
+        "BENCH_PEERS": " ".join(clustered_peers),
     }
     vip = cluster.endpoint.address if vip_after and cluster.endpoint.address else "none"
     subprocess.run(

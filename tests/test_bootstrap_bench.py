@@ -288,3 +288,56 @@ def test_a_rerun_after_a_replacement_keeps_the_new_peers(work, tmp_path) -> None
     assert "keeping /etc/keepalived/keepalived.conf" in output
     # Nothing else was undone either: the worker tokens stay as the first run left them.
     assert len(b.happened("installed")) == 1
+
+
+def staged(ud: str, path: str) -> str:
+    return next(f["content"] for f in yaml.safe_load(ud)["write_files"] if f["path"] == path)
+
+
+def test_a_first_node_booted_into_a_running_cluster_joins_it(work) -> None:
+    """A replacement of cp1 (or a restored cp1, an auto-scaling group) booted with cp1's
+    user-data while cp2 and cp3 run the cluster: founding would make a second cluster with a
+    new CA behind the same VIP. It joins them instead (RUNBOOK.md section 10)."""
+    cluster, _ = compiled("keepalived-haproxy")
+    node, cp2, cp3 = cluster.control_plane
+    ud = user_data("keepalived-haproxy", node)
+    b = boot(
+        cluster, node, ud, work / "n", accepted_tokens=(TOKEN,),
+        clustered_peers=(cp2.address, cp3.address),
+    )  # fmt: skip
+    assert b.rc == 0, b.output
+    assert b.happened("join contacted") == [
+        {"event": "join contacted", "host": cp2.address, "worker": False}
+    ]
+    # It took the launch configuration that joins through cp2, not the founding one.
+    applied = (b.launcher / "install.yaml.applied").read_text()
+    assert applied == staged(ud, f"/usr/local/lib/hacc/microk8s-launch-via-{cp2.name}.yaml")
+    assert "addons" not in applied and "join" in yaml.safe_load_all(applied).__next__()
+    # A joiner: no early certificate lock (the join replaces the CA), the datastore restarted
+    # into its failure domain, and the VIP only after the join.
+    assert b.happened("joined") == [{"event": "joined", "worker": False, "locked_before": False}]
+    assert (b.state / "dqlite-domain").read_text() == str(node.failure_domain)
+    assert b.events.index(b.happened("joined")[0]) < b.events.index(b.happened("VIP added")[0])
+    assert "already runs this cluster: joining it instead of founding a new one" in b.output
+    # Its worker tokens are registered here too, so it can admit workers like any other.
+    tokens = b.read("credentials/cluster-tokens.txt").split()
+    assert tokens == [worker_token(TOKEN, cluster.name, w.name) for w in cluster.workers]
+
+
+def test_joiners_go_through_another_control_plane_node_when_the_first_is_gone(work) -> None:
+    """cp1 is lost; cp2 runs the cluster. A new worker (its token registered on every control-
+    plane node) joins through cp2 without any change to the spec."""
+    cluster, _ = compiled("keepalived-haproxy")
+    worker, cp2 = cluster.workers[0], cluster.control_plane[1]
+    ud = user_data("keepalived-haproxy", worker)
+    token = worker_token(TOKEN, cluster.name, worker.name)
+    b = boot(
+        cluster, worker, ud, work / "w", accepted_tokens=(token,), clustered_peers=(cp2.address,)
+    )
+    assert b.rc == 0, b.output
+    assert b.happened("join contacted") == [
+        {"event": "join contacted", "host": cp2.address, "worker": True}
+    ]
+    assert f"waiting to join {cp2.name} ({cp2.address}) as a worker" in b.output
+    # Pinned to the VIP all the same.
+    assert b.read("args/traefik/provider.yaml") == provider_yaml(cluster)

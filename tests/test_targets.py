@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 from artifacts import all_artifacts, compiled
 from conftest import EXAMPLES, REPO, replaced
 from hacc.compiler.frontend import analyze
-from hacc.targets import TARGETS, render_cluster
+from hacc.targets import TARGETS, render_cluster, selfcheck
 from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
 
 ALL = all_artifacts()
@@ -87,6 +87,16 @@ def test_user_data_stages_files_for_the_bootstrap(path) -> None:
         launch = files["/usr/local/lib/hacc/microk8s-launch.yaml"]
         assert launch["permissions"] == "0600" and "defer" not in launch
         assert load_all(launch["content"]) == launch_docs(path.stem, node.name)
+        # The same node joining through another control-plane node: one file per such node,
+        # each a launch configuration MicroK8s accepts, joining that node's address.
+        for via in cluster.control_plane[1:]:
+            alt = files.get(f"/usr/local/lib/hacc/microk8s-launch-via-{via.name}.yaml")
+            assert (alt is not None) == (via != node), (node.name, via.name)
+            if alt:
+                assert selfcheck.launch_config_problems(alt["content"]) == []
+                (first, *_) = load_all(alt["content"])
+                assert first["join"]["url"].startswith(f"{via.address}:25000/")
+                assert "addons" not in first
         assert all(isinstance(f["permissions"], str) for f in files.values())
         assert doc["hostname"] == node.name
         assert doc["runcmd"] == ["bash /usr/local/lib/hacc/bootstrap.sh"]
@@ -99,7 +109,7 @@ def test_user_data_stages_files_for_the_bootstrap(path) -> None:
             if staged:
                 assert staged["content"] == arts_by_path(arts)[f"nodes/{node.name}/{name}"]
         tokens = files.get("/usr/local/lib/hacc/worker-join-tokens")
-        if node == cluster.first and cluster.workers:
+        if node.is_control_plane and cluster.workers:  # any control-plane node admits them
             assert tokens is not None and tokens["permissions"] == "0600"
             assert tokens["content"] == "".join(
                 f"{w.name} __HACC_WORKER_TOKEN_{w.name}__\n" for w in cluster.workers

@@ -136,6 +136,7 @@ class JoinFailed(Exception):
 def join(url: str, worker: bool) -> None:
     address, token = url.split("/", maxsplit=1)[0], url.split("/")[1]
     locked_before = (LOCKS / "no-cert-reissue").exists()
+    event("join contacted", host=address.split(":")[0], worker=worker)
     # scripts/wrappers/join.py: the contacted node answers "invalid token" (pkg/api/v2/join.go
     # ConsumeClusterToken); the joining node's cluster-agent logs the whole URL.
     if CONFIG.get("join") == "never" or token not in CONFIG.get("accepted_tokens", []):

@@ -48,8 +48,14 @@ def _materialized_problems(text: str) -> list[str]:
     if problems:
         return problems
     files = yaml.safe_load(text)["write_files"]
-    launch = next(f["content"] for f in files if f["path"] == LAUNCH_SOURCE)
-    return selfcheck.launch_config_problems(launch)
+    # The node's own launch configuration and those that join through other nodes.
+    stem = LAUNCH_SOURCE.removesuffix(".yaml")
+    return [
+        problem
+        for f in files
+        if f["path"] == LAUNCH_SOURCE or f["path"].startswith(stem + "-via-")
+        for problem in selfcheck.launch_config_problems(f["content"])
+    ]
 
 
 @dataclass(frozen=True)

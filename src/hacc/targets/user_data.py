@@ -26,6 +26,13 @@ from hacc.targets.base import (
 LIB = extensions.LIB
 BOOTSTRAP_PATH = f"{LIB}/bootstrap.sh"
 LAUNCH_SOURCE = f"{LIB}/microk8s-launch.yaml"  # the pristine copy, outside snapd's reach
+
+
+def via_source(via: Node) -> str:
+    """Where the launch configuration that joins through `via` is staged."""
+    return f"{LIB}/microk8s-launch-via-{via.name}.yaml"
+
+
 WORKER_TOKENS = f"{LIB}/worker-join-tokens"
 PROVIDER_SOURCE = f"{LIB}/apiserver-proxy-provider.yaml"
 # Load-balancer files: staged here, installed at their real path by the bootstrap script.
@@ -71,7 +78,8 @@ def provider_yaml(cluster: Cluster) -> str:
 
 
 def worker_tokens(cluster: Cluster) -> str:
-    """`NAME TOKEN` per worker: the first node registers each as a single-use join token."""
+    """`NAME TOKEN` per worker: every control-plane node registers each as a single-use join
+    token."""
     return "".join(f"{w.name} {worker_token_placeholder(w)}\n" for w in cluster.workers)
 
 
@@ -97,8 +105,12 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
     pin_vip = (
         not node.is_control_plane and cluster.worker_endpoint == "vip" and cluster.mode in VIP_MODES
     )
-    registers_workers = node == cluster.first and bool(cluster.workers)
+    # Every control-plane node registers the workers' tokens, so any of them can admit one.
+    registers_workers = node.is_control_plane and bool(cluster.workers)
     files = [_file(LAUNCH_SOURCE, launch_config.text(cluster, node), "0600")]
+    alternatives = launch_config.join_alternatives(cluster, node)
+    for via in alternatives:
+        files.append(_file(via_source(via), launch_config.text(cluster, node, via), "0600"))
     if registers_workers:
         files.append(_file(WORKER_TOKENS, worker_tokens(cluster), "0600"))
     lb_files = lb_file_list(cluster)
@@ -119,6 +131,7 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         install_flags=install_flags(cluster),
         lib=LIB,
         launch_source=LAUNCH_SOURCE,
+        join_via=[(v.name, v.address, via_source(v)) for v in alternatives],
         launch_target=launch_config.PATH_ON_NODE,
         worker_tokens=WORKER_TOKENS if registers_workers else None,
         pin_vip=pin_vip,
