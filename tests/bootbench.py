@@ -61,7 +61,8 @@ def boot(
     clustered_peers: tuple[str, ...] = (),
 ) -> Boot:
     """Boot `node`; with `then` (a bash script run on the node afterwards, as a day-2 step
-    would), run the bootstrap a second time and record that run in `Boot.rerun`."""
+    would), run the bootstrap a second time and record that run in `Boot.rerun`, unless `then`
+    created $work/no-rerun (nothing would start it)."""
     require_root()
     tool("unshare")
     work.mkdir(parents=True)
@@ -117,7 +118,9 @@ def boot(
         events,
         work / "result",
         state,
-        (int((work / "rc2").read_text()), (work / "output2").read_text()) if then else None,
+        (int((work / "rc2").read_text()), (work / "output2").read_text())
+        if (work / "rc2").exists()
+        else None,
     )
 
 

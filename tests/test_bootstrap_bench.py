@@ -341,3 +341,39 @@ def test_joiners_go_through_another_control_plane_node_when_the_first_is_gone(wo
     assert f"waiting to join {cp2.name} ({cp2.address}) as a worker" in b.output
     # Pinned to the VIP all the same.
     assert b.read("args/traefik/provider.yaml") == provider_yaml(cluster)
+
+
+def test_a_join_that_lands_after_the_bootstrap_gave_up_is_finished(work) -> None:
+    """After the bootstrap's 15 minutes the cluster-agent keeps retrying the launch
+    configuration (microk8s-cluster-agent cmd/cluster-agent.go: every file not yet .applied, on
+    every tick). A join that lands then must not leave a worker pinned to cp1 with the refresh
+    off: the bootstrap armed a path unit, which runs it again once the file is applied."""
+    cluster, _ = compiled("keepalived-haproxy")
+    worker = cluster.workers[0]
+    ud = user_data("keepalived-haproxy", worker)
+    token = worker_token(TOKEN, cluster.name, worker.name)
+    # What happens later: cp1 admits the worker, the launcher's next tick joins it; then the
+    # path unit fires (systemd.path PathExists=), which the bench plays as the second run.
+    late = (
+        "/usr/bin/python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); "
+        'c["join"] = "ok"; c["accepted_tokens"] = [sys.argv[2]]; json.dump(c, open(p, "w"))\' '
+        f'"$BENCH_CONFIG" {token}\n'
+        "tick\n"
+        "test -e /var/snap/microk8s/common/etc/launcher/install.yaml.applied\n"
+        # Only an armed path unit runs the bootstrap again.
+        'grep -qF \'"enable", "--now", "hacc-bootstrap-resume.path"\' '
+        '"$BENCH_STATE/events.jsonl" || touch "$(dirname "$BENCH_CONFIG")/no-rerun"\n'
+    )
+    b = boot(cluster, worker, ud, work / "w", join="never", then=late)
+    assert b.rc != 0
+    # The join landed late, and the node was finished: pinned to the VIP.
+    assert b.happened("joined")
+    assert b.read("args/traefik/provider.yaml") == provider_yaml(cluster), "half-configured"
+    failed_with(b, "keepalived-haproxy", "9", "the cluster-agent keeps retrying")
+    assert b.rerun is not None
+    rc, output = b.rerun
+    assert rc == 0 and output.strip().endswith("hacc-bootstrap: done"), output
+    # The path unit is off again.
+    assert {"event": "systemctl", "args": ["disable", "--now", "hacc-bootstrap-resume.path"]} in (
+        b.events
+    )

@@ -41,11 +41,13 @@ tick  # time goes on after the bootstrap: the daemons look once more
 if [[ -e $work/between.sh ]]; then
   # What happened to the live node since (a day-2 step), then the bootstrap run again.
   bash -e "$work/between.sh"
-  set +e
-  bash -e "$work/runcmd" > "$work/output2" 2>&1
-  echo $? > "$work/rc2"
-  set -e
-  tick
+  if [[ ! -e $work/no-rerun ]]; then  # between.sh says when nothing would run it again
+    set +e
+    bash -e "$work/runcmd" > "$work/output2" 2>&1
+    echo $? > "$work/rc2"
+    set -e
+    tick
+  fi
 fi
 mkdir -p "$work/result"
 [[ ! -d /var/snap/microk8s ]] || cp -a /var/snap/microk8s "$work/result/microk8s"

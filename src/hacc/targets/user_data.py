@@ -28,6 +28,30 @@ BOOTSTRAP_PATH = f"{LIB}/bootstrap.sh"
 LAUNCH_SOURCE = f"{LIB}/microk8s-launch.yaml"  # the pristine copy, outside snapd's reach
 
 
+RESUME_UNIT = "hacc-bootstrap-resume"
+
+
+def resume_units(cluster: Cluster) -> dict[str, str]:
+    """A path unit, inert until the bootstrap arms it when it gives up waiting for the launch
+    configuration: the cluster-agent keeps retrying the join (microk8s-cluster-agent
+    cmd/cluster-agent.go), and a join that lands later must not leave the node half-configured,
+    so the applied file's appearance runs the bootstrap again to finish (systemd.path
+    PathExists=)."""
+    from hacc.targets.launch_config import PATH_ON_NODE
+
+    head = header(cluster).splitlines(keepends=True)[0]
+    applied = f"{PATH_ON_NODE.rsplit('/', 1)[0]}/etc/launcher/install.yaml.applied"
+    what = f"hacc: finish the bootstrap after a late join (cluster {cluster.name})"
+    return {
+        f"{extensions.UNIT_DIR}/{RESUME_UNIT}.path": head
+        + f"[Unit]\nDescription={what}\n\n[Path]\nPathExists={applied}\n"
+        f"Unit={RESUME_UNIT}.service\n\n[Install]\nWantedBy=multi-user.target\n",
+        f"{extensions.UNIT_DIR}/{RESUME_UNIT}.service": head
+        + f"[Unit]\nDescription={what}\nAfter=snap.microk8s.daemon-cluster-agent.service\n\n"
+        f"[Service]\nType=oneshot\nExecStart=/bin/bash {BOOTSTRAP_PATH}\n",
+    }
+
+
 def via_source(via: Node) -> str:
     """Where the launch configuration that joins through `via` is staged."""
     return f"{LIB}/microk8s-launch-via-{via.name}.yaml"
@@ -119,6 +143,7 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
             files.append(_file(f"{LIB}/{name}", lb_content(cluster, node, name), mode))
     if pin_vip:
         files.append(_file(PROVIDER_SOURCE, provider_yaml(cluster), "0644"))
+    files += [_file(path, text, "0644") for path, text in resume_units(cluster).items()]
     labels = node.is_control_plane and bool(extensions.labelled(cluster))
     if labels:
         files.append(_file(extensions.LABEL_SCRIPT, extensions.label_script(cluster), "0700"))
@@ -143,6 +168,7 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         snapd_proxy=extensions.snapd_proxy(cluster),
         command_env=extensions.command_env(cluster),
         label_unit=extensions.UNIT if labels else None,
+        resume_unit=RESUME_UNIT,
         pre_commands=[shlex.quote(c) for c in node.extensions.pre_commands],
         post_commands=[shlex.quote(c) for c in node.extensions.post_commands],
     )
