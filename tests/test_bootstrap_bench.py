@@ -377,3 +377,41 @@ def test_a_join_that_lands_after_the_bootstrap_gave_up_is_finished(work) -> None
     assert {"event": "systemctl", "args": ["disable", "--now", "hacc-bootstrap-resume.path"]} in (
         b.events
     )
+
+
+def test_a_token_a_failed_join_spent_is_registered_again_until_the_worker_joins(work) -> None:
+    """The cluster-agent removes a single-use token at the first check of a join, before the
+    checks that can still fail (microk8s-cluster-agent pkg/snap/snap.go ConsumeClusterToken,
+    then pkg/api/v2/join.go: "already known to dqlite", the dqlite rebind, the CA...). The
+    worker's cluster-agent then retries a spent token. The control-plane node's timer registers
+    it again while the worker has not joined, and revokes it once it has."""
+    cluster, _ = compiled("keepalived-haproxy")
+    w1 = cluster.workers[0]
+    spent = worker_token(TOKEN, cluster.name, w1.name)
+    tokens = "/var/snap/microk8s/current/credentials/cluster-tokens.txt"
+    timer_run = "bash /usr/local/lib/hacc/worker-tokens.sh || true\n"  # what the timer runs
+    then = (
+        'out=$(dirname "$BENCH_CONFIG")\n'
+        # a join that presented w1's token and failed later: ConsumeClusterToken removed it
+        f"grep -vxF {spent} {tokens} > /tmp/t || true; cat /tmp/t > {tokens}\n"
+        f"cp {tokens} $out/tokens-spent\n" + timer_run + f"cp {tokens} $out/tokens-after-timer\n"
+        # w1 joins at last (its Node registers); the timer runs again
+        "/usr/bin/python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); "
+        f'c["cluster_nodes"].append("{w1.name}"); json.dump(c, open(p, "w"))\' "$BENCH_CONFIG"\n'
+        + timer_run
+        + f"cp {tokens} $out/tokens-after-join\n"
+        'touch "$out/no-rerun"\n'
+    )
+    b = boot(cluster, cluster.first, user_data("keepalived-haproxy", cluster.first), work / "n",
+             then=then)  # fmt: skip
+    assert b.rc == 0, b.output
+    out = work / "n"
+    assert spent not in (out / "tokens-spent").read_text().split()
+    assert spent in (out / "tokens-after-timer").read_text().split(), "the worker is locked out"
+    # Joined: no copy of its token is left on this node; the other worker's stays.
+    after = (out / "tokens-after-join").read_text().split()
+    assert spent not in after
+    assert worker_token(TOKEN, cluster.name, cluster.workers[1].name) in after
+    assert {"event": "systemctl", "args": ["enable", "--now", "hacc-worker-tokens.timer"]} in (
+        b.events
+    )

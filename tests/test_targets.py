@@ -84,6 +84,8 @@ def test_user_data_stages_files_for_the_bootstrap(path) -> None:
             "/etc/systemd/system/hacc-node-labels.timer",
             "/etc/systemd/system/hacc-bootstrap-resume.path",
             "/etc/systemd/system/hacc-bootstrap-resume.service",
+            "/etc/systemd/system/hacc-worker-tokens.service",
+            "/etc/systemd/system/hacc-worker-tokens.timer",
         )
         assert all(p.startswith("/usr/local/lib/hacc/") or p in units for p in set(files) - own)
         launch = files["/usr/local/lib/hacc/microk8s-launch.yaml"]

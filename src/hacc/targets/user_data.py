@@ -29,6 +29,23 @@ LAUNCH_SOURCE = f"{LIB}/microk8s-launch.yaml"  # the pristine copy, outside snap
 
 
 RESUME_UNIT = "hacc-bootstrap-resume"
+TOKEN_UNIT = "hacc-worker-tokens"
+TOKEN_SCRIPT = f"{LIB}/worker-tokens.sh"
+
+
+def token_units(cluster: Cluster) -> dict[str, str]:
+    """The oneshot service and the timer that keep the workers' tokens registered on a
+    control-plane node until every worker has joined (worker-tokens.sh)."""
+    head = header(cluster).splitlines(keepends=True)[0]
+    what = f"hacc: the workers' join tokens (cluster {cluster.name})"
+    return {
+        f"{extensions.UNIT_DIR}/{TOKEN_UNIT}.service": head
+        + f"[Unit]\nDescription={what}\nAfter=snap.microk8s.daemon-kubelite.service\n\n"
+        f"[Service]\nType=oneshot\nExecStart={TOKEN_SCRIPT}\n",
+        f"{extensions.UNIT_DIR}/{TOKEN_UNIT}.timer": head + f"[Unit]\nDescription={what}\n\n"
+        "[Timer]\nOnActiveSec=60s\nOnUnitInactiveSec=60s\n\n"
+        "[Install]\nWantedBy=timers.target\n",
+    }
 
 
 def resume_units(cluster: Cluster) -> dict[str, str]:
@@ -137,6 +154,11 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         files.append(_file(via_source(via), launch_config.text(cluster, node, via), "0600"))
     if registers_workers:
         files.append(_file(WORKER_TOKENS, worker_tokens(cluster), "0600"))
+        script = render_template(
+            "worker-tokens.sh.j2", cluster, unit=TOKEN_UNIT, tokens=WORKER_TOKENS
+        )
+        files.append(_file(TOKEN_SCRIPT, script, "0700"))
+        files += [_file(path, text, "0644") for path, text in token_units(cluster).items()]
     lb_files = lb_file_list(cluster)
     if load_balancer:
         for name, _, mode in lb_files:
@@ -169,6 +191,8 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         command_env=extensions.command_env(cluster),
         label_unit=extensions.UNIT if labels else None,
         resume_unit=RESUME_UNIT,
+        token_script=TOKEN_SCRIPT,
+        token_unit=TOKEN_UNIT,
         pre_commands=[shlex.quote(c) for c in node.extensions.pre_commands],
         post_commands=[shlex.quote(c) for c in node.extensions.post_commands],
     )
