@@ -18,7 +18,7 @@ from hacc.compiler.model import Cluster, Node
 from realtools import require_root, tool
 
 BENCH = Path(__file__).resolve().parent / "bench"
-FAKES = ("snap", "microk8s", "systemctl", "sleep", "tick", "sysctl")
+FAKES = ("snap", "microk8s", "systemctl", "sleep", "tick", "sysctl", "journalctl")
 
 
 @dataclass

@@ -415,3 +415,16 @@ def test_a_token_a_failed_join_spent_is_registered_again_until_the_worker_joins(
     assert {"event": "systemctl", "args": ["enable", "--now", "hacc-worker-tokens.timer"]} in (
         b.events
     )
+
+
+def test_a_join_refused_as_already_known_to_dqlite_says_what_clears_it(work) -> None:
+    """A control-plane join that died after k8s-dqlite started left cp2 in the datastore; the
+    contacted node refuses every retry (microk8s-cluster-agent pkg/api/v2/join.go, "already
+    known to dqlite") until `remove-node --force` removes the entry."""
+    cluster, _ = compiled("keepalived-haproxy")
+    cp2 = cluster.control_plane[1]
+    b = boot(cluster, cp2, user_data("keepalived-haproxy", cp2), work / "n",
+             accepted_tokens=(TOKEN,), join="known")  # fmt: skip
+    failed_with(b, "keepalived-haproxy", "9", f"sudo microk8s remove-node {cp2.address} --force")
+    assert f"on {cluster.first.name} run sudo microk8s remove-node" in b.output
+    assert b.output.count("the join is refused") == 1

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The bootstrap bench's stand-ins for snapd, MicroK8s and systemd, one program named by argv[0]:
-`snap`, `microk8s`, `systemctl`, `sleep`, and `sysctl` (which
+`snap`, `microk8s`, `systemctl`, `sleep`, `journalctl` (the cluster-agent's), and `sysctl` (which
 only records: a node's sysctls are not namespaced, and the host's must not change). It runs as root inside the bench's private mount and
 network namespaces (see bootbench.py), on the real paths under /var/snap/microk8s.
 
@@ -142,6 +142,15 @@ def join(url: str, worker: bool) -> None:
     if CONFIG.get("join") == "never" or token not in CONFIG.get("accepted_tokens", []):
         event("join refused", url=url)
         raise JoinFailed(f"Connection failed. invalid token (500). joining {url}")
+    if CONFIG.get("join") == "known" and not worker:
+        # pkg/api/v2/join.go (1.29+): a cluster.yaml entry with this address, left by an
+        # earlier join that died after k8s-dqlite started (scripts/wrappers/join.py update_dqlite)
+        me = ips()[0]
+        event("join refused", url=url, reason="already known to dqlite")
+        raise JoinFailed(
+            "Connection failed. Failed to retrieve dqlite cluster nodes: the joining node "
+            f"({me}) is already known to dqlite (500)."
+        )
     if worker:
         # join.py mark_worker_node, update_apiserver_proxy, mark_no_cert_reissue
         for lock in ("clustered.lock", "no-k8s-dqlite", "no-cert-reissue"):
@@ -371,6 +380,11 @@ def main() -> int:
         return 0
     if name == "sysctl":
         event("sysctl", args=args)
+        return 0
+    if name == "journalctl":
+        # the cluster-agent's journal: join.py's output reaches it (pkg/util/exec.go RunCommand)
+        journal = STATE / "cluster-agent.journal"
+        print(journal.read_text() if journal.exists() else "-- No entries --", end="")
         return 0
     return {"snap": snap, "microk8s": microk8s, "systemctl": systemctl}[name](args)
 
