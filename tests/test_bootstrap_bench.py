@@ -296,23 +296,24 @@ def staged(ud: str, path: str) -> str:
 
 def test_a_first_node_booted_into_a_running_cluster_joins_it(work) -> None:
     """A replacement of cp1 (or a restored cp1, an auto-scaling group) booted with cp1's
-    user-data while cp2 and cp3 run the cluster: founding would make a second cluster with a
-    new CA behind the same VIP. It joins them instead (RUNBOOK.md section 10)."""
+    user-data while the others run the cluster (cp2 down, cp3 up): founding would make a second
+    cluster with a new CA behind the same VIP. It joins cp3 instead (RUNBOOK.md section 10)."""
     cluster, _ = compiled("keepalived-haproxy")
     node, cp2, cp3 = cluster.control_plane
     ud = user_data("keepalived-haproxy", node)
     b = boot(
-        cluster, node, ud, work / "n", accepted_tokens=(TOKEN,),
-        clustered_peers=(cp2.address, cp3.address),
-    )  # fmt: skip
+        cluster, node, ud, work / "n", accepted_tokens=(TOKEN,), clustered_peers=(cp3.address,)
+    )
     assert b.rc == 0, b.output
     assert b.happened("join contacted") == [
-        {"event": "join contacted", "host": cp2.address, "worker": False}
+        {"event": "join contacted", "host": cp3.address, "worker": False}
     ]
-    # It took the launch configuration that joins through cp2, not the founding one.
+    # It took node 1's joining launch configuration, with cp3's address in the join URL.
     applied = (b.launcher / "install.yaml.applied").read_text()
-    assert applied == staged(ud, f"/usr/local/lib/hacc/microk8s-launch-via-{cp2.name}.yaml")
-    assert "addons" not in applied and "join" in yaml.safe_load_all(applied).__next__()
+    join = staged(ud, "/usr/local/lib/hacc/microk8s-launch-join.yaml")
+    assert applied == join.replace(f"'{cp2.address}:25000/", f"'{cp3.address}:25000/")
+    (first, *_) = yaml.safe_load_all(applied)
+    assert "addons" not in first and first["join"]["url"].startswith(f"{cp3.address}:")
     # A joiner: no early certificate lock (the join replaces the CA), the datastore restarted
     # into its failure domain, and the VIP only after the join.
     assert b.happened("joined") == [{"event": "joined", "worker": False, "locked_before": False}]

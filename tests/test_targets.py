@@ -91,16 +91,15 @@ def test_user_data_stages_files_for_the_bootstrap(path) -> None:
         launch = files["/usr/local/lib/hacc/microk8s-launch.yaml"]
         assert launch["permissions"] == "0600" and "defer" not in launch
         assert load_all(launch["content"]) == launch_docs(path.stem, node.name)
-        # The same node joining through another control-plane node: one file per such node,
-        # each a launch configuration MicroK8s accepts, joining that node's address.
-        for via in cluster.control_plane[1:]:
-            alt = files.get(f"/usr/local/lib/hacc/microk8s-launch-via-{via.name}.yaml")
-            assert (alt is not None) == (via != node), (node.name, via.name)
-            if alt:
-                assert selfcheck.launch_config_problems(alt["content"]) == []
-                (first, *_) = load_all(alt["content"])
-                assert first["join"]["url"].startswith(f"{via.address}:25000/")
-                assert "addons" not in first
+        # Node 1 also stages the launch configuration that joins instead of founding (through
+        # the second control-plane node; the bootstrap puts another's address in when needed).
+        alt = files.get("/usr/local/lib/hacc/microk8s-launch-join.yaml")
+        assert (alt is not None) == (node == cluster.first and len(cluster.control_plane) > 1)
+        if alt:
+            assert selfcheck.launch_config_problems(alt["content"]) == []
+            (first, *_) = load_all(alt["content"])
+            assert first["join"]["url"].startswith(f"{cluster.control_plane[1].address}:25000/")
+            assert "addons" not in first and first["join"]["worker"] is False
         assert all(isinstance(f["permissions"], str) for f in files.values())
         assert doc["hostname"] == node.name
         assert doc["runcmd"] == ["bash /usr/local/lib/hacc/bootstrap.sh"]

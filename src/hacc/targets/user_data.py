@@ -69,8 +69,12 @@ def resume_units(cluster: Cluster) -> dict[str, str]:
     }
 
 
+JOIN_SOURCE = f"{LIB}/microk8s-launch-join.yaml"  # node 1's, joining instead of founding
+
+
 def via_source(via: Node) -> str:
-    """Where the launch configuration that joins through `via` is staged."""
+    """Where the bootstrap writes the launch configuration that joins through `via`: the
+    staged one with `via`'s address in its join URL (one copy of the apiserver flags only)."""
     return f"{LIB}/microk8s-launch-via-{via.name}.yaml"
 
 
@@ -150,8 +154,9 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
     registers_workers = node.is_control_plane and bool(cluster.workers)
     files = [_file(LAUNCH_SOURCE, launch_config.text(cluster, node), "0600")]
     alternatives = launch_config.join_alternatives(cluster, node)
-    for via in alternatives:
-        files.append(_file(via_source(via), launch_config.text(cluster, node, via), "0600"))
+    if node == cluster.first and alternatives:
+        join = launch_config.text(cluster, node, alternatives[0])
+        files.append(_file(JOIN_SOURCE, join, "0600"))
     if registers_workers:
         files.append(_file(WORKER_TOKENS, worker_tokens(cluster), "0600"))
         script = render_template(
@@ -179,6 +184,10 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         lib=LIB,
         launch_source=LAUNCH_SOURCE,
         join_via=[(v.name, v.address, via_source(v)) for v in alternatives],
+        join_source=JOIN_SOURCE,
+        join_from=(alternatives[0] if node == cluster.first else cluster.first).address
+        if alternatives
+        else None,
         launch_target=launch_config.PATH_ON_NODE,
         worker_tokens=WORKER_TOKENS if registers_workers else None,
         pin_vip=pin_vip,
