@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
+from artifacts import with_apiserver_args
+from conftest import REPO, replaced
 from hacc.compiler.frontend import analyze
 from hacc.targets import render_cluster
 from realtools import run, tool
@@ -23,16 +24,7 @@ GATES = "--feature-gates: ListFromCacheSnapshot=true,MyGate=true"
 @pytest.fixture
 def day2(tmp_path: Path):
     """The spec example plus a --feature-gates overlay, compiled; a fake tree; a runner."""
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        replaced(
-            KEEPALIVED_EXAMPLE.read_text(),
-            "      --event-ttl: null\n",
-            f"      --event-ttl: null\n      {GATES}\n",
-        )
-    )
-    cluster = analyze(spec).cluster
-    assert cluster is not None
+    cluster = with_apiserver_args(tmp_path, f"      {GATES}\n")
     arts = {a.path: a for a in render_cluster(cluster)}
     script = tmp_path / "apply-day2.sh"
     script.write_text(arts["nodes/cp2/apply-day2.sh"].content)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
-from hacc.compiler.frontend import analyze
+from artifacts import with_apiserver_args
+from conftest import REPO
 from hacc.targets import render_cluster
 from realtools import require_root, tool
 
@@ -43,16 +43,7 @@ def run_day2(tmp_path: Path, extra_args: str = "") -> Day2:
     require_root()
     tool("unshare")
     tool("curl")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        replaced(
-            KEEPALIVED_EXAMPLE.read_text(),
-            "      --event-ttl: null\n",
-            f"      --event-ttl: null\n{extra_args}",
-        )
-    )
-    cluster = analyze(spec).cluster
-    assert cluster is not None
+    cluster = with_apiserver_args(tmp_path, extra_args)
     node = cluster.control_plane[1]
     arts = {a.path: a.content for a in render_cluster(cluster)}
     work = tmp_path / "node"
