@@ -18,7 +18,7 @@ from hacc.compiler.model import Cluster, Node
 from realtools import require_root, tool
 
 BENCH = Path(__file__).resolve().parent / "bench"
-FAKES = ("snap", "microk8s", "systemctl", "sleep", "tick", "sysctl")
+FAKES = ("snap", "microk8s", "systemctl", "sleep", "tick", "sysctl", "journalctl")
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Boot:
         Path  # copies of /var/snap/microk8s (under root/), the bootstrap log, /etc/keepalived, ...
     )
     state: Path  # the fakes' own records
+    rerun: tuple[int, str] | None = None  # the second run's exit code and output (`then`)
 
     def happened(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == kind]
@@ -59,7 +60,12 @@ def boot(
     cluster_nodes: tuple[str, ...] = (),
     preinstalled: bool = False,
     vip_after: bool = False,
+    then: str | None = None,
+    clustered_peers: tuple[str, ...] = (),
 ) -> Boot:
+    """Boot `node`; with `then` (a bash script run on the node afterwards, as a day-2 step
+    would), run the bootstrap a second time and record that run in `Boot.rerun`, unless `then`
+    created $work/no-rerun (nothing would start it)."""
     require_root()
     tool("unshare")
     work.mkdir(parents=True)
@@ -84,12 +90,16 @@ def boot(
     }
     (work / "config.json").write_text(json.dumps(config))
     (work / "user-data.yaml").write_text(user_data)
+    if then is not None:
+        (work / "between.sh").write_text(then)
     prefix = ipaddress.ip_network(cluster.subnet or f"{node.address}/24", strict=False).prefixlen
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "BENCH_CONFIG": str(work / "config.json"),
         "BENCH_STATE": str(state),
         "LANG": "C.UTF-8",
+        # control-plane nodes that already run the cluster (their dqlite answers on :19001)
+        "BENCH_PEERS": " ".join(clustered_peers),
     }
     vip = cluster.endpoint.address if vip_after and cluster.endpoint.address else "none"
     subprocess.run(
@@ -115,6 +125,9 @@ def boot(
         events,
         work / "result",
         state,
+        (int((work / "rc2").read_text()), (work / "output2").read_text())
+        if (work / "rc2").exists()
+        else None,
     )
 
 

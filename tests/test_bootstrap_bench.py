@@ -13,7 +13,7 @@ import yaml
 
 from bench import node_tree
 from bootbench import Boot, boot, root_is_unchanged
-from conftest import EXAMPLES
+from conftest import EXAMPLES, replaced
 from hacc.compiler.frontend import analyze
 from hacc.compiler.model import KEEPALIVED_HAPROXY, KUBE_VIP, Cluster, Node
 from hacc.outdir.secret_store import fill_tokens, worker_token
@@ -66,6 +66,9 @@ def configured(b: Boot, ud: str, node: Node) -> None:
     assert not b.happened("kicker restarted cluster-agent, kubelite and containerd")
     log = (b.result / "hacc-bootstrap.log").read_text()
     assert TOKEN not in log and not re.search(r"\b[0-9a-f]{32}\b", log), "a token reached the log"
+    # Every node holds MicroK8s's refreshes (hacc upgrade rolls them), once it is installed.
+    held = b.happened("refresh held")
+    assert held and b.events.index(held[0]) > b.events.index(b.happened("installed")[-1])
     if node.is_control_plane:
         assert (b.snap_data / "var/lock/no-cert-reissue").exists()
         # the domain the running datastore took at its last start
@@ -282,3 +285,185 @@ def test_join_never_succeeds(which, work) -> None:
     )
     journal = (b.state / "cluster-agent.journal").read_text()
     assert "invalid token" in journal  # where RUNBOOK.md section 9 says to look
+
+
+def test_a_rerun_after_a_replacement_keeps_the_new_peers(work, tmp_path) -> None:
+    """RUNBOOK.md section 9 invites running the bootstrap again. After cp3 was replaced by cp4,
+    the day-2 push (new unicast peers and backends, `systemctl reload`) rewrote cp1's live
+    keepalived.conf and haproxy.cfg; the staged first-boot copies still name cp3. A re-run must
+    keep the live files: with cp3's old peers back, cp4 and cp1 would both hold the VIP."""
+    cluster, _ = compiled("keepalived-haproxy")
+    spec = tmp_path / "replaced.yaml"
+    spec.write_text(
+        replaced(
+            BY_STEM["keepalived-haproxy"].read_text(),
+            "{name: cp3, address: 198.18.10.13, failureDomain: 3}",
+            "{name: cp4, address: 198.18.10.14, failureDomain: 3}",
+        )
+    )
+    after = analyze(spec).cluster
+    assert after is not None
+    new = {a.path: a.content for a in render_cluster(after)}
+    keepalived, haproxy = (new[f"nodes/cp1/{n}"] for n in ("keepalived.conf", "haproxy.cfg"))
+    assert "198.18.10.14" in keepalived and "198.18.10.13" not in keepalived
+    push = (tmp_path / "push").resolve()
+    push.mkdir()
+    (push / "keepalived.conf").write_text(keepalived)
+    (push / "haproxy.cfg").write_text(haproxy)
+    then = (
+        f"cp {push}/keepalived.conf /etc/keepalived/keepalived.conf\n"
+        f"cp {push}/haproxy.cfg /etc/haproxy/haproxy.cfg\n"
+        "systemctl reload haproxy keepalived\n"
+    )
+    ud = user_data("keepalived-haproxy", cluster.first)
+    b = boot(cluster, cluster.first, ud, work / "n", then=then)
+    configured(b, ud, cluster.first)
+    assert b.rerun is not None
+    rc, output = b.rerun
+    assert rc == 0 and output.strip().endswith("hacc-bootstrap: done"), output
+    assert (b.result / "keepalived.conf").read_text() == keepalived, "cp3's peers came back"
+    assert (b.result / "haproxy.cfg").read_text() == haproxy
+    assert "keeping /etc/keepalived/keepalived.conf" in output
+    # Nothing else was undone either: the worker tokens stay as the first run left them.
+    assert len(b.happened("installed")) == 1
+
+
+def staged(ud: str, path: str) -> str:
+    return next(f["content"] for f in yaml.safe_load(ud)["write_files"] if f["path"] == path)
+
+
+def test_a_first_node_booted_into_a_running_cluster_joins_it(work) -> None:
+    """A replacement of cp1 (or a restored cp1, an auto-scaling group) booted with cp1's
+    user-data while the others run the cluster (cp2 down, cp3 up): founding would make a second
+    cluster with a new CA behind the same VIP. It joins cp3 instead (RUNBOOK.md section 10)."""
+    cluster, _ = compiled("keepalived-haproxy")
+    node, cp2, cp3 = cluster.control_plane
+    ud = user_data("keepalived-haproxy", node)
+    b = boot(
+        cluster, node, ud, work / "n", accepted_tokens=(TOKEN,), clustered_peers=(cp3.address,)
+    )
+    assert b.rc == 0, b.output
+    assert b.happened("join contacted") == [
+        {"event": "join contacted", "host": cp3.address, "worker": False}
+    ]
+    # It took node 1's joining launch configuration, with cp3's address in the join URL.
+    applied = (b.launcher / "install.yaml.applied").read_text()
+    join = staged(ud, "/usr/local/lib/hacc/microk8s-launch-join.yaml")
+    assert applied == join.replace(f"'{cp2.address}:25000/", f"'{cp3.address}:25000/")
+    (first, *_) = yaml.safe_load_all(applied)
+    assert "addons" not in first and first["join"]["url"].startswith(f"{cp3.address}:")
+    # A joiner: no early certificate lock (the join replaces the CA), the datastore restarted
+    # into its failure domain, and the VIP only after the join.
+    assert b.happened("joined") == [{"event": "joined", "worker": False, "locked_before": False}]
+    assert (b.state / "dqlite-domain").read_text() == str(node.failure_domain)
+    assert b.events.index(b.happened("joined")[0]) < b.events.index(b.happened("VIP added")[0])
+    assert "already runs this cluster: joining it instead of founding a new one" in b.output
+    # Its worker tokens are registered here too, so it can admit workers like any other.
+    tokens = b.read("credentials/cluster-tokens.txt").split()
+    assert tokens == [worker_token(TOKEN, cluster.name, w.name) for w in cluster.workers]
+
+
+def test_joiners_go_through_another_control_plane_node_when_the_first_is_gone(work) -> None:
+    """cp1 is lost; cp2 runs the cluster. A new worker (its token registered on every control-
+    plane node) joins through cp2 without any change to the spec."""
+    cluster, _ = compiled("keepalived-haproxy")
+    worker, cp2 = cluster.workers[0], cluster.control_plane[1]
+    ud = user_data("keepalived-haproxy", worker)
+    token = worker_token(TOKEN, cluster.name, worker.name)
+    b = boot(
+        cluster, worker, ud, work / "w", accepted_tokens=(token,), clustered_peers=(cp2.address,)
+    )
+    assert b.rc == 0, b.output
+    assert b.happened("join contacted") == [
+        {"event": "join contacted", "host": cp2.address, "worker": True}
+    ]
+    assert f"waiting to join {cp2.name} ({cp2.address}) as a worker" in b.output
+    # Pinned to the VIP all the same.
+    assert b.read("args/traefik/provider.yaml") == provider_yaml(cluster)
+
+
+def test_a_join_that_lands_after_the_bootstrap_gave_up_is_finished(work) -> None:
+    """After the bootstrap's 15 minutes the cluster-agent keeps retrying the launch
+    configuration (microk8s-cluster-agent cmd/cluster-agent.go: every file not yet .applied, on
+    every tick). A join that lands then must not leave a worker pinned to cp1 with the refresh
+    off: the bootstrap armed a path unit, which runs it again once the file is applied."""
+    cluster, _ = compiled("keepalived-haproxy")
+    worker = cluster.workers[0]
+    ud = user_data("keepalived-haproxy", worker)
+    token = worker_token(TOKEN, cluster.name, worker.name)
+    # What happens later: cp1 admits the worker, the launcher's next tick joins it; then the
+    # path unit fires (systemd.path PathExists=), which the bench plays as the second run.
+    late = (
+        "/usr/bin/python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); "
+        'c["join"] = "ok"; c["accepted_tokens"] = [sys.argv[2]]; json.dump(c, open(p, "w"))\' '
+        f'"$BENCH_CONFIG" {token}\n'
+        "tick\n"
+        "test -e /var/snap/microk8s/common/etc/launcher/install.yaml.applied\n"
+        # Only an armed path unit runs the bootstrap again.
+        'grep -qF \'"enable", "--now", "hacc-bootstrap-resume.path"\' '
+        '"$BENCH_STATE/events.jsonl" || touch "$(dirname "$BENCH_CONFIG")/no-rerun"\n'
+    )
+    b = boot(cluster, worker, ud, work / "w", join="never", then=late)
+    assert b.rc != 0
+    # The join landed late, and the node was finished: pinned to the VIP.
+    assert b.happened("joined")
+    assert b.read("args/traefik/provider.yaml") == provider_yaml(cluster), "half-configured"
+    failed_with(b, "keepalived-haproxy", "9", "the cluster-agent keeps retrying")
+    assert b.rerun is not None
+    rc, output = b.rerun
+    assert rc == 0 and output.strip().endswith("hacc-bootstrap: done"), output
+    # The path unit is off again.
+    assert {"event": "systemctl", "args": ["disable", "--now", "hacc-bootstrap-resume.path"]} in (
+        b.events
+    )
+
+
+def test_a_token_a_failed_join_spent_is_registered_again_until_the_worker_joins(work) -> None:
+    """The cluster-agent removes a single-use token at the first check of a join, before the
+    checks that can still fail (microk8s-cluster-agent pkg/snap/snap.go ConsumeClusterToken,
+    then pkg/api/v2/join.go: "already known to dqlite", the dqlite rebind, the CA...). The
+    worker's cluster-agent then retries a spent token. The control-plane node's timer registers
+    it again while the worker has not joined, and revokes it once it has."""
+    cluster, _ = compiled("keepalived-haproxy")
+    w1 = cluster.workers[0]
+    spent = worker_token(TOKEN, cluster.name, w1.name)
+    tokens = "/var/snap/microk8s/current/credentials/cluster-tokens.txt"
+    timer_run = "bash /usr/local/lib/hacc/worker-tokens.sh || true\n"  # what the timer runs
+    then = (
+        'out=$(dirname "$BENCH_CONFIG")\n'
+        # a join that presented w1's token and failed later: ConsumeClusterToken removed it
+        f"grep -vxF {spent} {tokens} > /tmp/t || true; cat /tmp/t > {tokens}\n"
+        f"cp {tokens} $out/tokens-spent\n" + timer_run + f"cp {tokens} $out/tokens-after-timer\n"
+        # w1 joins at last (its Node registers); the timer runs again
+        "/usr/bin/python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); "
+        f'c["cluster_nodes"].append("{w1.name}"); json.dump(c, open(p, "w"))\' "$BENCH_CONFIG"\n'
+        + timer_run
+        + f"cp {tokens} $out/tokens-after-join\n"
+        'touch "$out/no-rerun"\n'
+    )
+    b = boot(cluster, cluster.first, user_data("keepalived-haproxy", cluster.first), work / "n",
+             then=then)  # fmt: skip
+    assert b.rc == 0, b.output
+    out = work / "n"
+    assert spent not in (out / "tokens-spent").read_text().split()
+    assert spent in (out / "tokens-after-timer").read_text().split(), "the worker is locked out"
+    # Joined: no copy of its token is left on this node; the other worker's stays.
+    after = (out / "tokens-after-join").read_text().split()
+    assert spent not in after
+    assert worker_token(TOKEN, cluster.name, cluster.workers[1].name) in after
+    assert {"event": "systemctl", "args": ["enable", "--now", "hacc-worker-tokens.timer"]} in (
+        b.events
+    )
+
+
+def test_a_join_refused_as_already_known_to_dqlite_says_what_clears_it(work) -> None:
+    """A control-plane join that died after k8s-dqlite started left cp2 in the datastore; the
+    contacted node refuses every retry (microk8s-cluster-agent pkg/api/v2/join.go, "already
+    known to dqlite") until `remove-node --force` removes the entry."""
+    cluster, _ = compiled("keepalived-haproxy")
+    cp2 = cluster.control_plane[1]
+    b = boot(cluster, cp2, user_data("keepalived-haproxy", cp2), work / "n",
+             accepted_tokens=(TOKEN,), join="known")  # fmt: skip
+    failed_with(b, "keepalived-haproxy", "9", f"sudo microk8s remove-node {cp2.address} --force")
+    assert f"on {cluster.first.name} run sudo microk8s remove-node" in b.output
+    assert b.output.count("the join is refused") == 1

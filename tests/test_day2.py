@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import KEEPALIVED_EXAMPLE, REPO, replaced
+from artifacts import with_apiserver_args
+from conftest import REPO, replaced
 from hacc.compiler.frontend import analyze
 from hacc.targets import render_cluster
 from realtools import run, tool
@@ -23,16 +24,7 @@ GATES = "--feature-gates: ListFromCacheSnapshot=true,MyGate=true"
 @pytest.fixture
 def day2(tmp_path: Path):
     """The spec example plus a --feature-gates overlay, compiled; a fake tree; a runner."""
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        replaced(
-            KEEPALIVED_EXAMPLE.read_text(),
-            "      --event-ttl: null\n",
-            f"      --event-ttl: null\n      {GATES}\n",
-        )
-    )
-    cluster = analyze(spec).cluster
-    assert cluster is not None
+    cluster = with_apiserver_args(tmp_path, f"      {GATES}\n")
     arts = {a.path: a for a in render_cluster(cluster)}
     script = tmp_path / "apply-day2.sh"
     script.write_text(arts["nodes/cp2/apply-day2.sh"].content)
@@ -47,11 +39,15 @@ def day2(tmp_path: Path):
     fake.chmod(0o755)
     (tmp_path / "microk8s").symlink_to(fake)
     (tmp_path / "snap-cmd").symlink_to(fake)
+    curl = tmp_path / "curl"  # the apiserver answers /readyz (tests/test_day2_bench.py: a real one)
+    curl.write_text("#!/bin/sh\nprintf 200\n")
+    curl.chmod(0o755)
     env = {
         "PATH": "/usr/bin:/bin",
         "HACC_SNAP_DATA": str(snap),
         "HACC_MICROK8S": str(tmp_path / "microk8s"),
         "HACC_SNAP": str(tmp_path / "snap-cmd"),
+        "HACC_CURL": str(curl),
     }
 
     def apply(*args: str):

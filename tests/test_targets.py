@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 from artifacts import all_artifacts, compiled
 from conftest import EXAMPLES, REPO, replaced
 from hacc.compiler.frontend import analyze
-from hacc.targets import TARGETS, render_cluster
+from hacc.targets import TARGETS, render_cluster, selfcheck
 from hacc.targets.base import JOIN_TOKEN_PLACEHOLDER
 
 ALL = all_artifacts()
@@ -80,15 +80,29 @@ def test_user_data_stages_files_for_the_bootstrap(path) -> None:
         # the label and backup timers' units (inert until the bootstrap enables them) and the
         # spec's files.
         own = {f.path for f in node.extensions.files}
-        units = tuple(
-            f"/etc/systemd/system/{unit}.{suffix}"
-            for unit in ("hacc-node-labels", "hacc-backup")
-            for suffix in ("service", "timer")
+        units = (
+            "/etc/systemd/system/hacc-node-labels.service",
+            "/etc/systemd/system/hacc-node-labels.timer",
+            "/etc/systemd/system/hacc-bootstrap-resume.path",
+            "/etc/systemd/system/hacc-bootstrap-resume.service",
+            "/etc/systemd/system/hacc-worker-tokens.service",
+            "/etc/systemd/system/hacc-worker-tokens.timer",
+            "/etc/systemd/system/hacc-backup.service",
+            "/etc/systemd/system/hacc-backup.timer",
         )
         assert all(p.startswith("/usr/local/lib/hacc/") or p in units for p in set(files) - own)
         launch = files["/usr/local/lib/hacc/microk8s-launch.yaml"]
         assert launch["permissions"] == "0600" and "defer" not in launch
         assert load_all(launch["content"]) == launch_docs(path.stem, node.name)
+        # Node 1 also stages the launch configuration that joins instead of founding (through
+        # the second control-plane node; the bootstrap puts another's address in when needed).
+        alt = files.get("/usr/local/lib/hacc/microk8s-launch-join.yaml")
+        assert (alt is not None) == (node == cluster.first and len(cluster.control_plane) > 1)
+        if alt:
+            assert selfcheck.launch_config_problems(alt["content"]) == []
+            (first, *_) = load_all(alt["content"])
+            assert first["join"]["url"].startswith(f"{cluster.control_plane[1].address}:25000/")
+            assert "addons" not in first and first["join"]["worker"] is False
         assert all(isinstance(f["permissions"], str) for f in files.values())
         assert doc["hostname"] == node.name
         assert doc["runcmd"] == ["bash /usr/local/lib/hacc/bootstrap.sh"]
@@ -101,7 +115,7 @@ def test_user_data_stages_files_for_the_bootstrap(path) -> None:
             if staged:
                 assert staged["content"] == arts_by_path(arts)[f"nodes/{node.name}/{name}"]
         tokens = files.get("/usr/local/lib/hacc/worker-join-tokens")
-        if node == cluster.first and cluster.workers:
+        if node.is_control_plane and cluster.workers:  # any control-plane node admits them
             assert tokens is not None and tokens["permissions"] == "0600"
             assert tokens["content"] == "".join(
                 f"{w.name} __HACC_WORKER_TOKEN_{w.name}__\n" for w in cluster.workers

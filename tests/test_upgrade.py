@@ -35,8 +35,6 @@ def spec_with(tmp_path: Path, text: str = SPEC) -> Path:
         ("1.31/stable", None, "is a downgrade"),
         ("latest/stable", None, "names no version"),
         ("1.33-strict/stable", None, "confinement"),
-        ("1.32/stable", None, "the spec already says 1.32/stable"),
-        ("1.32/stable", "1.32/stable", "nothing to upgrade"),
         ("1.33/stable", "1.31/stable", "skips minor versions"),
         ("2.0/stable", None, "skips minor versions"),
         ("1.33/stabel", None, "is not a snap channel"),
@@ -49,7 +47,15 @@ def test_refused_channel_changes(hacc, tmp_path, to, frm, message) -> None:
     assert not (tmp_path / "up").exists()
 
 
-@pytest.mark.parametrize(("to", "frm"), [("1.33/stable", None), ("1.32/stable", "1.32/beta")])
+@pytest.mark.parametrize(
+    ("to", "frm"),
+    [
+        ("1.33/stable", None),
+        ("1.32/stable", "1.32/beta"),
+        ("1.32/stable", None),  # the spec's own channel: an in-track refresh
+        ("1.32/stable", "1.32/stable"),
+    ],
+)
 def test_accepted_channel_changes(hacc, tmp_path, to, frm) -> None:
     args = ["upgrade", str(KEEPALIVED_EXAMPLE), "--to", to, "-o", str(tmp_path)]
     r = hacc(*args, *(("--from", frm) if frm else ()))
@@ -100,10 +106,12 @@ def test_script_is_shellcheck_clean_and_deterministic(hacc, tmp_path, example) -
 class Bench:
     """A generated upgrade script, and the cluster it runs against."""
 
-    def __init__(self, tmp_path: Path, hacc: Any, spec: str = SPEC, **faults: Any) -> None:
+    def __init__(
+        self, tmp_path: Path, hacc: Any, spec: str = SPEC, to: str = "1.33/stable", **faults: Any
+    ) -> None:
         self.dir = tmp_path
         path = spec_with(tmp_path, spec)
-        r = hacc("upgrade", str(path), "--to", "1.33/stable", "-o", str(tmp_path / "up"))
+        r = hacc("upgrade", str(path), "--to", to, "-o", str(tmp_path / "up"))
         assert r.code == 0, r.err
         (self.script,) = (tmp_path / "up").glob("*.sh")
         self.state = tmp_path / "cluster.json"
@@ -118,6 +126,7 @@ class Bench:
                 "ready": True,
                 "cordoned": False,
                 "restart_left": 0,
+                "revision": 7001,
             }
             for name, address in addresses.items()
         }
@@ -232,7 +241,10 @@ def test_a_node_that_never_comes_back_stops_the_upgrade_and_a_rerun_resumes(tmp_
     bench = Bench(tmp_path, hacc, never_ready=["cp2"])
     r = bench.run()
     assert r.returncode == 1
-    assert "cp2 is not Ready on v1.33.x" in r.stderr and "snap revert microk8s" in r.stderr
+    assert "cp2 is not Ready on v1.33.x" in r.stderr
+    # Never a revert for a control-plane node: its datastore lives in the revision's data.
+    assert "sudo snap revert" not in r.stderr and "Do not `snap revert` it" in r.stderr
+    assert "sudo microk8s remove-node cp2 --force" in r.stderr
     assert "Touch no other node" in r.stderr
     # cp3 was never taken down: quorum held with cp1 and cp3.
     assert [s for s in bench.order() if s[1] not in ("cp1",)] == [
@@ -339,3 +351,28 @@ def test_a_setting_that_is_not_seconds_stops_before_anything(tmp_path, hacc, set
     r = bench.run()
     assert r.returncode == 2 and name in r.stderr, r.stderr
     assert bench.events() == [] and not (tmp_path / "progress").exists()
+
+
+def test_a_worker_that_never_comes_back_may_be_reverted(tmp_path, hacc) -> None:
+    """A worker runs no datastore (no-k8s-dqlite), so its revert loses nothing the cluster has."""
+    bench = Bench(tmp_path, hacc, never_ready=["w1"])
+    r = bench.run()
+    assert r.returncode == 1 and "w1 is not Ready" in r.stderr
+    assert "`sudo snap revert microk8s` (on w1)" in r.stderr
+
+
+def test_the_specs_own_channel_rolls_an_in_track_refresh_through_the_gates(tmp_path, hacc) -> None:
+    """Held snaps get new revisions only this way: node by node, each gated, as an upgrade."""
+    bench = Bench(tmp_path, hacc, to="1.32/stable", channel_revisions={"1.32/stable": 7002})
+    r = bench.run()
+    assert r.returncode == 0, r.stderr
+    assert bench.order() == [step for n in CP + WORKERS for step in one_by_one(n)]
+    assert {e["node"]: e["revision"] for e in bench.events("refreshed")} == dict.fromkeys(
+        CP + WORKERS, 7002
+    )
+    assert r.stdout.count("gate (") == 2 * len(CP) + len(WORKERS)
+    assert bench.events("quorum lost") == []
+    assert "every node runs the newest revision of 1.32/stable" in r.stdout
+    # A finished refresh is not silently "resumed" when a newer revision comes out.
+    r = bench.run()
+    assert r.returncode == 1 and "records this refresh as complete" in r.stderr

@@ -189,11 +189,15 @@ def day2(b: NodeBench, script: str) -> None:
     fake = b.work / "noop"
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(0o755)
+    curl = b.work / "readyz-ok"  # the restart it asks for is instant here: /readyz answers
+    curl.write_text("#!/bin/sh\nprintf 200\n")
+    curl.chmod(0o755)
     env = {
         "PATH": "/usr/bin:/bin",
         "HACC_SNAP_DATA": str(b.file(SNAP)),
         "HACC_MICROK8S": str(fake),
         "HACC_SNAP": str(fake),
+        "HACC_CURL": str(curl),
     }
     r = run("bash", str(path), env=env)
     assert r.returncode == 0, r.stderr

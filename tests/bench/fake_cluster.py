@@ -5,7 +5,8 @@ to a node's address, then `sudo microk8s ...` or `sudo snap ...` there. One JSON
 
 A fake, not a consumer: it reproduces only behaviour read in the sources, each cited where it
 is modelled. Faults come from the same file: never_ready (nodes that stay NotReady after their
-refresh), pdb (nodes whose drain a PodDisruptionBudget blocks), voters (dqlite's voters).
+refresh), pdb (nodes whose drain a PodDisruptionBudget blocks), voters (dqlite's voters);
+channel_revisions (the store's newest revision per channel) and each node's revision.
 Each node's file tree (its "tree") is laid and changed by bench/node_tree.py.
 
 Day-2 procedures (`hacc plan --script`) need more of a node, switched on by `vrrp` in the file:
@@ -135,9 +136,20 @@ def status(c: dict, me: str) -> int:
 def refresh(c: dict, me: str, args: list[str]) -> int:
     channel = next(a.split("=", 1)[1] for a in args if a.startswith("--channel="))
     v = c["nodes"][me]
-    if v["channel"] == channel:
+    # The newest revision the store has on the channel (channel_revisions); within the channel
+    # the node follows, a refresh moves it there (snapd overlord/snapstate: a refresh without a
+    # revision takes the channel's latest), stopping and starting every service like any refresh.
+    latest = c.get("channel_revisions", {}).get(channel)
+    if v["channel"] == channel and (latest is None or v.get("revision") == latest):
         # snapd cmd/snap/cmd_snap_op.go: nothing to do is not an error.
         print('snap "microk8s" has no updates available', file=sys.stderr)
+        return 0
+    if v["channel"] == channel:
+        cordoned = v["cordoned"]
+        v.update(revision=latest, ready=False, restart_left=c.get("restart_polls", 2))
+        c["events"].append({"event": "refreshed", "node": me, "channel": channel,
+                            "revision": latest, "cordoned": cordoned})  # fmt: skip
+        print(f"microk8s ({channel}) {v['version']} from Canonical** refreshed")
         return 0
     m = re.match(r"^(\d+\.\d+)", channel)
     assert m, channel

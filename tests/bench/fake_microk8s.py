@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The bootstrap bench's stand-ins for snapd, MicroK8s and systemd, one program named by argv[0]:
-`snap`, `microk8s`, `systemctl`, `sleep`, and `sysctl` (which
+`snap`, `microk8s`, `systemctl`, `sleep`, `journalctl` (the cluster-agent's), and `sysctl` (which
 only records: a node's sysctls are not namespaced, and the host's must not change). It runs as root inside the bench's private mount and
 network namespaces (see bootbench.py), on the real paths under /var/snap/microk8s.
 
@@ -113,11 +113,21 @@ def join(url: str, worker: bool) -> None:
     address, token = url.split("/", maxsplit=1)[0], url.split("/")[1]
     host = address.split(":")[0]
     locked_before = (LOCKS / "no-cert-reissue").exists()
+    event("join contacted", host=address.split(":")[0], worker=worker)
     # scripts/wrappers/join.py: the contacted node answers "invalid token" (pkg/api/v2/join.go
     # ConsumeClusterToken, step 1); the joining node's cluster-agent logs the whole URL.
     if CONFIG.get("join") == "never" or not tree.consume_token(contacted(), token):
         event("join refused", url=url)
         raise JoinFailed(f"Connection failed. invalid token (500). joining {url}")
+    if CONFIG.get("join") == "known" and not worker:
+        # pkg/api/v2/join.go (1.29+): a cluster.yaml entry with this address, left by an
+        # earlier join that died after k8s-dqlite started (scripts/wrappers/join.py update_dqlite)
+        me = ips()[0]
+        event("join refused", url=url, reason="already known to dqlite")
+        raise JoinFailed(
+            "Connection failed. Failed to retrieve dqlite cluster nodes: the joining node "
+            f"({me}) is already known to dqlite (500)."
+        )
     me = next(a for a in ips() if a != CONFIG.get("vip"))
     response = tree.serve_join(contacted(), me, host, worker, token)
     if worker:
@@ -229,6 +239,12 @@ def snap(args: list[str]) -> int:
         # snapd's system options (proxy.http, proxy.https): used for the downloads that follow.
         event("snap set system", options=args[2:], installed=installed())
         return 0
+    if args == ["refresh", "--hold", "microk8s"] and installed():
+        # snapd cmd/snap/cmd_snap_op.go (2.58+): holds auto-refresh and general refreshes of
+        # the named snap, forever without a duration; prints what it held.
+        event("refresh held", snap="microk8s")
+        print('General refreshes of "microk8s" held indefinitely')
+        return 0
     if args[:1] == ["restart"] and installed():
         service = args[1]
         event("restarted", service=service)
@@ -309,6 +325,11 @@ def main() -> int:
         return 0
     if name == "sysctl":
         event("sysctl", args=args)
+        return 0
+    if name == "journalctl":
+        # the cluster-agent's journal: join.py's output reaches it (pkg/util/exec.go RunCommand)
+        journal = STATE / "cluster-agent.journal"
+        print(journal.read_text() if journal.exists() else "-- No entries --", end="")
         return 0
     return {"snap": snap, "microk8s": microk8s, "systemctl": systemctl}[name](args)
 

@@ -43,14 +43,19 @@ def _materialized_problems(text: str) -> list[str]:
     schema, and the closed launch-configuration schema on the copy it carries."""
     import yaml
 
-    from hacc.targets.user_data import LAUNCH_SOURCE
+    from hacc.targets.user_data import JOIN_SOURCE, LAUNCH_SOURCE
 
     problems = selfcheck.cloud_config_problems(text)
     if problems:
         return problems
     files = yaml.safe_load(text)["write_files"]
-    launch = next(f["content"] for f in files if f["path"] == LAUNCH_SOURCE)
-    return selfcheck.launch_config_problems(launch)
+    # The node's own launch configuration, and node 1's that joins instead of founding.
+    return [
+        problem
+        for f in files
+        if f["path"] in (LAUNCH_SOURCE, JOIN_SOURCE)
+        for problem in selfcheck.launch_config_problems(f["content"])
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""`hacc upgrade`: write the rolling-upgrade procedure (script and page) for a running cluster."""
+"""`hacc upgrade`: write the rolling-upgrade procedure (script and page) for a running cluster,
+to the next minor version or to the newest revision of its own channel."""
 
 from __future__ import annotations
 
@@ -63,7 +64,10 @@ def arguments(sub: Any) -> None:
         "its voters, then workers in batches of spec.workers.upgradeBatchSize. Each node is "
         "drained from another control-plane node, refreshed, waited for and uncordoned; a "
         "failed gate stops the script with what to do, and running it again resumes. Skipped "
-        "minor versions, downgrades, `latest` tracks and confinement changes are refused.",
+        "minor versions, downgrades, `latest` tracks and confinement changes are refused. "
+        "CHANNEL the nodes already follow (the spec's own, by default) rolls a refresh to its "
+        "newest revision the same way: hacc holds the snap on every node, so revisions arrive "
+        "only like this.",
         epilog="example: hacc upgrade ha-cluster.yaml --to 1.33/stable\n"
         "         ./upgrade-CLUSTER-1.33-stable/upgrade-CLUSTER-1.33-stable.sh --dry-run\n\n"
         "exit codes: 0 written, 1 problems (spec errors, a refused channel change), "

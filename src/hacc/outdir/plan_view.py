@@ -371,7 +371,12 @@ def render(
             if p.folder in stepped and p.pending:
                 lines.append(f"Files of {p.unit.name}: {file_counts(p)} (--diff lists them)")
                 lines.append("")
-        pending = [x for x in pending if x[0].folder not in stepped]
+        # A hand-edited file that is to go stops the build (--force): always list those.
+        pending = [
+            x
+            for x in pending
+            if x[0].folder not in stepped or (x[1].edited and x[1].action == writer.REMOVE)
+        ]
     if pending:
         lines.append("hacc will change these files (+ create, ~ update, - destroy):")
         lines.append("")

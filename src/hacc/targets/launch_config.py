@@ -53,9 +53,17 @@ def join_token(node: Node) -> str:
     return JOIN_TOKEN_PLACEHOLDER if node.is_control_plane else worker_token_placeholder(node)
 
 
-def join_url(cluster: Cluster, node: Node) -> str:
-    # The join string takes an IPv4 literal: node 1's real address, never the VIP or a name.
-    return f"{cluster.first.address}:{CLUSTER_AGENT_PORT}/{join_token(node)}"
+def join_url(cluster: Cluster, node: Node, via: Node | None = None) -> str:
+    # The join string takes an IPv4 literal: a control-plane node's real address (node 1's
+    # unless `via` says another), never the VIP or a name.
+    return f"{(via or cluster.first).address}:{CLUSTER_AGENT_PORT}/{join_token(node)}"
+
+
+def join_alternatives(cluster: Cluster, node: Node) -> tuple[Node, ...]:
+    """The control-plane nodes `node` may join through instead of its default (node 1, or for
+    node 1 itself, founding the cluster), in spec order: every control-plane node but itself
+    and node 1. The bootstrap takes the first that already runs a cluster."""
+    return tuple(n for n in cluster.control_plane[1:] if n != node)
 
 
 def addons(cluster: Cluster) -> list[dict[str, Any]]:
@@ -76,7 +84,9 @@ def dns_enabled(cluster: Cluster) -> bool:
     return not any(a.name == "dns" and a.disable for a in cluster.addons)
 
 
-def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
+def documents(cluster: Cluster, node: Node, via: Node | None = None) -> list[dict[str, Any]]:
+    """The launch configuration of `node`: node 1 founds the cluster and every other node
+    joins node 1, unless `via` names the control-plane node to join through."""
     version = SCHEMA_VERSION
     first: dict[str, Any] = {"version": version}
     if node.is_control_plane:
@@ -99,7 +109,7 @@ def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
         # through the proxy from the start (microk8s-cluster-agent pkg/k8sinit/apply.go).
         first["extraContainerdEnv"] = proxy_env
     node_ip = {"--node-ip": node.address}
-    if node == cluster.first:
+    if node == cluster.first and via is None:
         first["addons"] = addons(cluster)
         first["extraKubeletArgs"] = {
             **(DNS_KUBELET_ARGS if dns_enabled(cluster) else {}),
@@ -107,7 +117,7 @@ def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
         }
     else:
         first["extraKubeletArgs"] = dict(node_ip)
-        first["join"] = {"url": join_url(cluster, node), "worker": not node.is_control_plane}
+        first["join"] = {"url": join_url(cluster, node, via), "worker": not node.is_control_plane}
     docs = [first]
     after: dict[str, Any] = {}
     if cluster.kubelet_args or node != cluster.first:
@@ -126,8 +136,8 @@ def documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=256)  # user-data embeds the same text
-def text(cluster: Cluster, node: Node) -> str:
-    return header(cluster) + dump_yaml(*documents(cluster, node), explicit_start=True)
+def text(cluster: Cluster, node: Node, via: Node | None = None) -> str:
+    return header(cluster) + dump_yaml(*documents(cluster, node, via), explicit_start=True)
 
 
 def render(cluster: Cluster) -> list[Artifact]:

@@ -1,4 +1,5 @@
-"""`hacc upgrade`: a rolling, quorum-keeping upgrade of a running cluster to the next channel.
+"""`hacc upgrade`: a rolling, quorum-keeping upgrade of a running cluster to the next channel,
+or to the newest revision of the channel it follows (`--to` the spec's own channel).
 
 The procedure is compiled from the spec like every other artifact: a script the operator runs
 from a workstation that reaches every node with ssh, and a Markdown page of the same steps.
@@ -67,8 +68,8 @@ def check_step(old: Channel, new: Channel) -> None:
         )
     if new.minor < old.minor:
         raise HaccError(
-            f"{old.text} -> {new.text} is a downgrade, which MicroK8s does not support; "
-            "`sudo snap revert microk8s` on a node returns it to its previous revision"
+            f"{old.text} -> {new.text} is a downgrade, which MicroK8s does not support (and "
+            "`snap revert` on a control-plane node would take its datastore back in time too)"
         )
     if new.minor[0] != old.minor[0] or new.minor[1] > old.minor[1] + 1:
         raise HaccError(
@@ -76,8 +77,6 @@ def check_step(old: Channel, new: Channel) -> None:
             "allows kube-apiservers one minor version apart, so upgrade one minor at a time: "
             f"first to {old.next_minor(new.risk)}"
         )
-    if new.text == old.text:
-        raise HaccError(f"the nodes already follow {old.text}: nothing to upgrade")
 
 
 @dataclass(frozen=True)
@@ -86,6 +85,12 @@ class Procedure:
     old: Channel
     new: Channel
     batches: tuple[tuple[Node, ...], ...]  # worker batches, in spec order
+
+    @property
+    def in_track(self) -> bool:
+        """A refresh to the newest revision of the channel the nodes already follow: snap
+        refreshes are held on every node (bootstrap.sh), so this is how they arrive."""
+        return self.old.text == self.new.text
 
     @property
     def version(self) -> str:
@@ -121,12 +126,7 @@ class Procedure:
 def procedure(cluster: Cluster, to: str, frm: str | None = None) -> Procedure:
     old = channel(frm or cluster.channel)
     new = channel(to)
-    if frm is None and new.text == old.text:
-        raise HaccError(
-            f"the spec already says {old.text}: give --from with the channel the nodes follow "
-            "now (`snap list microk8s` on a node)"
-        )
-    check_step(old, new)
+    check_step(old, new)  # the same channel: an in-track refresh, with the same gates
     if len(cluster.control_plane) < 3:
         raise HaccError(
             f"{cluster.name} has {len(cluster.control_plane)} control-plane node(s): dqlite keeps "

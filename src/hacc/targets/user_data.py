@@ -26,6 +26,58 @@ from hacc.targets.base import (
 LIB = extensions.LIB
 BOOTSTRAP_PATH = f"{LIB}/bootstrap.sh"
 LAUNCH_SOURCE = f"{LIB}/microk8s-launch.yaml"  # the pristine copy, outside snapd's reach
+
+
+RESUME_UNIT = "hacc-bootstrap-resume"
+TOKEN_UNIT = "hacc-worker-tokens"
+TOKEN_SCRIPT = f"{LIB}/worker-tokens.sh"
+
+
+def token_units(cluster: Cluster) -> dict[str, str]:
+    """The oneshot service and the timer that keep the workers' tokens registered on a
+    control-plane node until every worker has joined (worker-tokens.sh)."""
+    head = header(cluster).splitlines(keepends=True)[0]
+    what = f"hacc: the workers' join tokens (cluster {cluster.name})"
+    return {
+        f"{extensions.UNIT_DIR}/{TOKEN_UNIT}.service": head
+        + f"[Unit]\nDescription={what}\nAfter=snap.microk8s.daemon-kubelite.service\n\n"
+        f"[Service]\nType=oneshot\nExecStart={TOKEN_SCRIPT}\n",
+        f"{extensions.UNIT_DIR}/{TOKEN_UNIT}.timer": head + f"[Unit]\nDescription={what}\n\n"
+        "[Timer]\nOnActiveSec=60s\nOnUnitInactiveSec=60s\n\n"
+        "[Install]\nWantedBy=timers.target\n",
+    }
+
+
+def resume_units(cluster: Cluster) -> dict[str, str]:
+    """A path unit, inert until the bootstrap arms it when it gives up waiting for the launch
+    configuration: the cluster-agent keeps retrying the join (microk8s-cluster-agent
+    cmd/cluster-agent.go), and a join that lands later must not leave the node half-configured,
+    so the applied file's appearance runs the bootstrap again to finish (systemd.path
+    PathExists=)."""
+    from hacc.targets.launch_config import PATH_ON_NODE
+
+    head = header(cluster).splitlines(keepends=True)[0]
+    applied = f"{PATH_ON_NODE.rsplit('/', 1)[0]}/etc/launcher/install.yaml.applied"
+    what = f"hacc: finish the bootstrap after a late join (cluster {cluster.name})"
+    return {
+        f"{extensions.UNIT_DIR}/{RESUME_UNIT}.path": head
+        + f"[Unit]\nDescription={what}\n\n[Path]\nPathExists={applied}\n"
+        f"Unit={RESUME_UNIT}.service\n\n[Install]\nWantedBy=multi-user.target\n",
+        f"{extensions.UNIT_DIR}/{RESUME_UNIT}.service": head
+        + f"[Unit]\nDescription={what}\nAfter=snap.microk8s.daemon-cluster-agent.service\n\n"
+        f"[Service]\nType=oneshot\nExecStart=/bin/bash {BOOTSTRAP_PATH}\n",
+    }
+
+
+JOIN_SOURCE = f"{LIB}/microk8s-launch-join.yaml"  # node 1's, joining instead of founding
+
+
+def via_source(via: Node) -> str:
+    """Where the bootstrap writes the launch configuration that joins through `via`: the
+    staged one with `via`'s address in its join URL (one copy of the apiserver flags only)."""
+    return f"{LIB}/microk8s-launch-via-{via.name}.yaml"
+
+
 WORKER_TOKENS = f"{LIB}/worker-join-tokens"
 PROVIDER_SOURCE = f"{LIB}/apiserver-proxy-provider.yaml"
 # Load-balancer files: staged here, installed at their real path by the bootstrap script.
@@ -72,7 +124,8 @@ def provider_yaml(cluster: Cluster, extra: str | None = None) -> str:
 
 
 def worker_tokens(cluster: Cluster) -> str:
-    """`NAME TOKEN` per worker: the first node registers each as a single-use join token."""
+    """`NAME TOKEN` per worker: every control-plane node registers each as a single-use join
+    token."""
     return "".join(f"{w.name} {worker_token_placeholder(w)}\n" for w in cluster.workers)
 
 
@@ -98,16 +151,27 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
     pin_vip = (
         not node.is_control_plane and cluster.worker_endpoint == "vip" and cluster.mode in VIP_MODES
     )
-    registers_workers = node == cluster.first and bool(cluster.workers)
+    # Every control-plane node registers the workers' tokens, so any of them can admit one.
+    registers_workers = node.is_control_plane and bool(cluster.workers)
     files = [_file(LAUNCH_SOURCE, launch_config.text(cluster, node), "0600")]
+    alternatives = launch_config.join_alternatives(cluster, node)
+    if node == cluster.first and alternatives:
+        join = launch_config.text(cluster, node, alternatives[0])
+        files.append(_file(JOIN_SOURCE, join, "0600"))
     if registers_workers:
         files.append(_file(WORKER_TOKENS, worker_tokens(cluster), "0600"))
+        script = render_template(
+            "worker-tokens.sh.j2", cluster, unit=TOKEN_UNIT, tokens=WORKER_TOKENS
+        )
+        files.append(_file(TOKEN_SCRIPT, script, "0700"))
+        files += [_file(path, text, "0644") for path, text in token_units(cluster).items()]
     lb_files = lb_file_list(cluster)
     if load_balancer:
         for name, _, mode in lb_files:
             files.append(_file(f"{LIB}/{name}", lb_content(cluster, node, name), mode))
     if pin_vip:
         files.append(_file(PROVIDER_SOURCE, provider_yaml(cluster), "0644"))
+    files += [_file(path, text, "0644") for path, text in resume_units(cluster).items()]
     labels = node.is_control_plane and bool(extensions.labelled(cluster))
     if labels:
         files.append(_file(extensions.LABEL_SCRIPT, extensions.label_script(cluster), "0700"))
@@ -124,6 +188,11 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         install_flags=install_flags(cluster),
         lib=LIB,
         launch_source=LAUNCH_SOURCE,
+        join_via=[(v.name, v.address, via_source(v)) for v in alternatives],
+        join_source=JOIN_SOURCE,
+        join_from=(alternatives[0] if node == cluster.first else cluster.first).address
+        if alternatives
+        else None,
         launch_target=launch_config.PATH_ON_NODE,
         worker_tokens=WORKER_TOKENS if registers_workers else None,
         pin_vip=pin_vip,
@@ -136,6 +205,9 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         command_env=extensions.command_env(cluster),
         label_unit=extensions.UNIT if labels else None,
         backup_unit=backup.UNIT if backs_up else None,
+        resume_unit=RESUME_UNIT,
+        token_script=TOKEN_SCRIPT,
+        token_unit=TOKEN_UNIT,
         pre_commands=[shlex.quote(c) for c in node.extensions.pre_commands],
         post_commands=[shlex.quote(c) for c in node.extensions.post_commands],
     )
