@@ -29,12 +29,15 @@ def open_repo(path: Path) -> Any:
         raise HaccError(f"{path} is not inside a Git repository (pass --repo)") from e
 
 
-def inside_unignored_worktree(path: Path) -> Path | None:
-    """The work tree `path` would land in without being ignored, or None."""
+def secret_exposure(path: Path) -> str | None:
+    """Why a secret written at `path` (a file, or a folder to write into) could reach Git, or
+    None: the one check before hacc writes a token. Inside a work tree, the path must be ignored
+    and nothing at or under it tracked: `git check-ignore` answers "not ignored" for a tracked
+    file whatever .gitignore says, and `git commit -a` commits a tracked file however ignored."""
     import git
 
     probe = path
-    while not probe.exists():
+    while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     try:
         repo = git.Repo(probe, search_parent_directories=True)
@@ -45,10 +48,18 @@ def inside_unignored_worktree(path: Path) -> Path | None:
     root = Path(repo.working_tree_dir).resolve()
     relative = path.resolve().relative_to(root)
     if not relative.parts:
-        return root
+        return f"is the Git work tree {root}"
+    tracked = repo.git.ls_files("-z", "--cached", "--", f":(literal){relative.as_posix()}")
+    if tracked:
+        first = tracked.split("\0")[0]
+        return (
+            f"is tracked by the Git repository {root} ({first}), ignored or not: "
+            f"`git rm --cached {first}` and commit, so that Git stops tracking it"
+        )
     # git check-ignore answers for the folder itself (its own trailing-slash patterns included)
-    ignored = repo.ignored(str(relative), str(relative) + "/")
-    return None if ignored else root
+    if repo.ignored(str(relative), str(relative) + "/"):
+        return None
+    return f"is inside the Git work tree {root} and not ignored"
 
 
 def ensure_committable(repo: Any) -> None:
