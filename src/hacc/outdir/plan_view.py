@@ -275,6 +275,13 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def crlf_only(c: writer.Change) -> bool:
+    """Whether the file on disk is what hacc writes but for CRLF line endings."""
+    if c.artifact is None or c.current is None or b"\r\n" not in c.current:
+        return False
+    return c.current.replace(b"\r\n", b"\n") == c.artifact.content.encode("utf-8")
+
+
 def stale(plans: list[Planned]) -> list[str]:
     """`build --check`: one line per file that differs from what the specs produce."""
     out = []
@@ -287,6 +294,12 @@ def stale(plans: list[Planned]) -> list[str]:
                 out.append(f"{path}: missing (run hacc build)")
             elif c.action == writer.REMOVE:
                 out.append(f"{path}: no longer produced by the spec (run hacc build)")
+            elif crlf_only(c):
+                out.append(
+                    f"{path}: line endings are CRLF, hacc writes LF (a clone with "
+                    "core.autocrlf=true converts them: `git config core.autocrlf input`, or "
+                    "`* -text` for OUT in .gitattributes, then check out again)"
+                )
             elif c.edited:
                 out.append(f"{path}: edited by hand (change the spec instead, then run hacc build)")
             else:
