@@ -460,3 +460,14 @@ def test_check_without_a_spec_never_compiles_a_yaml_file_a_state_file_names(hacc
     r = hacc("build", "--check", str(other), "-o", str(out))
     assert r.code == 1 and "Canary" not in r.err + r.out, r.err
     assert "secrets.yaml is not a hacc spec" in r.err, r.err
+
+
+def test_out_itself_may_be_a_link_the_user_named(hacc, tmp_path) -> None:
+    """Decided (docs/security.md): OUT is followed as `cd` would follow it; below it, nothing."""
+    real = tmp_path / "real"
+    real.mkdir()
+    out = tmp_path / "out"
+    out.symlink_to(real)
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
+    assert (real / "edge-paris-01" / "RUNBOOK.md").is_file()
+    assert hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
