@@ -85,11 +85,10 @@ class ExtensionChange:
 
 def recorded_changes(plans: list[Planned]) -> list[Moved]:
     """Endpoints and channels that differ from what the clusters' last builds recorded."""
-    import shlex
-
     from hacc.compiler.model import EXTERNAL
     from hacc.errors import HaccError
     from hacc.outdir.units import endpoint_text
+    from hacc.targets.quoting import sh
     from hacc.targets.upgrade_script import channel, check_step
 
     out = []
@@ -114,7 +113,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
         if was is not None and was != cluster.channel:
             step = (
                 "new nodes install the new channel; running nodes keep theirs until upgraded: "
-                f"hacc upgrade {shlex.quote(analysis.file)} --from {was} --to {cluster.channel} "
+                f"hacc upgrade {sh(analysis.file)} --from {sh(was)} --to {sh(cluster.channel)} "
                 "(RUNBOOK.md section 4)"
             )
             try:
