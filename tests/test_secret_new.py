@@ -165,3 +165,17 @@ def test_sops_follows_the_repositorys_rules(hacc, tmp_path, monkeypatch) -> None
     (tmp_path / "secrets.sops.yaml").unlink()
     r = hacc("secret", "new", str(spec))
     assert r.code == 1 and "sops could not encrypt" in r.err
+
+
+def test_a_token_file_behind_a_link_is_checked_where_it_lands(hacc, tmp_path) -> None:
+    """A link inside a work tree to a folder outside it: the token lands outside, untracked."""
+    repo_dir = tmp_path / "repo"
+    git.Repo.init(repo_dir)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo_dir / "secrets").symlink_to(outside)
+    (repo_dir / ".gitignore").write_text("secrets\n")
+    spec = spec_with(repo_dir, "joinToken: {file: secrets/token.txt}")
+    r = hacc("secret", "new", str(spec))
+    assert r.code == 0, r.err
+    assert TOKEN.fullmatch((outside / "token.txt").read_text().strip())

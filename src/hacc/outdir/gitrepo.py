@@ -36,6 +36,7 @@ def secret_exposure(path: Path) -> str | None:
     file whatever .gitignore says, and `git commit -a` commits a tracked file however ignored."""
     import git
 
+    path = path.resolve()  # where the bytes land: a link's target, in whichever work tree
     probe = path
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -46,7 +47,9 @@ def secret_exposure(path: Path) -> str | None:
     if repo.bare or repo.working_tree_dir is None:
         return None
     root = Path(repo.working_tree_dir).resolve()
-    relative = path.resolve().relative_to(root)
+    if not path.is_relative_to(root):
+        return None
+    relative = path.relative_to(root)
     if not relative.parts:
         return f"is the Git work tree {root}"
     tracked = repo.git.ls_files("-z", "--cached", "--", f":(literal){relative.as_posix()}")
