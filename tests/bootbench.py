@@ -57,6 +57,7 @@ def boot(
     join: str = "ok",
     persistent_tokens: tuple[str, ...] = (),
     single_use_tokens: tuple[str, ...] = (),
+    accepted_tokens: tuple[str, ...] = (),
     cluster_nodes: tuple[str, ...] = (),
     preinstalled: bool = False,
     vip_after: bool = False,
@@ -84,6 +85,7 @@ def boot(
             "persistent": list(persistent_tokens),
             "single_use": list(single_use_tokens),
         },
+        "accepted_tokens": list(accepted_tokens),  # held as persistent by the contacted node
         "cluster_nodes": [node.name, *cluster_nodes],
         "vip": cluster.endpoint.address,
         "interface": node.interface,

@@ -246,3 +246,29 @@ def test_an_invalid_artifact_is_an_internal_error(hacc, tmp_path, monkeypatch) -
         "nodes/cp1/user-data.yaml: write_files/0/permissions" in r.err and "Traceback" not in r.err
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_check_in_a_clone_with_autocrlf_names_line_endings(hacc, tmp_path) -> None:
+    """A clone with core.autocrlf=true gets CRLF files: --check says so, not "edited by hand"."""
+    import shutil
+    import subprocess
+
+    from conftest import KEEPALIVED_EXAMPLE
+
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    shutil.copy(KEEPALIVED_EXAMPLE, origin / "ha-cluster.yaml")
+    assert hacc("build", str(origin / "ha-cluster.yaml"), "-o", str(origin / "out")).code == 0
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", str(origin)], check=True)
+    subprocess.run([*git, "-C", str(origin), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(origin), "commit", "-qm", "build"], check=True)
+    clone = tmp_path / "clone"
+    subprocess.run(
+        [*git, "-c", "core.autocrlf=true", "clone", "-q", str(origin), str(clone)], check=True
+    )
+    r = hacc("build", "--check", str(clone / "ha-cluster.yaml"), "-o", str(clone / "out"))
+    assert r.code == 1
+    lines = [line for line in r.err.splitlines() if "/out/" in line]
+    assert lines and all("line endings are CRLF" in line for line in lines), r.err
+    assert "core.autocrlf" in r.err and "edited by hand" not in r.err

@@ -229,6 +229,18 @@ def test_init_with_a_schema_url_writes_no_schema_file(hacc, tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ha-cluster.yaml"]
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["https://x.example/s.json\napiVersion: evil", "https://x.example/\u2028kind: x",
+     "https://x.example/\u0085a: b", "./my schema.json", "", "https://x.example/\u202e.json"],
+)  # fmt: skip
+def test_init_refuses_a_schema_url_that_would_leave_the_modeline(hacc, tmp_path, url) -> None:
+    spec = tmp_path / "ha-cluster.yaml"
+    r = hacc("init", str(spec), "--schema-url", url)
+    assert r.code == 2 and "--schema-url" in r.err and "URI characters" in r.err
+    assert not spec.exists()
+
+
 def test_every_command_documents_its_exit_codes() -> None:
     """`--help` of every command ends with its exit codes, and the README's table names every
     command the parser has."""

@@ -437,3 +437,37 @@ def test_materialize_folders_are_private_whatever_the_umask(hacc, tmp_path, monk
     for path in (tmp_path / "p").rglob("*"):
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+
+
+def test_check_without_a_spec_never_compiles_a_yaml_file_a_state_file_names(hacc, built) -> None:
+    """A state file naming another YAML file of the work tree (a crafted one, or a spec moved
+    and a secrets file put in its place) makes its folder an orphan named by path: the file
+    is not compiled, and none of its values reach the diagnostics."""
+    out, _ = built
+    folder = out / "edge-paris-01"
+    secrets = out.parent / "secrets.yaml"
+    secrets.write_text("database:\n  password: Canary-hunter2-value\napiKey: Canary-key-42\n")
+    state_file = folder / ".hacc-state.json"
+    state = json.loads(state_file.read_text())
+    state["spec"] = "../../secrets.yaml"
+    state_file.write_text(json.dumps(state))
+    r = hacc("build", "--check", "-o", str(out))
+    assert r.code == 2 and "holds no cluster built from a spec" in r.err, r.err
+    assert "Canary" not in r.err + r.out and "secrets.yaml" not in r.err, r.err
+    # with a spec given, the folder is an orphan, named with its reason
+    other = out.parent / "other.yaml"
+    other.write_text(replaced(KEEPALIVED_EXAMPLE.read_text(), "edge-paris-01", "edge-other"))
+    r = hacc("build", "--check", str(other), "-o", str(out))
+    assert r.code == 1 and "Canary" not in r.err + r.out, r.err
+    assert "secrets.yaml is not a hacc spec" in r.err, r.err
+
+
+def test_out_itself_may_be_a_link_the_user_named(hacc, tmp_path) -> None:
+    """Decided (docs/security.md): OUT is followed as `cd` would follow it; below it, nothing."""
+    real = tmp_path / "real"
+    real.mkdir()
+    out = tmp_path / "out"
+    out.symlink_to(real)
+    assert hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
+    assert (real / "edge-paris-01" / "RUNBOOK.md").is_file()
+    assert hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0

@@ -160,3 +160,85 @@ def test_merge_never_blocks_on_a_fifo(hacc, tmp_path) -> None:
     os.mkfifo(fifo)
     r = hacc("kubeconfig", str(KEEPALIVED_EXAMPLE), "--from", str(source), "--merge", str(fifo))
     assert r.code == 1 and "is a FIFO; hacc reads and replaces regular files only" in r.err
+
+
+CANARY_EXEC = """
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: sh
+      args: ["-c", "touch @CANARY@"]
+      interactiveMode: Never
+"""
+
+
+@pytest.mark.parametrize(
+    "user, kept",
+    [
+        ("    token: abc123\n    username: admin\n", {"token": "abc123"}),
+        (
+            "    client-certificate-data: Y2VydA==\n    client-key-data: a2V5\n",
+            {"client-certificate-data": "Y2VydA==", "client-key-data": "a2V5"},
+        ),
+        (CANARY_EXEC, None),
+        ("    auth-provider: {name: oidc, config: {idp-issuer-url: https://x.example}}\n", None),
+        ("    client-certificate-data: Y2VydA==\n    client-key-data: a2V5\n" + CANARY_EXEC, None),
+        ("    client-certificate: /etc/passwd\n    client-key: /etc/shadow\n", None),
+        ("    token: abc\n    as: system:admin\n", None),
+        ("    username: admin\n    password: secret\n", None),
+        ("    client-key-data: a2V5\n", None),
+    ],
+    ids=["token", "certificate", "exec", "auth-provider", "cert-and-exec", "paths", "as",
+         "password", "key-only"],
+)  # fmt: skip
+def test_only_the_credentials_microk8s_config_prints_are_copied(hacc, tmp_path, user, kept) -> None:
+    """A tampered node's output must not make the workstation's next kubectl run a command."""
+    canary = tmp_path / "canary"
+    head = MICROK8S_CONFIG.split("  user:\n", maxsplit=1)[0]
+    source = tmp_path / "microk8s.config"
+    source.write_text(head + "  user:\n" + user.replace("@CANARY@", str(canary)))
+    target = tmp_path / "config"
+    target.write_text(OTHER)
+    args = ("kubeconfig", str(KEEPALIVED_EXAMPLE), "--from", str(source), "--merge", str(target))
+    r = hacc(*args, "--use-context")
+    if kept is None:
+        assert (r.code == 1 and "hacc copies only those" in r.err) or "must be text" in r.err, r.err
+        assert target.read_text() == OTHER
+    else:
+        assert r.code == 0, r.err
+        users = {u["name"]: u["user"] for u in view(target)["users"]}
+        assert users["edge-paris-01-admin"] == kept
+    # what the next kubectl does with the file: no credential plugin runs
+    run(tool("kubectl"), "get", "ns", "--request-timeout=1s", "--kubeconfig", str(target),
+        "--server", "https://127.0.0.1:9")  # fmt: skip
+    assert not canary.exists()
+
+
+def test_the_input_is_bounded(hacc, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    r = hacc("kubeconfig", str(KEEPALIVED_EXAMPLE), "--from", "/dev/zero")
+    assert r.code == 1 and "more than 256 KiB" in r.err
+    many = "".join(f"- name: u{i}\n  user: {{token: t{i}}}\n" for i in range(100_000))
+    text = MICROK8S_CONFIG.replace("users:\n", "users:\n" + many)
+    p = subprocess.run(
+        [sys.executable, "-m", "hacc", "kubeconfig", str(KEEPALIVED_EXAMPLE)],
+        input=text, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert p.returncode == 1 and "more than 256 KiB" in p.stderr, p.stderr
+
+
+def test_root_merging_another_users_kubeconfig_keeps_its_owner(hacc, tmp_path) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to own a file as another user")
+    source = tmp_path / "microk8s.config"
+    source.write_text(MICROK8S_CONFIG)
+    target = tmp_path / "config"
+    target.write_text(OTHER)
+    os.chown(target, 4242, 4343)
+    args = ("kubeconfig", str(KEEPALIVED_EXAMPLE), "--from", str(source), "--merge", str(target))
+    assert hacc(*args).code == 0
+    st = target.stat()
+    assert (st.st_uid, st.st_gid) == (4242, 4343) and stat.S_IMODE(st.st_mode) == 0o600

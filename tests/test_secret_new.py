@@ -70,6 +70,55 @@ def test_file_refused_in_an_unignored_work_tree(hacc, tmp_path) -> None:
     assert hacc("secret", "new", str(spec)).code == 0
 
 
+def _repo_with_a_tracked_ignored_file(tmp_path, name: str) -> git.Repo:
+    """A repository where `name` was committed before .gitignore named it: ignored, and tracked."""
+    repo = git.Repo.init(tmp_path)
+    with repo.config_writer() as c:
+        c.set_value("user", "name", "t").set_value("user", "email", "t@example.com")
+    target = tmp_path / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("placeholder\n")
+    (tmp_path / ".gitignore").write_text(f"{name}\n")
+    repo.git.add("-f", "--", name, ".gitignore")
+    repo.git.commit("-m", "before the ignore rule")
+    assert repo.git.check_ignore("--no-index", name) == name  # ignored, yet tracked
+    return repo
+
+
+def _token_reaches_git(repo: git.Repo, token: str) -> bool:
+    """Whether a `git commit -a` would carry the token: what the index would take from disk."""
+    repo.git.add("-u")
+    found = token in repo.git.diff("--cached")
+    repo.git.reset("--quiet")
+    return found
+
+
+def test_file_refused_when_ignored_but_tracked(hacc, tmp_path) -> None:
+    repo = _repo_with_a_tracked_ignored_file(tmp_path, "token.txt")
+    spec = spec_with(tmp_path, "joinToken: {file: token.txt}")
+    r = hacc("secret", "new", str(spec), "--force")
+    assert r.code == 1 and "tracked" in r.err and "git rm --cached" in r.err, r.err
+    assert (tmp_path / "token.txt").read_text() == "placeholder\n"
+    repo.git.rm("--cached", "--quiet", "token.txt")
+    repo.git.commit("-m", "stop tracking the token")
+    assert hacc("secret", "new", str(spec), "--force").code == 0
+    token = token_of(spec)
+    assert not _token_reaches_git(repo, token)
+
+
+def test_materialize_refuses_a_folder_holding_tracked_files(hacc, tmp_path, monkeypatch) -> None:
+    canary = "Canary-token-0123456789abcdef0123456789"
+    monkeypatch.setenv("HACC_JOIN_TOKEN", canary)
+    repo = _repo_with_a_tracked_ignored_file(
+        tmp_path, "private/edge-paris-01/nodes/cp1/user-data.yaml"
+    )
+    (tmp_path / ".gitignore").write_text("private/\n")
+    spec = spec_with(tmp_path, "joinToken: {env: HACC_JOIN_TOKEN}")
+    r = hacc("materialize", str(spec), "-o", str(tmp_path / "private"))
+    assert r.code == 1 and "tracked" in r.err, r.err
+    assert not _token_reaches_git(repo, canary)
+
+
 @pytest.mark.slow
 def test_sops_follows_the_repositorys_rules(hacc, tmp_path, monkeypatch) -> None:
     pyrage = pytest.importorskip("pyrage")
@@ -116,3 +165,17 @@ def test_sops_follows_the_repositorys_rules(hacc, tmp_path, monkeypatch) -> None
     (tmp_path / "secrets.sops.yaml").unlink()
     r = hacc("secret", "new", str(spec))
     assert r.code == 1 and "sops could not encrypt" in r.err
+
+
+def test_a_token_file_behind_a_link_is_checked_where_it_lands(hacc, tmp_path) -> None:
+    """A link inside a work tree to a folder outside it: the token lands outside, untracked."""
+    repo_dir = tmp_path / "repo"
+    git.Repo.init(repo_dir)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo_dir / "secrets").symlink_to(outside)
+    (repo_dir / ".gitignore").write_text("secrets\n")
+    spec = spec_with(repo_dir, "joinToken: {file: secrets/token.txt}")
+    r = hacc("secret", "new", str(spec))
+    assert r.code == 0, r.err
+    assert TOKEN.fullmatch((outside / "token.txt").read_text().strip())

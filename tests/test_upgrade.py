@@ -72,6 +72,19 @@ def test_something_in_the_way_of_the_page_leaves_no_script_either(hacc, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == [page.name]
 
 
+def test_a_users_file_of_the_same_name_is_replaced_only_with_force(hacc, tmp_path) -> None:
+    page = tmp_path / "upgrade-edge-paris-01-1.33-stable.md"
+    page.write_text("my notes\n")
+    args = ("upgrade", str(KEEPALIVED_EXAMPLE), "--to", "1.33/stable", "-o", str(tmp_path))
+    r = hacc(*args)
+    assert r.code == 1 and "pass --force" in r.err and str(page) in r.err, r.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [page.name]
+    assert page.read_text() == "my notes\n"
+    assert hacc(*args, "--force").code == 0
+    assert page.read_text() != "my notes\n"
+    assert hacc(*args).code == 0  # the same procedure again: nothing of the user's in the way
+
+
 def test_two_control_plane_nodes_cannot_keep_quorum(hacc, tmp_path) -> None:
     text = replaced(SPEC, "      - {name: cp3, address: 198.18.10.13, failureDomain: 3}\n", "")
     r = hacc("upgrade", str(spec_with(tmp_path, text)), "--to", "1.33/stable")

@@ -24,8 +24,8 @@ class Diagnostic(NamedTuple):
 
     def format(self) -> str:
         return (
-            f"{_one_line(self.file)}:{self.line}:{self.column}: "
-            f"{self.severity}[{self.code}]: {_one_line(self.message)}"
+            f"{one_line(self.file)}:{self.line}:{self.column}: "
+            f"{self.severity}[{self.code}]: {one_line(self.message)}"
         )
 
     @property
@@ -33,9 +33,12 @@ class Diagnostic(NamedTuple):
         return self.severity == ERROR
 
 
-def _one_line(text: str) -> str:
-    """`text` with control characters escaped: a key or file name holding a newline must not
-    break a diagnostic in two (or forge another)."""
+def one_line(text: str) -> str:
+    """`text` with every character Python does not call printable escaped (C0 and C1 controls,
+    DEL, line and paragraph separators, bidi and zero-width format characters, surrogates): a
+    key or file name holding a newline must not break a diagnostic in two (or forge another),
+    and what a server sends must not reach a terminal as escape sequences. The one escaping
+    function for text hacc prints from untrusted sources."""
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -116,6 +116,13 @@ def join(url: str, worker: bool) -> None:
     event("join contacted", host=address.split(":")[0], worker=worker)
     # scripts/wrappers/join.py: the contacted node answers "invalid token" (pkg/api/v2/join.go
     # ConsumeClusterToken, step 1); the joining node's cluster-agent logs the whole URL.
+    # Tokens a scenario says the contacted node holds from now on (persistent ones: a node it
+    # admits and tokens it registered later, as a re-registration or a late `add-node` does).
+    persistent = contacted() / tree.DATA / "credentials" / "persistent-cluster-tokens.txt"
+    held = persistent.read_text().split()
+    persistent.write_text(
+        "".join(f"{t}\n" for t in dict.fromkeys([*held, *CONFIG.get("accepted_tokens", [])]))
+    )
     if CONFIG.get("join") == "never" or not tree.consume_token(contacted(), token):
         event("join refused", url=url)
         raise JoinFailed(f"Connection failed. invalid token (500). joining {url}")

@@ -13,6 +13,10 @@ from hacc.commands import Report
 from hacc.commands.args import MODES, command
 from hacc.errors import EXIT_OK, HaccError, UsageError
 
+# RFC 3986's characters, unreserved, reserved and `%`: a line break (U+0085 and U+2028 are
+# line breaks to YAML) would end the modeline comment and add keys to the starter spec.
+SCHEMA_URL = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]{1,2048}")
+
 
 @dataclass(frozen=True)
 class Options:
@@ -34,6 +38,12 @@ def run(opts: Options, report: Report) -> int:
 
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", opts.name):
         raise UsageError(f"hacc init: --name {opts.name!r} is not a DNS-1123 label")
+    if opts.schema_url is not None and not SCHEMA_URL.fullmatch(opts.schema_url):
+        raise UsageError(
+            f"hacc init: --schema-url {opts.schema_url!r} is not a URL or path: it goes into "
+            "the spec's modeline comment, so it takes URI characters only (RFC 3986; "
+            "percent-encode anything else), no blanks or line breaks"
+        )
     shown = "ha-cluster.yaml" if opts.path == "-" else os.path.basename(opts.path)
     text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or editor_schema.RELATIVE_URL)
     if opts.path == "-":

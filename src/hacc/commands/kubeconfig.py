@@ -42,15 +42,7 @@ def run(opts: Options, report: Report) -> int:
     report.diagnostics(analysis.diagnostics)
     if not analysis.ok or analysis.cluster is None:
         return EXIT_PROBLEMS
-    if opts.source == "-":
-        if sys.stdin.isatty():
-            raise HaccError("pipe `microk8s config` in, or pass --from FILE")
-        text, where = sys.stdin.read(), "standard input"
-    else:
-        try:
-            text, where = Path(opts.source).read_text(encoding="utf-8"), opts.source
-        except OSError as e:
-            raise HaccError(f"{opts.source}: {e.strerror}") from None
+    text, where = read_source(opts.source)
     config = rewrite(analysis.cluster, parse(text, where))
     target = opts.merge or opts.output
     if opts.merge:
@@ -60,25 +52,57 @@ def run(opts: Options, report: Report) -> int:
     if target is None:
         report.out(dump(config), plain=True)
         return EXIT_OK
-    fsafe.write(Path(target), dump(config).encode("utf-8"), 0o600)
-    os.chmod(target, 0o600)  # credentials: an existing file keeps no wider mode
+    from hacc.outdir.gitrepo import secret_exposure
+
+    exposure = secret_exposure(Path(target).absolute())
+    if exposure is not None:
+        raise HaccError(f"{target} {exposure}: it would hold the cluster's admin credentials")
+    # Run as root on another user's kubeconfig, the merged file keeps its owner: a root-owned
+    # file in their ~/.kube would lock them out of their own configuration.
+    st = fsafe.regular_or_missing(target)
+    owner = (st.st_uid, st.st_gid) if st is not None and st.st_uid != os.geteuid() else None
+    fsafe.write(Path(target), dump(config).encode("utf-8"), 0o600, owner=owner)
     report.err(
         f"{'merged into' if opts.merge else 'wrote'} {target}: context {analysis.cluster.name}"
     )
     return EXIT_OK
 
 
-def parse_existing(path: Path) -> dict[str, Any]:
-    import yaml
+def read_source(source: str) -> tuple[str, str]:
+    """The text of `microk8s config`'s output, at most SOURCE_LIMIT bytes of it: a file, a
+    device or a pipe that never ends is refused, not read without bound."""
+    from hacc.live.kubeconfig_file import SOURCE_LIMIT
 
+    if source == "-":
+        if sys.stdin.isatty():
+            raise HaccError("pipe `microk8s config` in, or pass --from FILE")
+        data, where = sys.stdin.buffer.read(SOURCE_LIMIT + 1), "standard input"
+    else:
+        try:
+            with open(source, "rb") as f:
+                data, where = f.read(SOURCE_LIMIT + 1), source
+        except OSError as e:
+            raise HaccError(f"{source}: {e.strerror}") from None
+    if len(data) > SOURCE_LIMIT:
+        raise HaccError(
+            f"{where}: more than {SOURCE_LIMIT >> 10} KiB, which `microk8s config` never prints"
+        )
+    try:
+        return data.decode("utf-8"), where
+    except UnicodeDecodeError:
+        raise HaccError(f"{where}: not UTF-8 text, which `microk8s config` prints") from None
+
+
+def parse_existing(path: Path) -> dict[str, Any]:
+    from hacc.live.kubeconfig_file import EXISTING_LIMIT, load
     from hacc.outdir import fsafe
 
-    data = fsafe.read(path)  # never follows a link, never blocks on a FIFO
+    data = fsafe.read(path, limit=EXISTING_LIMIT)  # never follows a link, never blocks on a FIFO
     if data is None:
         return {}
     try:
-        doc = yaml.safe_load(data.decode("utf-8")) or {}
-    except (UnicodeDecodeError, yaml.YAMLError) as e:
+        doc = load(data.decode("utf-8"), str(path)) or {}
+    except UnicodeDecodeError as e:
         raise HaccError(f"{path}: cannot read it as a kubeconfig: {e}") from None
     except RecursionError:
         raise HaccError(f"{path}: cannot read it as a kubeconfig: nested too deeply") from None

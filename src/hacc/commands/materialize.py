@@ -73,14 +73,13 @@ def run(opts: Options, report: Report) -> int:
     out = opts.output
     target = Path(out)
     if not opts.allow_git:
-        from hacc.outdir.gitrepo import inside_unignored_worktree
+        from hacc.outdir.gitrepo import secret_exposure
 
-        tree = inside_unignored_worktree(target.resolve())
-        if tree is not None:
+        exposure = secret_exposure(target.resolve())
+        if exposure is not None:
             raise HaccError(
-                f"{out} is inside the Git work tree {tree} and not ignored: "
-                "secrets must never be committed (choose another folder, ignore it, "
-                "or pass --allow-git)"
+                f"{out} {exposure}: secrets must never be committed (choose another folder, "
+                "ignore it and keep it untracked, or pass --allow-git)"
             )
     units, diags = compile_specs(opts.specs)
     files: dict[Path, bytes] = {}

@@ -61,15 +61,15 @@ def run(opts: Options, report: Report) -> int:
 
 def _write_file(path: Path, token: str, force: bool) -> None:
     from hacc.outdir import fsafe
-    from hacc.outdir.gitrepo import inside_unignored_worktree
+    from hacc.outdir.gitrepo import secret_exposure
 
     if os.path.lexists(path) and not force:
         raise HaccError(f"{path} exists; pass --force to replace the token in it")
-    tree = inside_unignored_worktree(path.absolute())
-    if tree is not None:
+    exposure = secret_exposure(path.absolute())
+    if exposure is not None:
         raise HaccError(
-            f"{path} is inside the Git work tree {tree} and not ignored: a plain token there "
-            "would be committed; ignore it (.gitignore), or keep it elsewhere, or use sops"
+            f"{path} {exposure}: a plain token there would be committed; ignore it "
+            "(.gitignore) and keep it untracked, or keep it elsewhere, or use sops"
         )
     fsafe.write(path, (token + "\n").encode(), 0o600)
     os.chmod(path, 0o600)

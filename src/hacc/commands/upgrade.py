@@ -10,7 +10,7 @@ from typing import Any
 
 from hacc.commands import Report
 from hacc.commands.args import command
-from hacc.errors import EXIT_OK, EXIT_PROBLEMS
+from hacc.errors import EXIT_OK, EXIT_PROBLEMS, HaccError
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,11 @@ class Options:
     to: str
     frm: str | None = None  # the channel the nodes follow, when the spec already says `to`
     output: str | None = None  # the folder (default: upgrade-<cluster>-<channel>)
+    force: bool = False  # replace files of those names that hold something else
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
-        return cls(spec=args.spec, to=args.to, frm=args.frm, output=args.output)
+        return cls(spec=args.spec, to=args.to, frm=args.frm, output=args.output, force=args.force)
 
 
 def run(opts: Options, report: Report) -> int:
@@ -37,8 +38,19 @@ def run(opts: Options, report: Report) -> int:
     p = procedure(analysis.cluster, opts.to, opts.frm)
     folder = Path(opts.output or p.slug)
     files = {f"{p.slug}.sh": (script(p), 0o755), f"{p.slug}.md": (page(p), 0o644)}
-    for name in files:  # both or neither: a FIFO or a link where the page goes stops both
-        fsafe.regular_or_missing(folder / name)
+    # Both or neither: a FIFO or a link where the page goes stops both, and so does a file of
+    # that name holding something else (the user's, or an edited procedure) without --force.
+    taken = [
+        str(folder / name)
+        for name, (text, _) in files.items()
+        if fsafe.regular_or_missing(folder / name) is not None
+        and fsafe.read(folder / name) != text.encode("utf-8")
+    ]
+    if taken and not opts.force:
+        raise HaccError(
+            f"{' and '.join(taken)} exist{'s' if len(taken) == 1 else ''} and differ from this "
+            "procedure; pass --force to replace them, or -o another folder"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     for name, (text, mode) in files.items():
         fsafe.write(folder / name, text.encode("utf-8"), mode)
@@ -89,6 +101,11 @@ def arguments(sub: Any) -> None:
         "--output",
         metavar="DIR",
         help="the folder to write to (default: upgrade-CLUSTER-CHANNEL)",
+    )
+    up.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a script or page of the same name that holds something else",
     )
 
 

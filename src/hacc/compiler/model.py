@@ -64,7 +64,11 @@ ALERT_PROFILES: dict[str, dict[str, Any]] = {
 }
 # A snap channel of MicroK8s, `<track>/<risk>` (the schema's spec.microk8s.channel pattern):
 # groups 2 and 3 are the major and minor version, 4 the strict suffix, 5 the risk.
-CHANNEL = re.compile(r"(latest|([0-9]{1,3})\.([0-9]{1,3})(-strict)?)/(stable|candidate|beta|edge)")
+# Snap tracks are spelled without leading zeros (`snap refresh --channel=01.33/stable` names
+# no track MicroK8s publishes); the schema's pattern says the same.
+CHANNEL = re.compile(
+    r"(latest|(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(-strict)?)/(stable|candidate|beta|edge)"
+)
 # MicroK8s's default pod network (Calico), where an in-cluster Prometheus scrapes from:
 # microk8s-resources/default-args/kube-proxy `--cluster-cidr=10.1.0.0/16`.
 POD_NETWORK = "10.1.0.0/16"

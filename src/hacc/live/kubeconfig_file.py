@@ -35,14 +35,50 @@ def covered(cluster: Cluster) -> bool:
         return host.lower() in {s.lower() for s in sans}
 
 
-def parse(text: str, source: str) -> dict[str, Any]:
-    """A kubeconfig as `microk8s config` prints it: one cluster, one user, one context."""
+# `microk8s config` prints a few KiB (a CA, a client certificate and its key, base64); a user's
+# own kubeconfig with many contexts stays far below the second bound.
+SOURCE_LIMIT = 256 << 10
+EXISTING_LIMIT = 8 << 20
+# What `microk8s config` puts in `users[].user` (microk8s-resources/client-x509.config.template
+# with the admin certificate and key embedded; client.config.template's `token`, beside a
+# `username` that a token makes unused). Anything else, such as an `exec` credential plugin or
+# an `auth-provider`, would run or send something on the workstation that merges it: refused.
+CERTIFICATE = ("client-certificate-data", "client-key-data")
+TOKEN = ("token",)
+IGNORED = {"username"}
+
+
+def load(text: str, source: str) -> Any:
+    """YAML through libyaml's parser where it is installed (a bounded input, parsed fast)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        doc = yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as e:
         raise HaccError(f"{source}: not YAML: {e}") from None
     except RecursionError:  # PyYAML's constructor recurses; `microk8s config` nests 4 levels
         raise HaccError(f"{source}: not a kubeconfig (nested too deeply)") from None
+
+
+def credentials(user: dict[str, Any], source: str) -> dict[str, str]:
+    """The client certificate and key, or the token, of `microk8s config`'s user; nothing else."""
+    keys = set(user) - IGNORED
+    for kept in (CERTIFICATE, TOKEN):
+        if keys == set(kept):
+            if not all(isinstance(user[k], str) and user[k] for k in kept):
+                raise HaccError(f"{source}: the user's {' and '.join(kept)} must be text")
+            return {k: user[k] for k in kept}
+    other = sorted(keys - {*CERTIFICATE, *TOKEN})
+    shown = ", ".join(str(k)[:40] for k in other[:4]) or ", ".join(sorted(str(k) for k in keys))
+    raise HaccError(
+        f"{source}: the user entry holds {shown or 'no credentials'}; `microk8s config` prints "
+        "client-certificate-data with client-key-data, or a token, and hacc copies only those "
+        "(an exec plugin or auth-provider from a node would run on this machine)"
+    )
+
+
+def parse(text: str, source: str) -> dict[str, Any]:
+    """A kubeconfig as `microk8s config` prints it: one cluster, one user, one context."""
+    doc = load(text, source)
     if not isinstance(doc, dict) or doc.get("kind") != "Config":
         raise HaccError(f"{source}: not a kubeconfig (no `kind: Config`); pass `microk8s config`")
     for key in ("clusters", "users"):
@@ -54,8 +90,10 @@ def parse(text: str, source: str) -> dict[str, Any]:
     cluster = doc["clusters"][0].get("cluster")
     if not isinstance(cluster, dict) or not cluster.get("certificate-authority-data"):
         raise HaccError(f"{source}: the cluster entry has no certificate-authority-data")
-    if not isinstance(doc["users"][0].get("user"), dict):
+    user = doc["users"][0].get("user")
+    if not isinstance(user, dict):
         raise HaccError(f"{source}: the user entry has no credentials")
+    doc["users"][0]["user"] = credentials(user, source)
     return doc
 
 

@@ -271,7 +271,13 @@ def diagnose(cluster: Cluster, r: Report) -> str:
 
 
 def table(r: Report) -> str:
-    rows = [("TARGET", "ADDRESS", "TCP", "TLS", "CA", "SANS", "EXPIRES", "READYZ")]
+    """The text report. Every cell goes through diagnostics.one_line: status lines, TLS errors
+    and names come from whatever answered, and must not reach the terminal as escapes."""
+    from hacc.diagnostics import one_line
+
+    rows: list[tuple[str, ...]] = [
+        ("TARGET", "ADDRESS", "TCP", "TLS", "CA", "SANS", "EXPIRES", "READYZ")
+    ]
     for p in r.probes:
         sans = (
             "missing " + ",".join(p.missing_sans)
@@ -279,7 +285,8 @@ def table(r: Report) -> str:
             else ("ok" if p.tls == "ok" else "-")
         )
         days = f"{p.days_left} d" if p.days_left is not None else "-"
-        rows.append((p.target, f"{p.host}:{p.port}", p.tcp, p.tls, p.trusted, sans, days, p.readyz))
+        row = (p.target, f"{p.host}:{p.port}", p.tcp, p.tls, p.trusted, sans, days, p.readyz)
+        rows.append(tuple(one_line(c) for c in row))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -289,4 +296,4 @@ def table(r: Report) -> str:
         head += f"; DNS {r.dns_name}: {r.dns}" + (
             f" ({', '.join(r.resolved)})" if r.resolved else ""
         )
-    return "\n".join([head, *lines, f"diagnosis: {r.diagnosis}"]) + "\n"
+    return "\n".join([one_line(head), *lines, f"diagnosis: {one_line(r.diagnosis)}"]) + "\n"

@@ -191,12 +191,19 @@ def read_exactly(path: str, executable: bool, limit: int = 64 << 20) -> bytes | 
         os.close(fd)
 
 
-def write(path: str | Path, data: bytes, mode: int, *, durable: bool = True) -> None:
+def write(
+    path: str | Path,
+    data: bytes,
+    mode: int,
+    *,
+    durable: bool = True,
+    owner: tuple[int, int] | None = None,
+) -> None:
     """Replace the regular file `path` (or create it) with `data`, atomically: a temporary file
     created exclusively beside it, with a random name, then a rename. Folders on the way are
     created 0755 (0700 for a private `mode`). `durable`: on disk before this returns; a build
     writes its many files without, and makes them durable together with `sync` before its
-    state file."""
+    state file. `owner`: the (uid, gid) the new file gets before it takes the old one's place."""
     parent, name = os.path.split(os.fspath(path))
     tmp = os.path.join(parent, f".{name}{TMP_MARK}{os.urandom(6).hex()}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -216,6 +223,8 @@ def write(path: str | Path, data: bytes, mode: int, *, durable: bool = True) -> 
                 view = view[os.write(fd, view) :]
             if durable:
                 os.fsync(fd)
+            if owner is not None:
+                os.fchown(fd, *owner)
             os.fchmod(fd, mode)
         finally:
             os.close(fd)

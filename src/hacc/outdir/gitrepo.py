@@ -53,11 +53,14 @@ def open_repo(path: Path) -> Any:
         raise HaccError(f"{path} is not inside a Git repository (pass --repo)") from e
 
 
-def inside_unignored_worktree(path: Path) -> Path | None:
-    """The work tree `path` would land in without being ignored, or None. Without git, None
-    only if no folder above `path` holds a `.git` (ignore rules need git to read)."""
+def secret_exposure(path: Path) -> str | None:
+    """Why a secret written at `path` (a file, or a folder to write into) could reach Git, or
+    None: the one check before hacc writes a token. Inside a work tree, the path must be ignored
+    and nothing at or under it tracked: `git check-ignore` answers "not ignored" for a tracked
+    file whatever .gitignore says, and `git commit -a` commits a tracked file however ignored."""
+    path = path.resolve()  # where the bytes land: a link's target, in whichever work tree
     probe = path
-    while not probe.exists():
+    while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not _has_git():
         if any((p / ".git").exists() for p in (probe, *probe.parents)):
@@ -71,12 +74,22 @@ def inside_unignored_worktree(path: Path) -> Path | None:
     if repo.bare or repo.working_tree_dir is None:
         return None
     root = Path(repo.working_tree_dir).resolve()
-    relative = path.resolve().relative_to(root)
+    if not path.is_relative_to(root):
+        return None
+    relative = path.relative_to(root)
     if not relative.parts:
-        return root
+        return f"is the Git work tree {root}"
+    tracked = repo.git.ls_files("-z", "--cached", "--", f":(literal){relative.as_posix()}")
+    if tracked:
+        first = tracked.split("\0")[0]
+        return (
+            f"is tracked by the Git repository {root} ({first}), ignored or not: "
+            f"`git rm --cached {first}` and commit, so that Git stops tracking it"
+        )
     # git check-ignore answers for the folder itself (its own trailing-slash patterns included)
-    ignored = repo.ignored(str(relative), str(relative) + "/")
-    return None if ignored else root
+    if repo.ignored(str(relative), str(relative) + "/"):
+        return None
+    return f"is inside the Git work tree {root} and not ignored"
 
 
 def ensure_committable(repo: Any, specs: list[Path]) -> list[str]:

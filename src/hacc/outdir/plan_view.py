@@ -176,11 +176,10 @@ class ExtensionChange:
 
 def recorded_changes(plans: list[Planned]) -> list[Moved]:
     """Endpoints and channels that differ from what the clusters' last builds recorded."""
-    import shlex
-
     from hacc.compiler.model import EXTERNAL
     from hacc.errors import HaccError
     from hacc.outdir.units import endpoint_text, token_text
+    from hacc.targets.quoting import sh
     from hacc.targets.upgrade_script import channel, check_step
 
     out = []
@@ -212,7 +211,7 @@ def recorded_changes(plans: list[Planned]) -> list[Moved]:
         if was is not None and was != cluster.channel:
             step = (
                 "new nodes install the new channel; running nodes keep theirs until upgraded: "
-                f"hacc upgrade {shlex.quote(analysis.file)} --from {was} --to {cluster.channel} "
+                f"hacc upgrade {sh(analysis.file)} --from {sh(was)} --to {sh(cluster.channel)} "
                 "(RUNBOOK.md section 4)"
             )
             try:
@@ -440,6 +439,13 @@ def file_counts(p: Planned) -> str:
     return ", ".join(f"{n} {verb} [{kind}]" for (verb, kind), n in sorted(counts.items()))
 
 
+def crlf_only(c: writer.Change) -> bool:
+    """Whether the file on disk is what hacc writes but for CRLF line endings."""
+    if c.artifact is None or c.current is None or b"\r\n" not in c.current:
+        return False
+    return c.current.replace(b"\r\n", b"\n") == c.artifact.content.encode("utf-8")
+
+
 def stale(plans: list[Planned]) -> list[str]:
     """`build --check`: one line per file that differs from what the specs produce."""
     out = []
@@ -457,6 +463,12 @@ def stale(plans: list[Planned]) -> list[str]:
                 )
             elif c.action == writer.REMOVE:
                 out.append(f"{path}: no longer produced by the spec (run hacc build)")
+            elif crlf_only(c):
+                out.append(
+                    f"{path}: line endings are CRLF, hacc writes LF (a clone with "
+                    "core.autocrlf=true converts them: `git config core.autocrlf input`, or "
+                    "`* -text` for OUT in .gitattributes, then check out again)"
+                )
             elif c.edited:
                 out.append(f"{path}: edited by hand (change the spec instead, then run hacc build)")
             else:

@@ -129,6 +129,11 @@ def token_problem(value: str) -> str | None:
         return f"the join token has {len(value)} characters; MicroK8s needs at least {MIN_TOKEN_LENGTH}"
     if not TOKEN_CHARS.fullmatch(value):
         return "the join token may hold only letters, digits and . _ ~ + = - (it goes into the join URL)"
+    from hacc.targets.base import PLACEHOLDER_PREFIX
+
+    if PLACEHOLDER_PREFIX in value:
+        # The user-data would still hold placeholder text, which the bootstrap refuses.
+        return f"the join token holds hacc's placeholder text {PLACEHOLDER_PREFIX}; make a real one"
     return None
 
 

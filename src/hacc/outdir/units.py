@@ -127,10 +127,20 @@ def recorded_specs(out: str | Path, given: list[str]) -> list[str]:
         if spec is None:
             continue
         path = os.path.normpath(folder / spec)
-        if Path(path).is_file() and os.path.realpath(path) not in seen:
+        if Path(path).is_file() and os.path.realpath(path) not in seen and _is_spec(Path(path)):
             seen.add(os.path.realpath(path))
             found.append(path)
     return found
+
+
+def _is_spec(path: Path) -> bool:
+    """Whether a file a state file names declares itself a hacc spec. A state file is input:
+    one naming another YAML file of the work tree must not get that file compiled, and its
+    values quoted in diagnostics, by a `build --check` given no SPEC."""
+    from hacc.compiler.loader import read_spec
+
+    raw, _ = read_spec(path, str(path))
+    return raw is not None and _identity(raw)[0]
 
 
 def recorded_claims(
@@ -332,23 +342,30 @@ def orphan_reason(folder: Path) -> str | None:
     from hacc.compiler.loader import read_spec
 
     raw, _ = read_spec(path, spec)
-    name = _cluster_name(raw) if raw is not None else None
+    if raw is not None and not _identity(raw)[0]:
+        return f"its spec {spec} is not a hacc spec (no apiVersion hacc.dev/..., kind HACluster)"
+    name = _identity(raw)[1] if raw is not None else None
     if name is not None and name != folder.name:
         return f"its spec {spec} now builds cluster {name}"
     return None
 
 
 @lru_cache(maxsize=4096)
-def _cluster_name(raw: bytes) -> str | None:
-    """The cluster a spec names, valid or not. By its bytes, once per run: a build of a few specs
-    (pre-commit's) asks this of every other folder in OUT, twice."""
+def _identity(raw: bytes) -> tuple[bool, str | None]:
+    """Whether a file declares hacc's apiVersion and kind, and the cluster it names, valid or
+    not. By its bytes, once per run: a build of a few specs (pre-commit's) asks this of every
+    other folder in OUT, twice."""
     from hacc.compiler.loader import load_bytes
 
     doc, _ = load_bytes(raw, "spec")
     data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+    api = data.get("apiVersion")
+    is_spec = (
+        isinstance(api, str) and api.startswith("hacc.dev/") and data.get("kind") == "HACluster"
+    )
     metadata = data.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
-    return name if isinstance(name, str) else None
+    return is_spec, name if isinstance(name, str) else None
 
 
 def orphans(units: list[Unit], out: str | Path) -> list[tuple[Path, str]]:

@@ -8,8 +8,6 @@ whole datastore through the leader) at the same moment.
 
 from __future__ import annotations
 
-import shlex
-
 from hacc.compiler.model import Cluster, Node
 from hacc.targets import extensions, monitoring
 from hacc.targets.artifact import BACKUP, Artifact
@@ -46,7 +44,7 @@ def script(cluster: Cluster, node: Node) -> str:
         launch_source=LAUNCH_SOURCE,
         keep=b.keep,
         timeout=b.timeout,
-        copy_command=shlex.quote(b.copy_command) if b.copy_command else None,
+        copy_command=b.copy_command,
     )
 
 

@@ -55,14 +55,20 @@ def dump_yaml(*documents: Any, explicit_start: bool = False) -> str:
 def _env() -> Any:
     import jinja2
 
-    return jinja2.Environment(
+    from hacc.targets.quoting import sh
+
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("hacc.targets", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=False,  # the outputs are configs and scripts; values are schema-checked
+        autoescape=False,  # configs and scripts: values are schema-checked, and `| sh` quotes
     )
+    env.filters["sh"] = sh  # every value in a shell template (targets/quoting.py)
+    # A line of shell code hacc composed, its values already quoted by `sh` (targets/procedure.py)
+    env.filters["code"] = str
+    return env
 
 
 def render_template(name: str, cluster: Cluster, comment: str = "#", **context: Any) -> str:

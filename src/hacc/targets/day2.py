@@ -14,8 +14,7 @@ def applies(cluster: Cluster) -> bool:
 
 
 def _lines(items: Iterable[str]) -> str:
-    """A newline-separated list for a single-quoted shell string: the schema forbids quotes in
-    values, and single quotes keep `$` and `(` inert."""
+    """A newline-separated list, one shell word once the template quotes it (`| sh`)."""
     listed = list(items)
     return "".join(f"\n{item}" for item in listed) + "\n" if listed else ""
 

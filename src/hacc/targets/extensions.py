@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from shlex import quote
 
 from hacc.compiler.model import POD_NETWORK, Cluster, Node
 from hacc.targets.base import header, render_template
+from hacc.targets.quoting import sh
 
 LIB = "/usr/local/lib/hacc"
 LABEL_SCRIPT = f"{LIB}/label-nodes.sh"
@@ -67,18 +67,17 @@ def containerd_env(cluster: Cluster) -> dict[str, str]:
     return env
 
 
-def snapd_proxy(cluster: Cluster) -> str:
-    """`snap set system` arguments, shell-quoted: snapd's own proxy options (proxy.http,
-    proxy.https)."""
+def snapd_proxy(cluster: Cluster) -> list[str]:
+    """`snap set system` arguments: snapd's own proxy options (proxy.http, proxy.https)."""
     p = cluster.proxy
     if p is None:
-        return ""
+        return []
     parts = [f"proxy.http={p.http}" if p.http else "", f"proxy.https={p.https}" if p.https else ""]
-    return " ".join(quote(x) for x in parts if x)
+    return [x for x in parts if x]
 
 
 def command_env(cluster: Cluster) -> list[str]:
-    """`env` arguments, shell-quoted, that give the spec's commands the proxy (both spellings:
+    """`env` arguments that give the spec's commands the proxy (both spellings:
     curl reads only the lower-case http_proxy, other tools only the upper-case)."""
     p = cluster.proxy
     if p is None or not (p.http or p.https):
@@ -86,8 +85,7 @@ def command_env(cluster: Cluster) -> list[str]:
     pairs = {"http_proxy": p.http, "https_proxy": p.https, "no_proxy": no_proxy(cluster)}
     words = [f"{k}={v}" for k, v in pairs.items() if v]
     words += [f"{k.upper()}={v}" for k, v in pairs.items() if v]
-    # Always quoted: a bare comma in an array element reads to shellcheck as a mistake (SC2054).
-    return [q if q.startswith("'") else f"'{q}'" for q in map(quote, words)]
+    return words
 
 
 def items(cluster: Cluster) -> dict[str, list[str]]:
@@ -156,9 +154,9 @@ def live_step(node: str, item: str, added: bool) -> str:
     on_cp = "on a control-plane node: sudo microk8s kubectl"
     if kind == "label":
         key = rest.split("=", 1)[0]
-        return f"{on_cp} label node {node} {quote(rest if added else key + '-')} --overwrite"
+        return f"{on_cp} label node {node} {sh(rest if added else key + '-')} --overwrite"
     if kind == "taint":
-        return f"{on_cp} taint node {node} {quote(rest if added else rest + '-')}" + (
+        return f"{on_cp} taint node {node} {sh(rest if added else rest + '-')}" + (
             " --overwrite" if added else ""
         )
     if kind == "file":

@@ -28,7 +28,8 @@ from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES, Cluster, Node
 from hacc.errors import HaccError
 from hacc.targets import keepalived
 from hacc.targets.artifact import LB_PATHS
-from hacc.targets.procedure import Phase, Procedure, Step, shq
+from hacc.targets.procedure import Phase, Procedure, Step
+from hacc.targets.quoting import sh
 from hacc.targets.user_data import LIB, PROVIDER_SOURCE, lb_file_list, provider_yaml
 
 SNAP_DATA = "/var/snap/microk8s/current"
@@ -193,7 +194,7 @@ def procedure(d: Delta, out: str) -> Procedure | None:
                 n.name,
                 f"apply-day2.sh: {_san_summary(ch.old, ch.new)}",
                 (
-                    f'push {n.address} "$OUT"/{shq(ch.path)} {LIB}/apply-day2.sh 0755',
+                    f'push {n.address} "$OUT"/{sh(ch.path)} {LIB}/apply-day2.sh 0755',
                     f"run {n.address} bash {LIB}/apply-day2.sh",
                 ),
                 why="the certificate must carry a new name or address before anything uses it "
@@ -214,7 +215,7 @@ def procedure(d: Delta, out: str) -> Procedure | None:
                     "dns",
                     "DNS",
                     f"{c.endpoint.dns_name} resolves to {new_address}",
-                    (f"resolves {shq(c.endpoint.dns_name)} {new_address}",),
+                    (f"resolves {sh(c.endpoint.dns_name)} {new_address}",),
                     why="clients that use the name follow the record; the certificates already "
                     "carry it",
                     back="point the record back at the old address",
@@ -279,8 +280,8 @@ def procedure(d: Delta, out: str) -> Procedure | None:
     old_workers = [w for w in c.workers if w.name not in added]
     if pinned and moved and old_address:
         both = provider_yaml(c, extra=f"{old_address}:{old_port}")
-        texts.append(("PROVIDER_BOTH", shq(both)))
-        texts.append(("PROVIDER_NEW", shq(provider_yaml(c))))
+        texts.append(("PROVIDER_BOTH", sh(both)))
+        texts.append(("PROVIDER_NEW", sh(provider_yaml(c))))
         steps = [
             Step(
                 f"{w.name}:provider-both",
@@ -335,8 +336,8 @@ def procedure(d: Delta, out: str) -> Procedure | None:
                 continue
             lines: list[str] = []
             for name, mode, ch in changed:
-                lines.append(f'push {n.address} "$OUT"/{shq(ch.path)} {LB_PATHS[name]} {mode}')
-                lines.append(f'push {n.address} "$OUT"/{shq(ch.path)} {LIB}/{name} {mode}')
+                lines.append(f'push {n.address} "$OUT"/{sh(ch.path)} {LB_PATHS[name]} {mode}')
+                lines.append(f'push {n.address} "$OUT"/{sh(ch.path)} {LIB}/{name} {mode}')
             for name, _, _ in changed:
                 if name in RELOAD:
                     lines.append(f"run {n.address} systemctl reload {RELOAD[name]}")

@@ -5,20 +5,14 @@
 makes a rerun resume, the gate, the stop that says what to look at). This module is the model
 the generic script and page (procedure.sh.j2, PROCEDURE.md.j2) are rendered from: phases of
 steps, in the order they must run. A step's shell lines call only the functions of
-templates/procedure/steps.sh.j2, with values quoted by `shq`.
+templates/procedure/steps.sh.j2, with values quoted by hacc.targets.quoting.sh.
 """
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
 from hacc.compiler.model import Cluster
-
-
-def shq(value: str) -> str:
-    """One shell word for a value in a generated procedure."""
-    return shlex.quote(value)
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,7 @@ class Procedure:
 def script(p: Procedure) -> str:
     from hacc.targets.base import render_template
 
-    return render_template("procedure.sh.j2", p.cluster, p=p, shq=shq)
+    return render_template("procedure.sh.j2", p.cluster, p=p)
 
 
 def page(p: Procedure) -> str:

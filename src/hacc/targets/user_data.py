@@ -9,7 +9,6 @@ attempt, and the load-balancer configurations only once the node's certificate i
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from hacc.compiler.model import KEEPALIVED_HAPROXY, VIP_MODES, Cluster, Node
@@ -98,9 +97,9 @@ def _file(path: str, content: str, permissions: str) -> dict[str, Any]:
     return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
 
 
-def install_flags(cluster: Cluster) -> str:
+def install_flags(cluster: Cluster) -> list[str]:
     strict = "-strict/" in cluster.channel
-    return ("" if strict else "--classic ") + f"--channel={cluster.channel}"
+    return ([] if strict else ["--classic"]) + [f"--channel={cluster.channel}"]
 
 
 def provider_yaml(cluster: Cluster, extra: str | None = None) -> str:
@@ -208,8 +207,8 @@ def cloud_config(cluster: Cluster, node: Node) -> dict[str, Any]:
         resume_unit=RESUME_UNIT,
         token_script=TOKEN_SCRIPT,
         token_unit=TOKEN_UNIT,
-        pre_commands=[shlex.quote(c) for c in node.extensions.pre_commands],
-        post_commands=[shlex.quote(c) for c in node.extensions.post_commands],
+        pre_commands=node.extensions.pre_commands,
+        post_commands=node.extensions.post_commands,
     )
     files.append(_file(BOOTSTRAP_PATH, bootstrap, "0700"))
     # The spec's files last: cloud-init's write_files stops at its first failure (an owner the
