@@ -29,7 +29,7 @@ def crd_schemas() -> dict[str, dict[str, Any]]:
     out = {}
     for path in CRDS.glob("*.yaml"):
         crd = yaml.safe_load(path.read_text())
-        version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+        version = next(v for v in crd["spec"]["versions"] if v["name"] in ("v1", "v1alpha1"))
         out[crd["spec"]["names"]["kind"]] = version["schema"]["openAPIV3Schema"]
     return out
 
@@ -54,19 +54,56 @@ def crd_problems(doc: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> lis
 
 
 def test_the_crd_schemas_are_the_operators() -> None:
-    assert set(crd_schemas()) == {"PrometheusRule", "ServiceMonitor", "Probe"}
+    assert set(crd_schemas()) == {"PrometheusRule", "ServiceMonitor", "Probe", "ScrapeConfig"}
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_operator_objects_match_the_crds(name) -> None:
     schemas = crd_schemas()
-    docs = [d for d in operator_objects(name) if d["apiVersion"] == "monitoring.coreos.com/v1"]
+    docs = operator_objects(name)
     kinds = {d["kind"] for d in docs}
     assert {"PrometheusRule", "Probe"} <= kinds
     cluster = compiled(name)[0]
-    assert ("ServiceMonitor" in kinds) == (cluster.mode != "external")
+    assert ("ScrapeConfig" in kinds) == (cluster.mode != "external")
     for doc in docs:
+        assert doc["apiVersion"].startswith("monitoring.coreos.com/"), doc["kind"]
         assert crd_problems(doc, schemas) == [], doc["metadata"]["name"]
+
+
+# What Argo CD 3.x leaves out of every Application's desired state (argo-cd
+# manifests/base/config/argocd-cm.yaml, `resource.exclusions`, v3.0.0 and later).
+ARGOCD_EXCLUDED = {
+    ("", "Endpoints"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("coordination.k8s.io", "Lease"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nothing_argo_cd_excludes_is_in_the_manifests(name) -> None:
+    """Every scrape target reaches Prometheus through objects Argo CD applies: a kind on its
+    default exclusion list would silently never exist."""
+    for path, text in files(name).items():
+        if not path.startswith("manifests/"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                group = doc["apiVersion"].rpartition("/")[0]
+                assert (group, doc["kind"]) not in ARGOCD_EXCLUDED, (path, doc["kind"])
+
+
+def test_scrape_configs_reach_every_node_with_its_name() -> None:
+    cluster = compiled("keepalived-haproxy")[0]
+    scrape = [d for d in operator_objects("keepalived-haproxy") if d["kind"] == "ScrapeConfig"]
+    assert [d["spec"]["jobName"] for d in scrape] == [monitoring.HAPROXY_JOB, monitoring.NODE_JOB]
+    plain = {j["job_name"]: j for j in monitoring.scrape_configs(cluster)}
+    for d in scrape:
+        own = plain[f"{d['spec']['jobName']}-{cluster.name}"]
+        assert d["spec"]["staticConfigs"] == own["static_configs"]  # one set of targets
+    node = next(d for d in scrape if d["spec"]["jobName"] == monitoring.NODE_JOB)
+    assert node["spec"]["metricRelabelings"] == [
+        {"sourceLabels": ["__name__"], "regex": "hacc_.*", "action": "keep"}
+    ]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -21,6 +21,7 @@ Every series carries `hacc_cluster`, so one Prometheus can watch a fleet.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, KUBE_VIP, Cluster
@@ -417,76 +418,38 @@ def operator_objects(cluster: Cluster) -> dict[str, list[dict[str, Any]]]:
             }
         )
     files["probes.yaml"] = probes
-    scraped: list[dict[str, Any]] = []
-    for job, port in scrape_targets(cluster):
-        short = job.removeprefix("hacc-")
-        meta = _meta(cluster, short)
-        selector = {"hacc.dev/cluster": cluster.name, "hacc.dev/metrics": short}
-        scraped += [
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {**meta, "labels": {**meta["labels"], "hacc.dev/metrics": short}},
-                "spec": {
-                    "clusterIP": "None",
-                    "ports": [{"name": "metrics", "port": port, "targetPort": port}],
-                },
-            },
-            {
-                # A Service without a selector: its Endpoints list the nodes, named for relabeling.
-                "apiVersion": "v1",
-                "kind": "Endpoints",
-                "metadata": {**meta, "labels": {**meta["labels"], "hacc.dev/metrics": short}},
-                "subsets": [
+    # Static targets through a ScrapeConfig, not selector-less Services with hand-written
+    # Endpoints: Argo CD 3.x excludes Endpoints and EndpointSlice from what it applies
+    # (argo-cd manifests/base/config/argocd-cm.yaml `resource.exclusions`), and v1 Endpoints
+    # is deprecated from Kubernetes 1.33.
+    scraped: list[dict[str, Any]] = [
+        {
+            "apiVersion": "monitoring.coreos.com/v1alpha1",
+            "kind": "ScrapeConfig",
+            "metadata": _meta(cluster, job.removeprefix("hacc-")),
+            "spec": {
+                "jobName": job,
+                "metricsPath": "/metrics",
+                "staticConfigs": [
                     {
-                        "addresses": [
-                            {"ip": n.address, "nodeName": n.name} for n in cluster.control_plane
-                        ],
-                        "ports": [{"name": "metrics", "port": port}],
+                        "targets": [f"{n.address}:{port}"],
+                        "labels": {"hacc_cluster": cluster.name, "node": n.name},
                     }
+                    for n in cluster.control_plane
                 ],
+                **({"metricRelabelings": [_camel(KEEP_HACC)]} if job == NODE_JOB else {}),
             },
-            {
-                "apiVersion": "monitoring.coreos.com/v1",
-                "kind": "ServiceMonitor",
-                "metadata": meta,
-                "spec": {
-                    "jobLabel": "hacc.dev/metrics",
-                    "selector": {"matchLabels": selector},
-                    "namespaceSelector": {"matchNames": [cluster.monitoring.namespace]},
-                    "endpoints": [
-                        {
-                            "port": "metrics",
-                            "path": "/metrics",
-                            "relabelings": [
-                                {
-                                    "sourceLabels": ["__meta_kubernetes_endpoint_node_name"],
-                                    "targetLabel": "node",
-                                },
-                                {"targetLabel": "hacc_cluster", "replacement": cluster.name},
-                                {"targetLabel": "job", "replacement": job},
-                            ],
-                            **(
-                                {
-                                    "metricRelabelings": [
-                                        {
-                                            "sourceLabels": ["__name__"],
-                                            "regex": "hacc_.*",
-                                            "action": "keep",
-                                        }
-                                    ]
-                                }
-                                if job == NODE_JOB
-                                else {}
-                            ),
-                        }
-                    ],
-                },
-            },
-        ]
+        }
+        for job, port in scrape_targets(cluster)
+    ]
     if scraped:
         files["scrape-targets.yaml"] = scraped
     return files
+
+
+def _camel(relabel: dict[str, Any]) -> dict[str, Any]:
+    """A Prometheus relabel configuration in the Prometheus Operator's spelling."""
+    return {re.sub(r"_(\w)", lambda m: m.group(1).upper(), k): v for k, v in relabel.items()}
 
 
 def _node_relabelings(
