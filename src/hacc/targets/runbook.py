@@ -12,6 +12,7 @@ from hacc.compiler.model import (
 from hacc.targets import extensions, keepalived, monitoring
 from hacc.targets.artifact import RUNBOOK, Artifact
 from hacc.targets.base import is_ip, render_template
+from hacc.targets.names import MONITORING, object_name
 
 # How an apiserver is seen down: HAProxy's view is only in keepalived-haproxy mode.
 HAPROXY_TOO = "(the node's probe, or every HAProxy marks it down)"
@@ -127,6 +128,12 @@ def diagram(cluster: Cluster) -> str:
     return "```mermaid\n" + "\n".join(lines) + "\n```"
 
 
+def _gitops_names(cluster: Cluster) -> dict[str, str] | None:
+    if cluster.gitops is None:
+        return None
+    return {"app": object_name(cluster.name), "monitoring": object_name(cluster.name, MONITORING)}
+
+
 def applies(cluster: Cluster) -> bool:
     return True
 
@@ -159,5 +166,6 @@ def render(cluster: Cluster) -> list[Artifact]:
         textfile_dir=monitoring.TEXTFILE_DIR,
         metric=monitoring.STATE_METRIC,
         diagram=diagram(cluster),
+        gitops=_gitops_names(cluster),
     )
     return [Artifact("RUNBOOK.md", text, RUNBOOK)]
