@@ -196,10 +196,11 @@ def healthy(c: Cluster) -> dict[str, list[float | None]]:
                 for state in ("UP", "DOWN"):
                     lab = {**be, "server": s.name, "state": state}
                     out[_series(lab, "haproxy_server_status")] = flat(state == "UP")
+            out[_series({**base, "job": monitoring.NODE_JOB, "node": n.name}, "up")] = flat(1)
             ka = {**base, "job": monitoring.NODE_JOB, "node": n.name, "vrrp_instance": "VI_X"}
-            for state in ("MASTER", "BACKUP"):
+            for state in ("MASTER", "BACKUP", "FAULT", "STOP"):
                 holder = n == c.first
-                value = holder if state == "MASTER" else not holder
+                value = holder if state == "MASTER" else (not holder and state == "BACKUP")
                 out[_series({**ka, "state": state}, monitoring.STATE_METRIC)] = flat(value)
     if c.mode == KUBE_VIP:
         for n in c.control_plane:
@@ -295,9 +296,41 @@ def fault(c: Cluster, alert: str, fire: bool) -> tuple[dict[str, list[float | No
         for n in c.control_plane[:down]:
             _set(s, "kube_node_status_condition", 0, node=n.name)
         expected = [{}]
+    elif alert == "HaccTargetsMissing":
+        # the Probe is not applied: no target of the job at all (a near miss: one target left)
+        gone = c.control_plane if fire else c.control_plane[1:]
+        for n in gone:
+            for name in ("up", "probe_success", "probe_ssl_earliest_cert_expiry"):
+                _set(s, name, [None] * SAMPLES, job=monitoring.APISERVER_JOB, target=n.name)
+        expected = [{EXACT: "", "job": monitoring.APISERVER_JOB, "hacc_cluster": c.name}]
+    elif alert == "HaccKubeStateMetricsMissing":
+        gone = c.control_plane if fire else c.control_plane[1:]
+        for n in gone:
+            _set(s, "kube_node_status_condition", [None] * SAMPLES, node=n.name)
+        expected = [{EXACT: "", "condition": "Ready", "status": "true"}]
+    elif alert == "HaccKeepalivedStateMissing":
+        # the node exporter on cp2 is gone (a near miss: one of its four series is)
+        _set(
+            s,
+            monitoring.STATE_METRIC,
+            [None] * SAMPLES,
+            node=second,
+            **({} if fire else {"state": "STOP"}),
+        )
+        expected = [{EXACT: "", "job": monitoring.NODE_JOB, "hacc_cluster": c.name, "node": second}]
+    elif alert == "HaccKeepalivedFault":
+        # cp2's HAProxy check fails: BACKUP -> FAULT (a near miss: for one sample only)
+        at = 0 if fire else SAMPLES - 1
+        fault_ = [float(i >= at) for i in range(SAMPLES)]
+        _set(s, monitoring.STATE_METRIC, fault_, node=second, state="FAULT")
+        _set(s, monitoring.STATE_METRIC, [1.0 - x for x in fault_], node=second, state="BACKUP")
+        expected = [{EXACT: "", "node": second, "state": "FAULT"}]
     else:
         raise AssertionError(f"no unit test for {alert}")
     return s, expected if fire else []
+
+
+EXACT = "__exact__"
 
 
 def _values(values: list[float | None]) -> str:
@@ -308,7 +341,9 @@ def _expected_alert(rule: dict[str, Any], labels: dict[str, str], c: Cluster, s)
     """The alert promtool must report: series labels after the rule's aggregation, the rule's
     labels, and its annotations with the templates filled in as Prometheus would."""
     full = {**labels}
-    if labels:
+    if EXACT in labels:  # an absent() or an aggregation: these labels and no others
+        full.pop(EXACT)
+    elif labels:
         full["hacc_cluster"] = c.name
         key = next(
             k
@@ -551,3 +586,58 @@ def test_haproxy_metrics_answer_only_the_allowed_networks(tmp_path) -> None:
         finally:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("name", "alert"),
+    [("keepalived-haproxy", "HaccControlPlaneQuorumAtRisk"), ("kube-vip", "HaccVIPNotHeld")],
+)
+def test_kube_state_metrics_of_another_cluster_do_not_hide_a_fault(name, alert, tmp_path) -> None:
+    """One Prometheus, two clusters with the same node names, told apart by an external label
+    `cluster`: with `clusterMatchers`, this cluster's fault fires although the other is healthy
+    (summed together, the other's Ready nodes or fresh Lease would hide it)."""
+    from hacc.compiler.frontend import analyze
+
+    text = (REPO / "examples" / f"{name}.yaml").read_text()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text + "  monitoring:\n    clusterMatchers: {cluster: here}\n")
+    cluster = analyze(spec).cluster
+    assert cluster is not None and cluster.monitoring.cluster_matchers == (("cluster", "here"),)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": monitoring.rule_groups(cluster)}))
+    rule = next(r for r in monitoring.alert_rules(cluster) if r["alert"] == alert)
+    assert 'cluster="here"' in rule["expr"]
+    ksm = ("kube_node_status_condition{", "kube_lease_renew_time{")
+    faulty, _ = fault(cluster, alert, True)
+    well, _ = fault(cluster, alert, False)
+    series = {k: v for k, v in faulty.items() if not k.startswith(ksm)}
+    for k, v in faulty.items():
+        if k.startswith(ksm):
+            series[k.replace("{", '{cluster="here",', 1)] = v
+    for k, v in well.items():
+        if k.startswith(ksm):
+            series[k.replace("{", '{cluster="there",', 1)] = v
+    test = {
+        "interval": f"{STEP}s",
+        "input_series": [{"series": k, "values": _values(v)} for k, v in sorted(series.items())],
+        "alert_rule_test": [
+            {
+                "eval_time": EVAL,
+                "alertname": alert,
+                "exp_alerts": [_expected_alert(rule, {}, cluster, series)],
+            }
+        ],
+    }
+    path = tmp_path / "test.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"rule_files": [str(rules)], "evaluation_interval": f"{STEP}s", "tests": [test]},
+            sort_keys=False,
+        )
+    )
+    r = run(tool("promtool"), "test", "rules", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # without the matchers (the rules hacc wrote before), the other cluster hides the fault
+    unscoped = cluster._replace(monitoring=cluster.monitoring._replace(cluster_matchers=()))
+    rules.write_text(yaml.safe_dump({"groups": monitoring.rule_groups(unscoped)}))
+    assert run(tool("promtool"), "test", "rules", str(path)).returncode != 0

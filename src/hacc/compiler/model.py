@@ -172,6 +172,7 @@ class Monitoring(NamedTuple):
     blackbox_exporter: str
     namespace: str
     rule_labels: tuple[tuple[str, str], ...]
+    cluster_matchers: tuple[tuple[str, str], ...]  # for kube-state-metrics' series
     runbook_url: str | None
     alerts: Alerts
 
@@ -452,6 +453,7 @@ def _monitoring(
         blackbox_exporter=m["blackboxExporter"],
         namespace=m["namespace"],
         rule_labels=tuple(sorted(m["ruleLabels"].items())),
+        cluster_matchers=tuple(sorted(m.get("clusterMatchers", {}).items())),
         runbook_url=m.get("runbookURL"),
         alerts=Alerts(
             a["endpointDownFor"],

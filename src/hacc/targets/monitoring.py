@@ -81,6 +81,18 @@ def _sel(cluster: Cluster, job: str, **labels: str) -> str:
     return "{" + ",".join(pairs) + "}"
 
 
+def _ksm(cluster: Cluster, *matchers: str, **labels: str) -> str:
+    """A selector of this cluster's kube-state-metrics series: they carry no `hacc_cluster`, so
+    `spec.monitoring.clusterMatchers` tells them from another cluster's in a shared Prometheus."""
+    pairs = [f'{k}="{v}"' for k, v in labels.items()] + list(matchers)
+    pairs += [f'{k}="{v}"' for k, v in cluster.monitoring.cluster_matchers]
+    return "{" + ",".join(pairs) + "}"
+
+
+def _node_regex(cluster: Cluster) -> str:
+    return "|".join(n.name for n in cluster.control_plane)
+
+
 def _rule(
     cluster: Cluster,
     name: str,
@@ -221,7 +233,7 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
         # kube-state-metrics' kube_lease_renew_time carries the `lease` label only
         # (internal/store/lease.go). The Lease's transition count is not exported, so kube-vip
         # mode has no flapping alert.
-        renew = f'{{lease="{LEASE}"}}'
+        renew = _ksm(c, lease=LEASE)
         rules += [
             _rule(
                 c,
@@ -259,8 +271,8 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
                 "{{ $value | humanizeDuration }}; renew it (RUNBOOK.md section 6).",
             )
         )
-    names = "|".join(n.name for n in c.control_plane)
-    ready = f'kube_node_status_condition{{condition="Ready",status="true",node=~"{names}"}}'
+    names = f'node=~"{_node_regex(c)}"'
+    ready = "kube_node_status_condition" + _ksm(c, names, condition="Ready", status="true")
     rules.append(
         _rule(
             c,
@@ -274,6 +286,77 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
             for_=a.quorum_for,
         )
     )
+    return rules + missing_series_rules(c)
+
+
+def missing_series_rules(c: Cluster) -> list[dict[str, Any]]:
+    """The alerts above compare series; with no series at all they stay silent. These fire when
+    a scrape job has no target, kube-state-metrics is not scraped, a node's keepalived state is
+    not published, or keepalived is in FAULT or STOP (a lost backup)."""
+    a = c.monitoring.alerts
+    jobs = [ENDPOINT_JOB, APISERVER_JOB] + [job for job, _ in scrape_targets(c)]
+    rules = [
+        _rule(
+            c,
+            "HaccTargetsMissing",
+            " or ".join(f"absent(up{_sel(c, job)})" for job in jobs),
+            severity="warning",
+            summary=f"Prometheus has no {{{{ $labels.job }}}} target of {c.name}",
+            description="No target of the job {{ $labels.job }} has been scraped for "
+            f"{a.endpoint_down_for}: its Probe or ScrapeConfig (or its job in "
+            "monitoring/scrape-configs.yaml) is not applied or not selected, and every alert "
+            "that reads it stays silent.",
+            for_=a.endpoint_down_for,
+        )
+    ]
+    ready = "kube_node_status_condition" + _ksm(c, condition="Ready", status="true")
+    ksm = f"absent({ready})"
+    silenced = "the node-condition half of HaccControlPlaneQuorumAtRisk"
+    if c.mode == KUBE_VIP:
+        ksm += f" or absent(kube_lease_renew_time{_ksm(c, lease=LEASE)})"
+        silenced += " and HaccVIPNotHeld"
+    rules.append(
+        _rule(
+            c,
+            "HaccKubeStateMetricsMissing",
+            ksm,
+            severity="warning",
+            summary=f"No kube-state-metrics series of {c.name}",
+            description=f"kube-state-metrics' series of {c.name} have been missing for "
+            f"{a.quorum_for}: it is not running or not scraped, so {silenced} cannot fire.",
+            for_=a.quorum_for,
+        )
+    )
+    if c.mode == KEEPALIVED_HAPROXY:
+        rules += [
+            _rule(
+                c,
+                "HaccKeepalivedStateMissing",
+                " or ".join(
+                    f"absent({STATE_METRIC}{_sel(c, NODE_JOB, node=n.name)})"
+                    for n in c.control_plane
+                ),
+                severity="warning",
+                summary=f"keepalived's state on {{{{ $labels.node }}}} of {c.name} is not published",
+                description=f"{STATE_METRIC} of {{{{ $labels.node }}}} has been missing for "
+                f"{a.load_balancer_down_for}: the node exporter is down or does not read "
+                f"{TEXTFILE_DIR}, or keepalived never ran its notify script. HaccVIPNotHeld, "
+                "HaccVIPSplitBrain and HaccVIPFlapping do not see this node.",
+                for_=a.load_balancer_down_for,
+            ),
+            _rule(
+                c,
+                "HaccKeepalivedFault",
+                f"max by (node, state) ({STATE_METRIC}"
+                f'{_sel(c, NODE_JOB).rstrip("}")},state=~"FAULT|STOP"}}) == 1',
+                severity="warning",
+                summary=f"keepalived on {{{{ $labels.node }}}} of {c.name} is in {{{{ $labels.state }}}}",
+                description="keepalived on {{ $labels.node }} has reported {{ $labels.state }} "
+                f"for {a.load_balancer_down_for}: it can neither hold the VIP nor take it over, "
+                "so the cluster has one backup fewer.",
+                for_=a.load_balancer_down_for,
+            ),
+        ]
     return rules
 
 

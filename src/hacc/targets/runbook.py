@@ -53,6 +53,21 @@ ALERT_HELP = {
     "the node) expires within the warning period. Refresh it (section 6).",
     "HaccCertificateExpiryCritical": "A served certificate expires within days: refresh it now "
     "(section 6), one control-plane node at a time.",
+    "HaccTargetsMissing": "Prometheus has no target at all for the job in `job`, so the alerts "
+    "that read it cannot fire. Check that the Probe or ScrapeConfig in `manifests/monitoring/` "
+    "exists and carries the labels the Prometheus selects by (or that the job from "
+    "`monitoring/scrape-configs.yaml` is in its configuration), then Prometheus's Targets page.",
+    "HaccKubeStateMetricsMissing": "kube-state-metrics' series are missing: it is not running "
+    "or not scraped (the plain `monitoring/` files do not scrape it: add its job), or "
+    "`spec.monitoring.clusterMatchers` does not match the labels this cluster's series carry.",
+    "HaccKeepalivedStateMissing": "The node's keepalived state is not published: the node "
+    "exporter is stopped or does not read the textfile directory, or keepalived has not run "
+    "its notify script since it started. The VIP alerts do not see this node meanwhile. "
+    "`systemctl status prometheus-node-exporter keepalived`.",
+    "HaccKeepalivedFault": "keepalived on the node is in FAULT (its HAProxy check fails: no "
+    "healthy backend, or HAProxy down) or STOP (keepalived stopped): it can neither hold nor "
+    "take over the VIP, so the cluster has one backup fewer. `journalctl -u keepalived` says "
+    "which; for FAULT, `systemctl status haproxy` and HaccApiserverDown on the same node.",
     "HaccControlPlaneQuorumAtRisk": "Fewer control-plane nodes than a majority are Ready or answer "
     "`/readyz`. dqlite needs a majority of its voters: writes have stopped, unless the failing "
     "nodes still run dqlite; then one more loss stops them. Bring nodes back (section 9) before "
