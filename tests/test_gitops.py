@@ -185,6 +185,23 @@ def test_check(hacc, spec, tmp_path) -> None:
     assert r.err.endswith("7 stale files\n")  # 3 haproxy.cfg, 3 user-data, the runbook
 
 
+def test_check_without_specs_reports_the_deleted_specs_folder(hacc, spec, tmp_path) -> None:
+    """pre-commit after `git rm` of the only spec: no SPEC to give, the orphan is the finding."""
+    out = tmp_path / "out"
+    assert hacc("build", str(spec), "-o", str(out)).code == 0
+    spec.unlink()
+    r = hacc("build", "--check", "-o", str(out))
+    assert r.code == 1, r.err
+    assert f"{out}/edge-paris-01: no spec builds cluster edge-paris-01 any more" in r.err
+    assert r.err.endswith("1 orphaned cluster folder\n")
+    r = hacc("build", "--check", "-o", str(out), "--format", "json")
+    assert r.code == 1
+    doc = json.loads(r.out)
+    assert doc["ok"] is False and [o["folder"] for o in doc["orphans"]] == [f"{out}/edge-paris-01"]
+    # an empty OUT is still a usage error: there is nothing to check
+    assert hacc("build", "--check", "-o", str(tmp_path / "empty")).code == 2
+
+
 # -- build --commit --------------------------------------------------------------------------
 
 
