@@ -641,3 +641,31 @@ def test_kube_state_metrics_of_another_cluster_do_not_hide_a_fault(name, alert, 
     unscoped = cluster._replace(monitoring=cluster.monitoring._replace(cluster_matchers=()))
     rules.write_text(yaml.safe_dump({"groups": monitoring.rule_groups(unscoped)}))
     assert run(tool("promtool"), "test", "rules", str(path)).returncode != 0
+
+
+def test_runbook_urls_open_from_a_chat_and_each_prometheus_has_its_exporter() -> None:
+    """Alertmanager, Slack and PagerDuty need an absolute runbook_url: the runbook's page in
+    the GitOps repository. The Probe objects' exporter is the cluster's, the plain files' is the
+    one beside your Prometheus (127.0.0.1 in a pod would be the Prometheus pod itself)."""
+    cluster = compiled("keepalived-haproxy")[0]
+    assert cluster.gitops is not None
+    url = monitoring.runbook_url(cluster, "HaccVIPNotHeld")
+    assert url == (
+        "https://git.example.com/platform/clusters/blob/main/clusters/edge-paris-01/RUNBOOK.md"
+        "#haccvipnotheld"
+    ), url
+    assert monitoring.runbook_url(cluster._replace(gitops=None), "HaccX") == (
+        "edge-paris-01/RUNBOOK.md#haccx"
+    )
+    probes = [d for d in operator_objects("keepalived-haproxy") if d["kind"] == "Probe"]
+    assert {p["spec"]["prober"]["url"] for p in probes} == {
+        "prometheus-blackbox-exporter.observability.svc:9115"
+    }
+    plain = yaml.safe_load(files("keepalived-haproxy")["monitoring/scrape-configs.yaml"])
+    addresses = {
+        r["replacement"]
+        for job in plain["scrape_configs"]
+        for r in job.get("relabel_configs", [])
+        if r.get("target_label") == "__address__"
+    }
+    assert addresses == {"127.0.0.1:9115"}

@@ -40,6 +40,17 @@ def flux_url(url: str) -> str:
     return f"ssh://{m.group(1)}@{m.group(2)}/{m.group(3)}" if m else url
 
 
+def browse_url(g: GitOps, path: str) -> str | None:
+    """Where a browser shows `path` of the repository on its branch, or None for a URL that
+    names no web host (`/blob/<branch>/` is GitHub's and Gitea's form; GitLab redirects it)."""
+    m = re.fullmatch(
+        r"(?:https://|ssh://)?(?:[^@/]+@)?([^/:]+)(?::\d+)?[:/](.+?)(?:\.git)?/?", g.repo_url
+    )
+    if m is None or re.search(r"[#?<>{}|^%]", m.group(2)):
+        return None
+    return f"https://{m.group(1)}/{m.group(2)}/blob/{g.branch}/{path}"
+
+
 def git_repository(name: str, g: GitOps) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": "5m",

@@ -27,6 +27,7 @@ from typing import Any
 from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, KUBE_VIP, Cluster
 from hacc.targets.artifact import MANIFEST, MONITORING, Artifact
 from hacc.targets.base import dump_yaml, header
+from hacc.targets.gitops import browse_url
 
 # Debian's and Ubuntu's prometheus-node-exporter read this directory (its
 # `--collector.textfile.directory` default there).
@@ -68,8 +69,12 @@ def endpoint_url(cluster: Cluster) -> str:
 
 
 def runbook_url(cluster: Cluster, alert: str) -> str:
-    base = cluster.monitoring.runbook_url or f"{cluster.name}/RUNBOOK.md"
-    return f"{base}#{alert.lower()}"
+    """An address Slack, PagerDuty and Alertmanager's UI can open: the runbook in the GitOps
+    repository when there is one."""
+    base = cluster.monitoring.runbook_url
+    if base is None and cluster.gitops is not None:
+        base = browse_url(cluster.gitops, cluster.gitops.under(cluster.name, "RUNBOOK.md"))
+    return f"{base or f'{cluster.name}/RUNBOOK.md'}#{alert.lower()}"
 
 
 # -- the alert rules ---------------------------------------------------------------------------
@@ -179,7 +184,9 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
             severity="warning",
             summary=f"A probe of {c.name} gets no answer from the blackbox exporter: "
             "{{ $labels.target }}",
-            description=f"The blackbox exporter at {c.monitoring.blackbox_exporter} has not "
+            description="The blackbox exporter (monitoring/: "
+            f"{c.monitoring.blackbox_exporter}; the Probe objects: "
+            f"{c.monitoring.cluster_blackbox_exporter}) has not "
             f"answered the probe of {{{{ $labels.target }}}} for {a.endpoint_down_for}: "
             f"{PROBE_ALERTS[c.mode == KEEPALIVED_HAPROXY]} cannot fire for it until it does.",
             for_=a.endpoint_down_for,
@@ -489,7 +496,7 @@ def operator_objects(cluster: Cluster) -> dict[str, list[dict[str, Any]]]:
                 "spec": {
                     "jobName": job,
                     "module": MODULE,
-                    "prober": {"url": cluster.monitoring.blackbox_exporter},
+                    "prober": {"url": cluster.monitoring.cluster_blackbox_exporter},
                     "targets": {
                         "staticConfig": {
                             "static": [url for url, _ in targets],

@@ -28,7 +28,8 @@ ALERT_HELP = {
     "section 9 from step 1 on every control-plane node; `microk8s status` shows whether dqlite "
     "has a leader.",
     "HaccProbesFailing": "Prometheus runs the `/readyz` probes through the blackbox exporter "
-    "(`spec.monitoring.blackboxExporter`): it does not answer the probe of `target`, or its "
+    "(`spec.monitoring.clusterBlackboxExporter` for the Probe objects, "
+    "`spec.monitoring.blackboxExporter` for `monitoring/`): it does not answer the probe of `target`, or its "
     "configuration lacks the `hacc_readyz` module (it then answers 400). While it fails, the "
     "alerts that read that probe cannot fire (the alert's description names them). From where "
     "Prometheus runs: `curl 'http://<exporter>/probe?module=hacc_readyz&target=<URL>'` with the "
