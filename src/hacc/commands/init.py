@@ -35,7 +35,9 @@ def run(opts: Options, report: Report) -> int:
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", opts.name):
         raise UsageError(f"hacc init: --name {opts.name!r} is not a DNS-1123 label")
     shown = "ha-cluster.yaml" if opts.path == "-" else os.path.basename(opts.path)
-    text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or editor_schema.RELATIVE_URL)
+    # Standard output gets no schema file beside it, so no modeline naming one.
+    default = None if opts.path == "-" else editor_schema.RELATIVE_URL
+    text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or default)
     if opts.path == "-":
         report.out(text, plain=True)
         return EXIT_OK
