@@ -96,6 +96,14 @@ def next_channel(cluster: Cluster) -> str | None:
     return now.next_minor(now.risk) if now.minor else None
 
 
+ROW = 3  # nodes side by side in the diagram: wider than that, GitHub shrinks it unreadably
+
+
+def _rows(ids: list[str]) -> list[str]:
+    """Invisible links that put each node below the one ROW before it: rows of ROW nodes."""
+    return [f"    {ids[i - ROW]} ~~~ {ids[i]}" for i in range(ROW, len(ids))]
+
+
 def diagram(cluster: Cluster) -> str:
     """A Mermaid flowchart of the cluster (GitHub and GitLab render it): the endpoint, every node
     with its address and role, what runs where, and who joins whom at first boot. Node ids are
@@ -126,18 +134,27 @@ def diagram(cluster: Cluster) -> str:
         if n == c.first:
             parts.append("bootstraps the cluster")
         lines.append(f'    {ids[n.name]}["{"<br/>".join(parts)}"]')
+    lines += _rows([ids[n.name] for n in c.control_plane])
     lines.append("  end")
     if c.workers:
         lines.append('  subgraph workers ["workers"]')
         for n in c.workers:
             lines.append(f'    {ids[n.name]}["{n.name}<br/>{n.address}"]')
+        lines += _rows([ids[n.name] for n in c.workers])
         lines.append("  end")
     target = {KEEPALIVED_HAPROXY: f"HAProxy to :{APISERVER_PORT}", "kube-vip": "the holder"}
-    for n in c.control_plane:
-        lines.append(f'  ep -->|"{target.get(c.mode, f":{APISERVER_PORT}")}"| {ids[n.name]}')
+    for i, n in enumerate(c.control_plane):
+        label = f'|"{target.get(c.mode, f":{APISERVER_PORT}")}"|' if i == 0 else ""
+        lines.append(f"  ep -->{label} {ids[n.name]}")
     first = ids[c.first.name]
-    for n in c.nodes[1:]:
-        lines.append(f'  {ids[n.name]} -.->|"joins at first boot, :{CLUSTER_AGENT_PORT}"| {first}')
+    # One label for the joins: the same text on every edge overlaps itself. Workers join as one
+    # edge from their subgraph, so a large pool adds no edges.
+    join = f'|"joins at first boot, :{CLUSTER_AGENT_PORT}"|'
+    for i, n in enumerate(c.control_plane[1:]):
+        lines.append(f"  {ids[n.name]} -.->{join if i == 0 else ''} {first}")
+    if c.workers:
+        label = join if len(c.control_plane) == 1 else '|"join too, as workers"|'
+        lines.append(f"  workers -.->{label} {first}")
     if c.workers:
         via = "ep" if c.worker_endpoint == "vip" and c.mode in VIP_MODES else "control"
         lines.append(f'  workers -->|"apiserver-proxy"| {via}')
