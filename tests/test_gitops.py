@@ -46,7 +46,7 @@ def test_plan_on_empty_output(hacc, spec, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
     assert r.code == 4, r.err  # changes; 2 is a usage error
-    assert r.out.splitlines()[-1] == "Plan: 46 to add, 0 to change, 0 to destroy."
+    assert r.out.splitlines()[-1] == "Plan: 48 to add, 0 to change, 0 to destroy."
     assert (
         "  + out/edge-paris-01/nodes/cp1/user-data.yaml\n      created [first boot only]" in r.out
     )
@@ -111,7 +111,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
     assert r.code == 0 and r.err == ""
     plan = json.loads(r.out)
     assert plan["format_version"] == "1" and plan["command"] == "plan" and plan["ok"]
-    assert plan["summary"] == {"add": 46, "change": 0, "destroy": 0, "identical": 0}
+    assert plan["summary"] == {"add": 48, "change": 0, "destroy": 0, "identical": 0}
     (cluster,) = plan["clusters"]
     assert cluster["name"] == "edge-paris-01" and cluster["folder"] == str(out / "edge-paris-01")
     by_path = {c["path"]: c for c in cluster["changes"]}
@@ -125,7 +125,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
         "step": "boot the new node w1 with it (RUNBOOK.md section 3)",
     }
     built = json.loads(hacc("build", str(spec), "-o", str(out), "--format", "json").out)
-    assert built["command"] == "build" and built["summary"]["add"] == 46
+    assert built["command"] == "build" and built["summary"]["add"] == 48
     check = hacc("build", "--check", str(spec), "-o", str(out), "--format", "json")
     assert check.code == 0 and json.loads(check.out)["clusters"][0]["changes"] == []
     (out / "edge-paris-01" / "RUNBOOK.md").write_text("edited\n")
@@ -149,7 +149,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
         "add": 0,
         "change": 1,
         "destroy": 0,
-        "identical": 45,
+        "identical": 47,
     }
 
 
@@ -171,10 +171,10 @@ def test_json_reports_diagnostics_and_writes_nothing(hacc, spec, tmp_path) -> No
 def test_check(hacc, spec, tmp_path) -> None:
     out = tmp_path / "out"
     r = hacc("build", "--check", str(spec), "-o", str(out))
-    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 46
+    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 48
     hacc("build", str(spec), "-o", str(out))
     r = hacc("build", "--check", str(spec), "-o", str(out))
-    assert (r.code, r.err) == (0, "up to date: 46 files\n")
+    assert (r.code, r.err) == (0, "up to date: 48 files\n")
     edited = out / "edge-paris-01" / "nodes" / "cp1" / "haproxy.cfg"
     edited.write_text(edited.read_text() + "# tweak\n")
     spec.write_text(replaced(spec.read_text(), "balance: leastconn", "balance: roundrobin"))
@@ -218,7 +218,7 @@ def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None
     assert head.message.startswith("hacc: build edge-paris-01\n\nSpecs:\n  edge-paris-01: sha256:")
     files = set(repo.git.ls_files().splitlines())
     assert "clusters/edge-paris-01/.hacc-state.json" in files
-    assert len([f for f in files if f.startswith("clusters/")]) == 47
+    assert len([f for f in files if f.startswith("clusters/")]) == 49
     assert "notes.txt" not in files and repo.is_dirty(untracked_files=True)
     # nothing changed: no commit
     r = hacc("build", "--commit", str(spec), "-o", str(out))
@@ -618,7 +618,7 @@ def test_fleet_survives_building_one_spec_at_a_time(hacc, tmp_path) -> None:
     out = tmp_path / "out"
     assert hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out)).code == 0
     fleet = (out / "_fleet" / "flux/kustomizations-clusters.yaml").read_text()
-    assert "0 update, 46 identical" in hacc("build", str(second), "-o", str(out), "-q").err
+    assert "0 update, 48 identical" in hacc("build", str(second), "-o", str(out), "-q").err
     assert (out / "_fleet" / "flux/kustomizations-clusters.yaml").read_text() == fleet
     assert hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
     # a cluster whose spec drops its gitops section leaves the fleet: the fleet files go

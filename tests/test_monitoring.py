@@ -35,10 +35,11 @@ def crd_schemas() -> dict[str, dict[str, Any]]:
 
 
 def operator_objects(name: str) -> list[dict[str, Any]]:
+    """The Prometheus Operator's objects in manifests/monitoring/ (not the dashboard's ConfigMap)."""
     docs = []
     for path, text in files(name).items():
         if path.startswith("manifests/monitoring/") and not path.endswith("kustomization.yaml"):
-            docs += [d for d in yaml.safe_load_all(text) if d]
+            docs += [d for d in yaml.safe_load_all(text) if d and d["kind"] != "ConfigMap"]
     return docs
 
 

@@ -9,6 +9,7 @@ from types import ModuleType
 
 from hacc.compiler.model import Cluster
 from hacc.targets import (
+    dashboard,
     day2,
     external,
     gitops,
@@ -31,6 +32,7 @@ TARGETS: dict[str, ModuleType] = {
     "kube-vip": kube_vip,
     "manifests": manifests,
     "monitoring": monitoring,
+    "dashboard": dashboard,
     "external-lb": external,
     "day2": day2,
     "user-data": user_data,

@@ -36,6 +36,7 @@ STATE_METRIC = "hacc_keepalived_vrrp_state"
 MODULE = "hacc_readyz"
 KUBE_VIP_METRICS_PORT = 2112  # targets/kube_vip.py sets prometheus_server to :2112
 LEASE = "plndr-cp-lock"
+DASHBOARD_FILE = "grafana-dashboard.yaml"
 
 # What a probe that cannot run silences (keepalived-haproxy: HAProxy's view of the apiservers
 # still feeds their alerts).
@@ -576,7 +577,7 @@ def render(cluster: Cluster) -> list[Artifact]:
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": sorted(objects),
+        "resources": sorted([*objects, DASHBOARD_FILE]),  # the ConfigMap: hacc.targets.dashboard
     }
     out.append(
         Artifact(
