@@ -202,6 +202,18 @@ def _failback_timeline() -> dict:
     }
 
 
+def _failback_result() -> dict:
+    return {
+        "config": "hacc default",
+        "title": "holder cut off",
+        "target": "cp1",
+        "vip_moved_s": 0.25,
+        "outage_s": 0.3,
+        "failed": 0,
+        "timeline": _failback_timeline(),
+    }
+
+
 def test_the_plot_follows_every_holder_not_the_last_event() -> None:
     from hacc.drill.plot import NOBODY, holdings
 
@@ -214,15 +226,7 @@ def test_the_plot_follows_every_holder_not_the_last_event() -> None:
 
     from hacc.drill.plot import svg
 
-    result = {
-        "config": "hacc default",
-        "title": "holder cut off",
-        "target": "cp1",
-        "vip_moved_s": 0.25,
-        "outage_s": 0.3,
-        "failed": 0,
-        "timeline": _failback_timeline(),
-    }
+    result = _failback_result()
     texts = "".join(ElementTree.fromstring(svg([result])).itertext())
     assert "VIP on nobody" in texts and "VIP on cp1" in texts and "VIP on cp2" in texts
 
@@ -235,15 +239,7 @@ def test_plot_saved_measurements_and_fail_early_without_matplotlib(
 
     from hacc.drill.plot import svg
 
-    result = {
-        "config": "hacc default",
-        "title": "holder cut off",
-        "target": "cp1",
-        "vip_moved_s": 0.25,
-        "outage_s": 0.3,
-        "failed": 0,
-        "timeline": _failback_timeline(),
-    }
+    result = _failback_result()
     saved = tmp_path / "drill.json"
     saved.write_text(json.dumps({"cluster": "x", "results": [result]}))
     out = tmp_path / "drill.svg"
