@@ -420,9 +420,14 @@ def test_two_fleets_on_one_path_keep_their_own_files(hacc, tmp_path) -> None:
         path.write_text(yaml.safe_dump(data))
         specs.append(str(path))
     assert hacc("build", *specs, "-o", str(out)).code == 0
-    fleet = sorted(p.name for p in (out / "_fleet").iterdir() if p.name != STATE_FILE)
-    assert len(fleet) == 4, fleet
-    texts = "".join((out / "_fleet" / f).read_text() for f in fleet)
+    root = out / "_fleet"
+    fleet = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.yaml")
+        if not p.name.endswith("kustomization.yaml")
+    )
+    assert len(fleet) == 4, fleet  # an ApplicationSet file and a Flux file per fleet
+    texts = "".join((root / f).read_text() for f in fleet)
     assert "a.example" in texts and "b.example" in texts
 
 
