@@ -34,9 +34,9 @@ def test_build_all_examples(hacc, tmp_path) -> None:
     assert files["edge-paris-01/nodes/cp1/apply-day2.sh"][1] == 0o755
     assert files["edge-paris-01/nodes/cp1/haproxy.cfg"][1] == 0o644
     assert files["edge-paris-01/nodes/cp1/backup.sh"][1] == 0o755
-    assert "edge-paris-01: 47 create, 0 update, 0 identical, 0 remove" in r.err
+    assert "edge-paris-01: 51 create, 0 update, 0 identical, 0 remove" in r.err
     state = json.loads((out / "edge-paris-01" / STATE_FILE).read_text())
-    assert len(state["files"]) == 47 and state["cluster"] == "edge-paris-01"
+    assert len(state["files"]) == 51 and state["cluster"] == "edge-paris-01"
 
 
 def test_same_bytes_whatever_the_folder(hacc, tmp_path, monkeypatch) -> None:
@@ -64,7 +64,7 @@ def test_rebuild_rewrites_nothing(hacc, tmp_path) -> None:
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out), "-q")
     assert r.code == 0
-    assert r.err == "edge-paris-01: 0 create, 0 update, 47 identical, 0 remove\n"
+    assert r.err == "edge-paris-01: 0 create, 0 update, 51 identical, 0 remove\n"
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import KEEPALIVED_EXAMPLE
+from conftest import EXAMPLES, KEEPALIVED_EXAMPLE
 from hacc.commands.args import MODES
 from hacc.schemas import load_schema
 
@@ -152,8 +152,24 @@ def test_init_refuses_to_overwrite(hacc, tmp_path) -> None:
 def test_init_to_stdout_and_bad_name(hacc) -> None:
     r = hacc("init", "-", "--mode", "kube-vip")
     assert r.code == 0 and "mode: kube-vip" in r.out
+    # no schema file is written beside standard output, so no modeline names one
+    assert "yaml-language-server" not in r.out and r.out.startswith("# A MicroK8s")
+    url = hacc("init", "-", "--schema-url", "https://example.com/s.json").out
+    assert url.startswith("# yaml-language-server: $schema=https://example.com/s.json\n")
     bad = hacc("init", "-", "--name", "Bad_Name")
     assert bad.code == 2 and "DNS-1123" in bad.err
+
+
+def test_the_examples_modelines_name_the_schema_offline() -> None:
+    """An editor opening an example in a clone validates it without a network."""
+    from hacc.compiler.editor_schema import MODELINE
+    from hacc.schemas import schema_text
+
+    for example in EXAMPLES:
+        m = MODELINE.search(example.read_text().split("\n", 1)[0])
+        assert m, example
+        assert not m.group(1).startswith(("http:", "https:")), example
+        assert (example.parent / m.group(1)).read_text() == schema_text(), example
 
 
 def test_console_script_runs_without_traceback(tmp_path) -> None:

@@ -76,7 +76,7 @@ def test_force_color_when_piped_and_no_color_wins(tmp_path) -> None:
     assert ESC not in run(["validate", str(spec)], FORCE_COLOR="0").stderr
     assert ESC not in run(["validate", str(spec)], FORCE_COLOR="1", NO_COLOR="1").stderr
     plan = run(["plan", str(KEEPALIVED_EXAMPLE), "-o", str(tmp_path / "out")], FORCE_COLOR="1")
-    assert f"{ESC}32m  + " in plan.stdout and f"{ESC}1mPlan: 47 to add" in plan.stdout
+    assert f"{ESC}32m  + " in plan.stdout and f"{ESC}1mPlan: 51 to add" in plan.stdout
     usage = run(["build"], FORCE_COLOR="1")
     assert usage.returncode == 2 and usage.stderr.startswith(f"{ESC}31mhacc build: ")
 

@@ -72,7 +72,7 @@ def test_a_build_killed_before_its_commit_is_undone_by_the_next(repo, tmp_path) 
     )
     assert p.returncode == -signal.SIGKILL, p.stderr
     left = staged(repo)
-    assert "clusters/edge-paris-01/.hacc-state.json" in left and len(left) == 48
+    assert "clusters/edge-paris-01/.hacc-state.json" in left and len(left) == 52
     head = repo.head.commit
     r = run_hacc(*argv, env=env)
     assert r.returncode == 0, r.stderr

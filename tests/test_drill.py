@@ -189,3 +189,69 @@ def test_a_leftover_namespace_is_a_clear_error_not_a_bug(hacc, drill_ready) -> N
         subprocess.run(["ip", "netns", "del", name], check=True)
     assert r.code == 1, r.err
     assert "already exists" in r.err and "internal error" not in r.err
+
+
+def _failback_timeline() -> dict:
+    """cp2 took the VIP; at failback cp1 takes it back a moment before cp2 lets it go, as
+    keepalived's adverts cross (the drill's own table: cp1 holds it after)."""
+    return {
+        "holder": "cp1",
+        "requests": [(-1.0, -0.9, True), (8.0, 8.1, True)],
+        "vip": [(0.05, "cp1", False), (0.3, "cp2", True), (7.5, "cp1", True), (7.6, "cp2", False)],
+        "recovered": 7.0,
+    }
+
+
+def _failback_result() -> dict:
+    return {
+        "config": "hacc default",
+        "title": "holder cut off",
+        "target": "cp1",
+        "vip_moved_s": 0.25,
+        "outage_s": 0.3,
+        "failed": 0,
+        "timeline": _failback_timeline(),
+    }
+
+
+def test_the_plot_follows_every_holder_not_the_last_event() -> None:
+    from hacc.drill.plot import NOBODY, holdings
+
+    spans = holdings(_failback_timeline(), -1.0, 9.0)
+    assert spans["cp1"] == [(-1.0, 0.05), (7.5, 9.0)]  # held again after failback, to the end
+    assert spans["cp2"] == [(0.3, 7.6)]  # both for 0.1 s: two bars, not one level
+    assert spans[NOBODY] == [(0.05, 0.3)]
+    # the drawn rows have labels, "nobody" too
+    from xml.etree import ElementTree
+
+    from hacc.drill.plot import svg
+
+    result = _failback_result()
+    texts = "".join(ElementTree.fromstring(svg([result])).itertext())
+    assert "VIP on nobody" in texts and "VIP on cp1" in texts and "VIP on cp2" in texts
+
+
+def test_plot_saved_measurements_and_fail_early_without_matplotlib(
+    hacc, tmp_path, monkeypatch
+) -> None:
+    import json
+    import sys as _sys
+
+    from hacc.drill.plot import svg
+
+    result = _failback_result()
+    saved = tmp_path / "drill.json"
+    saved.write_text(json.dumps({"cluster": "x", "results": [result]}))
+    out = tmp_path / "drill.svg"
+    r = hacc("drill", "--from-json", str(saved), "--plot", str(out))
+    assert r.code == 0, r.err
+    assert out.read_bytes() == svg(json.loads(saved.read_text())["results"])
+    assert hacc("drill", "--from-json", str(saved)).code == 2  # nothing to draw into
+    saved.write_text("{}")
+    bad = hacc("drill", "--from-json", str(saved), "--plot", str(out))
+    assert bad.code == 1 and "not the JSON of hacc drill --json" in bad.err
+    # no matplotlib: refused before the drill (here, before the root check) rather than after
+    monkeypatch.setitem(_sys.modules, "matplotlib", None)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    r = hacc("drill", str(KEEPALIVED_EXAMPLE), "--plot", str(out))
+    assert r.code == 1 and "needs matplotlib" in r.err and "needs root" not in r.err

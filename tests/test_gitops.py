@@ -13,12 +13,12 @@ from pathlib import Path
 import git
 import pytest
 import yaml
-from jsonschema import Draft7Validator
 
 from conftest import EXAMPLES, KEEPALIVED_EXAMPLE, REPO, replaced
+from crds import problems
+from realtools import run, tool
 
 TOKEN = "0123456789abcdef0123456789abcdef"
-SCHEMAS = REPO / "tests" / "fixtures" / "gitops-schemas"
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_plan_on_empty_output(hacc, spec, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     r = hacc("plan", "ha-cluster.yaml", "-o", "out", "--detailed-exitcode")
     assert r.code == 4, r.err  # changes; 2 is a usage error
-    assert r.out.splitlines()[-1] == "Plan: 47 to add, 0 to change, 0 to destroy."
+    assert r.out.splitlines()[-1] == "Plan: 51 to add, 0 to change, 0 to destroy."
     assert (
         "  + out/edge-paris-01/nodes/cp1/user-data.yaml\n      created [first boot only]" in r.out
     )
@@ -117,7 +117,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
     assert r.code == 0 and r.err == ""
     plan = json.loads(r.out)
     assert plan["format_version"] == "1" and plan["command"] == "plan" and plan["ok"]
-    assert plan["summary"] == {"add": 47, "change": 0, "destroy": 0, "identical": 0}
+    assert plan["summary"] == {"add": 51, "change": 0, "destroy": 0, "identical": 0}
     (cluster,) = plan["clusters"]
     assert cluster["name"] == "edge-paris-01" and cluster["folder"] == str(out / "edge-paris-01")
     by_path = {c["path"]: c for c in cluster["changes"]}
@@ -131,7 +131,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
         "step": "boot the new node w1 with it (RUNBOOK.md section 3)",
     }
     built = json.loads(hacc("build", str(spec), "-o", str(out), "--format", "json").out)
-    assert built["command"] == "build" and built["summary"]["add"] == 47
+    assert built["command"] == "build" and built["summary"]["add"] == 51
     check = hacc("build", "--check", str(spec), "-o", str(out), "--format", "json")
     assert check.code == 0 and json.loads(check.out)["clusters"][0]["changes"] == []
     (out / "edge-paris-01" / "RUNBOOK.md").write_text("edited\n")
@@ -155,7 +155,7 @@ def test_plan_build_and_check_as_json(hacc, spec, tmp_path) -> None:
         "add": 0,
         "change": 1,
         "destroy": 0,
-        "identical": 46,
+        "identical": 50,
     }
 
 
@@ -177,10 +177,10 @@ def test_json_reports_diagnostics_and_writes_nothing(hacc, spec, tmp_path) -> No
 def test_check(hacc, spec, tmp_path) -> None:
     out = tmp_path / "out"
     r = hacc("build", "--check", str(spec), "-o", str(out))
-    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 47
+    assert r.code == 1 and r.err.count(": missing (run hacc build)") == 51
     hacc("build", str(spec), "-o", str(out))
     r = hacc("build", "--check", str(spec), "-o", str(out))
-    assert (r.code, r.err) == (0, "up to date: 47 files\n")
+    assert (r.code, r.err) == (0, "up to date: 51 files\n")
     edited = out / "edge-paris-01" / "nodes" / "cp1" / "haproxy.cfg"
     edited.write_text(edited.read_text() + "# tweak\n")
     spec.write_text(replaced(spec.read_text(), "balance: leastconn", "balance: roundrobin"))
@@ -189,6 +189,23 @@ def test_check(hacc, spec, tmp_path) -> None:
     assert f"{edited}: edited by hand" in r.err
     assert f"{out}/edge-paris-01/nodes/cp2/haproxy.cfg: stale, the spec changed" in r.err
     assert r.err.endswith("7 stale files\n")  # 3 haproxy.cfg, 3 user-data, the runbook
+
+
+def test_check_without_specs_reports_the_deleted_specs_folder(hacc, spec, tmp_path) -> None:
+    """pre-commit after `git rm` of the only spec: no SPEC to give, the orphan is the finding."""
+    out = tmp_path / "out"
+    assert hacc("build", str(spec), "-o", str(out)).code == 0
+    spec.unlink()
+    r = hacc("build", "--check", "-o", str(out))
+    assert r.code == 1, r.err
+    assert f"{out}/edge-paris-01: no spec builds cluster edge-paris-01 any more" in r.err
+    assert r.err.endswith("1 orphaned cluster folder\n")
+    r = hacc("build", "--check", "-o", str(out), "--format", "json")
+    assert r.code == 1
+    doc = json.loads(r.out)
+    assert doc["ok"] is False and [o["folder"] for o in doc["orphans"]] == [f"{out}/edge-paris-01"]
+    # an empty OUT is still a usage error: there is nothing to check
+    assert hacc("build", "--check", "-o", str(tmp_path / "empty")).code == 2
 
 
 # -- build --commit --------------------------------------------------------------------------
@@ -207,7 +224,7 @@ def test_commit_stages_exactly_hacc_files(hacc, spec, tmp_path, git_env) -> None
     assert head.message.startswith("hacc: build edge-paris-01\n\nSpecs:\n  edge-paris-01: sha256:")
     files = set(repo.git.ls_files().splitlines())
     assert "clusters/edge-paris-01/.hacc-state.json" in files
-    assert len([f for f in files if f.startswith("clusters/")]) == 48
+    assert len([f for f in files if f.startswith("clusters/")]) == 52
     assert "notes.txt" not in files and repo.is_dirty(untracked_files=True)
     # nothing changed: no commit
     r = hacc("build", "--commit", str(spec), "-o", str(out))
@@ -440,8 +457,9 @@ def test_leak_guard(hacc, spec, tmp_path, monkeypatch) -> None:
 
 
 def gitops_errors(doc: dict) -> list[str]:
-    schema = json.loads((SCHEMAS / f"{doc['kind']}.json").read_text())
-    return [e.message for e in Draft7Validator(schema).iter_errors(doc)]
+    """The upstream CRD's schema, strictly (tests/fixtures/gitops-crds: Argo CD v3.5.1,
+    kustomize-controller v1.9.4, source-controller v1.9.1)."""
+    return problems(doc)
 
 
 def test_gitops_objects_are_structurally_valid(hacc, tmp_path) -> None:
@@ -450,16 +468,42 @@ def test_gitops_objects_are_structurally_valid(hacc, tmp_path) -> None:
     assert {d["kind"] for d in docs} == {"Application", "GitRepository", "Kustomization"}
     for d in docs:
         assert gitops_errors(d) == [], d
+    monitoring = [
+        d
+        for d in docs
+        if d["spec"]
+        .get("path", d["spec"].get("source", {}).get("path", ""))
+        .rstrip("/")
+        .endswith("manifests/monitoring")
+    ]
+    assert {d["kind"] for d in monitoring} == {"Application", "Kustomization"}
+    for d in monitoring:
+        if d["kind"] == "Application":
+            assert "SkipDryRunOnMissingResource=true" in d["spec"]["syncPolicy"]["syncOptions"]
+            assert d["spec"]["syncPolicy"]["retry"]["limit"] < 0
+        else:
+            assert d["spec"]["dependsOn"] == [
+                {"name": d["metadata"]["name"].removesuffix(".monitoring")}
+            ]
+            assert d["spec"]["retryInterval"]
 
 
 def test_gitops_schema_harness_rejects_broken() -> None:
+    good = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "x", "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "https://x", "path": "p"},
+            "destination": {"server": "https://kubernetes.default.svc"},
+        },
+    }
+    assert gitops_errors(good) == []
+    assert gitops_errors({**good, "spec": {**good["spec"], "destination": 1}})
+    # strict: a field the CRD does not have (a misspelling the apiserver would prune)
     assert gitops_errors(
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Application",
-            "metadata": {"name": "x", "namespace": "argocd"},
-            "spec": {"project": "default", "sources": [], "destination": {}},
-        }
+        {**good, "spec": {**good["spec"], "syncPolicy": {"preserveResources": True}}}
     )
 
 
@@ -477,25 +521,53 @@ def test_fleet_gets_an_applicationset_and_flux_kustomizations(hacc, tmp_path) ->
     out = tmp_path / "out"
     r = hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out))
     assert r.code == 0, r.err
-    appset = yaml.safe_load((out / "_fleet" / "argocd-applicationset-clusters.yaml").read_text())
-    assert gitops_errors(appset) == []
-    assert appset["spec"]["generators"][0]["git"]["directories"] == [
-        {"path": "clusters/*/manifests"}
+    fleet = out / "_fleet"
+    assert sorted(p.relative_to(fleet).as_posix() for p in fleet.rglob("*.yaml")) == [
+        "argocd/applicationset-clusters.yaml",
+        "argocd/kustomization.yaml",
+        "flux/kustomization.yaml",
+        "flux/kustomizations-clusters.yaml",
     ]
-    assert (
-        appset["spec"]["template"]["metadata"]["name"] == "hacc-fleet-{{ index .path.segments 1 }}"
-    )
-    flux = list(
-        yaml.safe_load_all((out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text())
-    )
-    assert [d["kind"] for d in flux] == ["GitRepository", "Kustomization", "Kustomization"]
+    sets = list(yaml.safe_load_all((fleet / "argocd/applicationset-clusters.yaml").read_text()))
+    assert [s["metadata"]["name"] for s in sets] == [
+        "hacc-clusters.fleet",
+        "hacc-clusters.fleet-monitoring",
+    ]
+    for appset in sets:
+        assert gitops_errors(appset) == []
+        assert appset["spec"]["syncPolicy"] == {"preserveResourcesOnDeletion": True}
+    dirs = [g["git"]["directories"] for g in sets[0]["spec"]["generators"]]
+    assert dirs == [
+        [{"path": "clusters/edge-paris-01/manifests"}],
+        [{"path": "clusters/edge-paris-02/manifests"}],
+    ]
+    assert [g["git"]["values"] for g in sets[1]["spec"]["generators"]] == [
+        {"app": "hacc-edge-paris-01.fleet-monitoring", "cluster": "edge-paris-01"},
+        {"app": "hacc-edge-paris-02.fleet-monitoring", "cluster": "edge-paris-02"},
+    ]
+    assert sets[1]["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"] == [
+        "SkipDryRunOnMissingResource=true"
+    ]
+    flux = list(yaml.safe_load_all((fleet / "flux/kustomizations-clusters.yaml").read_text()))
+    assert [d["kind"] for d in flux] == ["GitRepository"] + ["Kustomization"] * 4
     assert [d["spec"]["path"] for d in flux[1:]] == [
         "./clusters/edge-paris-01/manifests",
+        "./clusters/edge-paris-01/manifests/monitoring",
         "./clusters/edge-paris-02/manifests",
+        "./clusters/edge-paris-02/manifests/monitoring",
     ]
     for d in flux:
         assert gitops_errors(d) == []
-    # the folders under OUT are where the ApplicationSet's generator looks
+    for d in flux[1:]:
+        assert d["spec"]["deletionPolicy"] == "Orphan" and d["spec"]["retryInterval"]
+        assert d["spec"]["kubeConfig"]["secretRef"]["name"].endswith("-kubeconfig")
+    # each folder builds with kustomize, and holds one controller's kinds
+    for folder, group in (("argocd", "argoproj.io/"), ("flux", "toolkit.fluxcd.io/")):
+        r = run(tool("kubectl"), "kustomize", str(fleet / folder))
+        assert r.returncode == 0, r.stderr
+        docs = [d for d in yaml.safe_load_all(r.stdout) if d]
+        assert docs and all(group in d["apiVersion"] for d in docs), folder
+    # the folders under OUT are where the ApplicationSet's generators look
     assert sorted(p.parent.parent.name for p in out.glob("*/manifests/kustomization.yaml")) == [
         "edge-paris-01",
         "edge-paris-02",
@@ -568,14 +640,14 @@ def test_fleet_survives_building_one_spec_at_a_time(hacc, tmp_path) -> None:
     second = second_cluster(tmp_path)
     out = tmp_path / "out"
     assert hacc("build", str(KEEPALIVED_EXAMPLE), str(second), "-o", str(out)).code == 0
-    fleet = (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text()
-    assert "0 update, 47 identical" in hacc("build", str(second), "-o", str(out), "-q").err
-    assert (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text() == fleet
+    fleet = (out / "_fleet" / "flux/kustomizations-clusters.yaml").read_text()
+    assert "0 update, 51 identical" in hacc("build", str(second), "-o", str(out), "-q").err
+    assert (out / "_fleet" / "flux/kustomizations-clusters.yaml").read_text() == fleet
     assert hacc("build", "--check", str(KEEPALIVED_EXAMPLE), "-o", str(out)).code == 0
     # a cluster whose spec drops its gitops section leaves the fleet: the fleet files go
     second.write_text(second.read_text().split("  gitops:")[0])
     assert hacc("build", str(second), "-o", str(out)).code == 0
-    assert not (out / "_fleet" / "flux-kustomizations-clusters.yaml").exists()
+    assert not (out / "_fleet" / "flux/kustomizations-clusters.yaml").exists()
 
 
 def test_plan_impact_lines_fit_the_change(hacc, spec, tmp_path) -> None:
@@ -651,5 +723,5 @@ def test_a_folder_no_cluster_could_have_stays_out_of_the_fleet(hacc, tmp_path, n
     (stray / ".hacc-state.json").write_text(json.dumps({**state, "cluster": name, "files": {}}))
     r = hacc("build", str(KEEPALIVED_EXAMPLE), "-o", str(out))
     assert r.code == 0, r.err
-    fleet = (out / "_fleet" / "flux-kustomizations-clusters.yaml").read_text()
+    fleet = (out / "_fleet" / "flux/kustomizations-clusters.yaml").read_text()
     assert name not in fleet and "edge-paris-01" in fleet

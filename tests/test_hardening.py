@@ -420,9 +420,14 @@ def test_two_fleets_on_one_path_keep_their_own_files(hacc, tmp_path) -> None:
         path.write_text(yaml.safe_dump(data))
         specs.append(str(path))
     assert hacc("build", *specs, "-o", str(out)).code == 0
-    fleet = sorted(p.name for p in (out / "_fleet").iterdir() if p.name != STATE_FILE)
-    assert len(fleet) == 4, fleet
-    texts = "".join((out / "_fleet" / f).read_text() for f in fleet)
+    root = out / "_fleet"
+    fleet = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.yaml")
+        if not p.name.endswith("kustomization.yaml")
+    )
+    assert len(fleet) == 4, fleet  # an ApplicationSet file and a Flux file per fleet
+    texts = "".join((root / f).read_text() for f in fleet)
     assert "a.example" in texts and "b.example" in texts
 
 
@@ -452,8 +457,8 @@ def test_check_without_a_spec_never_compiles_a_yaml_file_a_state_file_names(hacc
     state["spec"] = "../../secrets.yaml"
     state_file.write_text(json.dumps(state))
     r = hacc("build", "--check", "-o", str(out))
-    assert r.code == 2 and "holds no cluster built from a spec" in r.err, r.err
-    assert "Canary" not in r.err + r.out and "secrets.yaml" not in r.err, r.err
+    assert r.code == 1 and "1 orphaned cluster folder" in r.err, r.err
+    assert "Canary" not in r.err + r.out and "is not a hacc spec" in r.err, r.err
     # with a spec given, the folder is an orphan, named with its reason
     other = out.parent / "other.yaml"
     other.write_text(replaced(KEEPALIVED_EXAMPLE.read_text(), "edge-paris-01", "edge-other"))

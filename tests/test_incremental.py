@@ -61,11 +61,11 @@ def test_an_unchanged_spec_is_not_rendered_again(hacc, built, renders) -> None:
     r = hacc("build", str(spec), "-o", str(out), "-q")
     assert r.code == 0, r.err
     assert renders == []
-    assert r.err == f"{CLUSTER}: 0 create, 0 update, 47 identical, 0 remove\n"
+    assert r.err == f"{CLUSTER}: 0 create, 0 update, 51 identical, 0 remove\n"
     assert tree(out) == before
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == mtimes
     check = hacc("build", "--check", str(spec), "-o", str(out))
-    assert check.code == 0 and "up to date: 47 files" in check.err
+    assert check.code == 0 and "up to date: 51 files" in check.err
     assert renders == []
 
 
@@ -85,7 +85,7 @@ def test_a_changed_spec_is_always_compiled(hacc, built, renders) -> None:
     assert r.code == 0, r.err
     assert renders == [CLUSTER]
     # The artifacts are the same, but the state records the new inputs.
-    assert "0 create, 0 update, 47 identical" in r.err
+    assert "0 create, 0 update, 51 identical" in r.err
     state = json.loads((out / CLUSTER / STATE_FILE).read_text())
     assert state["inputs"] == cache.inputs_digest("../../spec.yaml", digest(spec.read_bytes()))
 

@@ -47,3 +47,21 @@ def test_the_parser_rejects_a_broken_diagram(parser, tmp_path) -> None:
     broken.write_text(diagram_of("keepalived-haproxy").replace('-->|"https"|', '-->|"https|', 1))
     r = run(tool("node"), parser, str(broken))
     assert r.returncode == 1 and "Parse error" in r.stdout
+
+
+@pytest.mark.parametrize("name", [p.stem for p in EXAMPLES])
+def test_the_diagram_stays_narrow_and_says_each_thing_once(name) -> None:
+    """GitHub scales a wide diagram down to fit the page: at most three nodes side by side, and
+    no edge label repeated (the same label on parallel edges is drawn on top of itself)."""
+    import re
+
+    from hacc.targets.runbook import ROW
+
+    text = diagram_of(name)
+    labels = re.findall(r'-->\|"([^"]*)"\||-\.->\|"([^"]*)"\|', text)
+    flat = [a or b for a, b in labels]
+    assert len(flat) == len(set(flat)), flat
+    for group in re.findall(r"subgraph [^\n]*\n(.*?)\n  end", text, re.S):
+        nodes = re.findall(r"^    (n\d+)\[", group, re.M)
+        below = {b for _, b in re.findall(r"^    (n\d+) ~~~ (n\d+)$", group, re.M)}
+        assert len([n for n in nodes if n not in below]) <= ROW, group

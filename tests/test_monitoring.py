@@ -29,16 +29,17 @@ def crd_schemas() -> dict[str, dict[str, Any]]:
     out = {}
     for path in CRDS.glob("*.yaml"):
         crd = yaml.safe_load(path.read_text())
-        version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+        version = next(v for v in crd["spec"]["versions"] if v["name"] in ("v1", "v1alpha1"))
         out[crd["spec"]["names"]["kind"]] = version["schema"]["openAPIV3Schema"]
     return out
 
 
 def operator_objects(name: str) -> list[dict[str, Any]]:
+    """The Prometheus Operator's objects in manifests/monitoring/ (not the dashboard's ConfigMap)."""
     docs = []
     for path, text in files(name).items():
         if path.startswith("manifests/monitoring/") and not path.endswith("kustomization.yaml"):
-            docs += [d for d in yaml.safe_load_all(text) if d]
+            docs += [d for d in yaml.safe_load_all(text) if d and d["kind"] != "ConfigMap"]
     return docs
 
 
@@ -54,20 +55,57 @@ def crd_problems(doc: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> lis
 
 
 def test_the_crd_schemas_are_the_operators() -> None:
-    assert set(crd_schemas()) == {"PrometheusRule", "ServiceMonitor", "Probe"}
+    assert set(crd_schemas()) == {"PrometheusRule", "ServiceMonitor", "Probe", "ScrapeConfig"}
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_operator_objects_match_the_crds(name) -> None:
     schemas = crd_schemas()
-    docs = [d for d in operator_objects(name) if d["apiVersion"] == "monitoring.coreos.com/v1"]
+    docs = operator_objects(name)
     kinds = {d["kind"] for d in docs}
     assert {"PrometheusRule", "Probe"} <= kinds
     cluster = compiled(name)[0]
     # external mode scrapes only the node exporter (the backups' metrics), and only with backups
-    assert ("ServiceMonitor" in kinds) == (cluster.mode != "external" or bool(cluster.backups))
+    assert ("ScrapeConfig" in kinds) == (cluster.mode != "external" or bool(cluster.backups))
     for doc in docs:
+        assert doc["apiVersion"].startswith("monitoring.coreos.com/"), doc["kind"]
         assert crd_problems(doc, schemas) == [], doc["metadata"]["name"]
+
+
+# What Argo CD 3.x leaves out of every Application's desired state (argo-cd
+# manifests/base/config/argocd-cm.yaml, `resource.exclusions`, v3.0.0 and later).
+ARGOCD_EXCLUDED = {
+    ("", "Endpoints"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("coordination.k8s.io", "Lease"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nothing_argo_cd_excludes_is_in_the_manifests(name) -> None:
+    """Every scrape target reaches Prometheus through objects Argo CD applies: a kind on its
+    default exclusion list would silently never exist."""
+    for path, text in files(name).items():
+        if not path.startswith("manifests/"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                group = doc["apiVersion"].rpartition("/")[0]
+                assert (group, doc["kind"]) not in ARGOCD_EXCLUDED, (path, doc["kind"])
+
+
+def test_scrape_configs_reach_every_node_with_its_name() -> None:
+    cluster = compiled("keepalived-haproxy")[0]
+    scrape = [d for d in operator_objects("keepalived-haproxy") if d["kind"] == "ScrapeConfig"]
+    assert [d["spec"]["jobName"] for d in scrape] == [monitoring.HAPROXY_JOB, monitoring.NODE_JOB]
+    plain = {j["job_name"]: j for j in monitoring.scrape_configs(cluster)}
+    for d in scrape:
+        own = plain[f"{d['spec']['jobName']}-{cluster.name}"]
+        assert d["spec"]["staticConfigs"] == own["static_configs"]  # one set of targets
+    node = next(d for d in scrape if d["spec"]["jobName"] == monitoring.NODE_JOB)
+    assert node["spec"]["metricRelabelings"] == [
+        {"sourceLabels": ["__name__"], "regex": "hacc_.*", "action": "keep"}
+    ]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -160,15 +198,17 @@ def healthy(c: Cluster) -> dict[str, list[float | None]]:
                 for state in ("UP", "DOWN"):
                     lab = {**be, "server": s.name, "state": state}
                     out[_series(lab, "haproxy_server_status")] = flat(state == "UP")
+            out[_series({**base, "job": monitoring.NODE_JOB, "node": n.name}, "up")] = flat(1)
             ka = {**base, "job": monitoring.NODE_JOB, "node": n.name, "vrrp_instance": "VI_X"}
-            for state in ("MASTER", "BACKUP"):
+            for state in ("MASTER", "BACKUP", "FAULT", "STOP"):
                 holder = n == c.first
-                value = holder if state == "MASTER" else not holder
+                value = holder if state == "MASTER" else (not holder and state == "BACKUP")
                 out[_series({**ka, "state": state}, monitoring.STATE_METRIC)] = flat(value)
     if c.backups is not None:  # each control-plane node backed up an hour ago
         for n in c.control_plane:
             lab = {**base, "job": monitoring.NODE_JOB, "node": n.name}
             out[_series(lab, "hacc_backup_last_run_success")] = flat(1)
+            out.setdefault(_series(lab, "up"), flat(1))  # the node exporter answers
             out[_series(lab, "hacc_backup_last_success_timestamp_seconds")] = flat(NOW - 3600)
     if c.mode == KUBE_VIP:
         for n in c.control_plane:
@@ -272,9 +312,41 @@ def fault(c: Cluster, alert: str, fire: bool) -> tuple[dict[str, list[float | No
         hours = c.backups.max_age_hours + (1 if fire else -1)
         _set(s, "hacc_backup_last_success_timestamp_seconds", NOW - hours * 3600, node=second)
         expected = [{"job": monitoring.NODE_JOB, "node": second}]
+    elif alert == "HaccTargetsMissing":
+        # the Probe is not applied: no target of the job at all (a near miss: one target left)
+        gone = c.control_plane if fire else c.control_plane[1:]
+        for n in gone:
+            for name in ("up", "probe_success", "probe_ssl_earliest_cert_expiry"):
+                _set(s, name, [None] * SAMPLES, job=monitoring.APISERVER_JOB, target=n.name)
+        expected = [{EXACT: "", "job": monitoring.APISERVER_JOB, "hacc_cluster": c.name}]
+    elif alert == "HaccKubeStateMetricsMissing":
+        gone = c.control_plane if fire else c.control_plane[1:]
+        for n in gone:
+            _set(s, "kube_node_status_condition", [None] * SAMPLES, node=n.name)
+        expected = [{EXACT: "", "condition": "Ready", "status": "true"}]
+    elif alert == "HaccKeepalivedStateMissing":
+        # the node exporter on cp2 is gone (a near miss: one of its four series is)
+        _set(
+            s,
+            monitoring.STATE_METRIC,
+            [None] * SAMPLES,
+            node=second,
+            **({} if fire else {"state": "STOP"}),
+        )
+        expected = [{EXACT: "", "job": monitoring.NODE_JOB, "hacc_cluster": c.name, "node": second}]
+    elif alert == "HaccKeepalivedFault":
+        # cp2's HAProxy check fails: BACKUP -> FAULT (a near miss: for one sample only)
+        at = 0 if fire else SAMPLES - 1
+        fault_ = [float(i >= at) for i in range(SAMPLES)]
+        _set(s, monitoring.STATE_METRIC, fault_, node=second, state="FAULT")
+        _set(s, monitoring.STATE_METRIC, [1.0 - x for x in fault_], node=second, state="BACKUP")
+        expected = [{EXACT: "", "node": second, "state": "FAULT"}]
     else:
         raise AssertionError(f"no unit test for {alert}")
     return s, expected if fire else []
+
+
+EXACT = "__exact__"
 
 
 def _values(values: list[float | None]) -> str:
@@ -285,7 +357,9 @@ def _expected_alert(rule: dict[str, Any], labels: dict[str, str], c: Cluster, s)
     """The alert promtool must report: series labels after the rule's aggregation, the rule's
     labels, and its annotations with the templates filled in as Prometheus would."""
     full = {**labels}
-    if labels:
+    if EXACT in labels:  # an absent() or an aggregation: these labels and no others
+        full.pop(EXACT)
+    elif labels:
         full["hacc_cluster"] = c.name
         key = next(
             k
@@ -531,3 +605,86 @@ def test_haproxy_metrics_answer_only_the_allowed_networks(tmp_path) -> None:
         finally:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("name", "alert"),
+    [("keepalived-haproxy", "HaccControlPlaneQuorumAtRisk"), ("kube-vip", "HaccVIPNotHeld")],
+)
+def test_kube_state_metrics_of_another_cluster_do_not_hide_a_fault(name, alert, tmp_path) -> None:
+    """One Prometheus, two clusters with the same node names, told apart by an external label
+    `cluster`: with `clusterMatchers`, this cluster's fault fires although the other is healthy
+    (summed together, the other's Ready nodes or fresh Lease would hide it)."""
+    from hacc.compiler.frontend import analyze
+
+    text = (REPO / "examples" / f"{name}.yaml").read_text()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text + "  monitoring:\n    clusterMatchers: {cluster: here}\n")
+    cluster = analyze(spec).cluster
+    assert cluster is not None and cluster.monitoring.cluster_matchers == (("cluster", "here"),)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": monitoring.rule_groups(cluster)}))
+    rule = next(r for r in monitoring.alert_rules(cluster) if r["alert"] == alert)
+    assert 'cluster="here"' in rule["expr"]
+    ksm = ("kube_node_status_condition{", "kube_lease_renew_time{")
+    faulty, _ = fault(cluster, alert, True)
+    well, _ = fault(cluster, alert, False)
+    series = {k: v for k, v in faulty.items() if not k.startswith(ksm)}
+    for k, v in faulty.items():
+        if k.startswith(ksm):
+            series[k.replace("{", '{cluster="here",', 1)] = v
+    for k, v in well.items():
+        if k.startswith(ksm):
+            series[k.replace("{", '{cluster="there",', 1)] = v
+    test = {
+        "interval": f"{STEP}s",
+        "input_series": [{"series": k, "values": _values(v)} for k, v in sorted(series.items())],
+        "alert_rule_test": [
+            {
+                "eval_time": EVAL,
+                "alertname": alert,
+                "exp_alerts": [_expected_alert(rule, {}, cluster, series)],
+            }
+        ],
+    }
+    path = tmp_path / "test.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"rule_files": [str(rules)], "evaluation_interval": f"{STEP}s", "tests": [test]},
+            sort_keys=False,
+        )
+    )
+    r = run(tool("promtool"), "test", "rules", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # without the matchers (the rules hacc wrote before), the other cluster hides the fault
+    unscoped = cluster._replace(monitoring=cluster.monitoring._replace(cluster_matchers=()))
+    rules.write_text(yaml.safe_dump({"groups": monitoring.rule_groups(unscoped)}))
+    assert run(tool("promtool"), "test", "rules", str(path)).returncode != 0
+
+
+def test_runbook_urls_open_from_a_chat_and_each_prometheus_has_its_exporter() -> None:
+    """Alertmanager, Slack and PagerDuty need an absolute runbook_url: the runbook's page in
+    the GitOps repository. The Probe objects' exporter is the cluster's, the plain files' is the
+    one beside your Prometheus (127.0.0.1 in a pod would be the Prometheus pod itself)."""
+    cluster = compiled("keepalived-haproxy")[0]
+    assert cluster.gitops is not None
+    url = monitoring.runbook_url(cluster, "HaccVIPNotHeld")
+    assert url == (
+        "https://git.example.com/platform/clusters/blob/main/clusters/edge-paris-01/RUNBOOK.md"
+        "#haccvipnotheld"
+    ), url
+    assert monitoring.runbook_url(cluster._replace(gitops=None), "HaccX") == (
+        "edge-paris-01/RUNBOOK.md#haccx"
+    )
+    probes = [d for d in operator_objects("keepalived-haproxy") if d["kind"] == "Probe"]
+    assert {p["spec"]["prober"]["url"] for p in probes} == {
+        "prometheus-blackbox-exporter.observability.svc:9115"
+    }
+    plain = yaml.safe_load(files("keepalived-haproxy")["monitoring/scrape-configs.yaml"])
+    addresses = {
+        r["replacement"]
+        for job in plain["scrape_configs"]
+        for r in job.get("relabel_configs", [])
+        if r.get("target_label") == "__address__"
+    }
+    assert addresses == {"127.0.0.1:9115"}

@@ -1,7 +1,11 @@
 """The monitoring drill: the generated rules, scrape and blackbox configurations in real Prometheus,
 blackbox exporter and node exporters around the failover drill's lab (real keepalived and HAProxy
 from the generated configurations). Each fault must fire its alert within the bound and resolve
-after recovery, and every series the rules read must exist as the real exporters emit it.
+after recovery, and every series the rules and the dashboard read must exist as the real
+exporters emit it. The scenarios: one backend down, HAProxy down on the VIP holder (its keepalived
+goes to FAULT), the holder cut off, a certificate near expiry, keepalived stopped everywhere,
+node exporters stopped everywhere, every backend down, a split brain, losing quorum, and the
+flapping those cause.
 
 Set HACC_ALERT_TABLE=FILE to keep the table of alerts and delays."""
 
@@ -58,12 +62,14 @@ def test_every_fault_raises_its_alert_and_it_resolves(tmp_path) -> None:
         watch.start()
         assert watch.ready(60), watch.active()
         missing = watch.missing_series()
+        gaps = watch.dashboard_gaps()
         results = run_faults(drill, watch, BOUND)
     report = table(results)
     if os.environ.get("HACC_ALERT_TABLE"):
         Path(os.environ["HACC_ALERT_TABLE"]).write_text(report)
     # every series the rules read exists as the real exporters emit it (names and labels)
     assert missing == [], missing
+    assert gaps == [], gaps  # every dashboard panel shows data (but kube-state-metrics')
     assert [s for s in selectors(cluster) if s.split("{")[0] not in KSM_ONLY]
     for r in results:
         assert r.fired_s is not None, f"{r.alert} {r.labels} did not fire:\n{report}"

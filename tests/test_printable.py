@@ -152,11 +152,16 @@ def test_the_fleet_template_holds_only_hacc_s_own_actions(hacc, tmp_path) -> Non
         hacc("build", str(KEEPALIVED_EXAMPLE), str(second_cluster(tmp_path)), "-o", str(out)).code
         == 0
     )
-    [appset] = (out / "_fleet").glob("argocd-applicationset-*.yaml")
-    doc = yaml.safe_load(appset.read_text())
-    assert doc["spec"]["goTemplate"] is True
-    actions = {a.strip() for s in _strings(doc["spec"]["template"]) for a in GO_ACTION.findall(s)}
-    assert actions == {"index .path.segments 1", ".path.path"}
-    leftover = [s for s in _strings(doc["spec"]["template"]) if "{{" in GO_ACTION.sub("", s)]
-    assert not leftover
-    assert json.dumps(doc).count("{{") == 3  # the name, the destination and the path
+    appsets = sorted((out / "_fleet" / "argocd").glob("*applicationset*.yaml"))
+    assert appsets
+    for appset in appsets:
+        for doc in yaml.safe_load_all(appset.read_text()):
+            if not doc or doc.get("kind") != "ApplicationSet":
+                continue
+            assert doc["spec"]["goTemplate"] is True
+            template = doc["spec"]["template"]
+            actions = {a.strip() for s in _strings(template) for a in GO_ACTION.findall(s)}
+            # the Application's name and cluster come from hacc's values, the path from Git
+            assert actions == {".values.app", ".values.cluster", ".path.path"}, actions
+            assert not [s for s in _strings(template) if "{{" in GO_ACTION.sub("", s)]
+            assert json.dumps(template).count("{{") == 3

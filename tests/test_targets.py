@@ -394,7 +394,12 @@ def test_runbook_opens_with_a_diagram_of_the_cluster(path) -> None:
             assert {m.group(1), m.group(2)} <= defined | {"control", "workers"}, line
     for n in cluster.nodes:
         assert any(f'"{n.name}<br/>{n.address}' in line for line in body), n.name
-    joins = [line for line in body if "joins at first boot" in line]
-    assert len(joins) == len(cluster.nodes) - 1
+    # every node but the first joins it: the other control-plane nodes one edge each, the
+    # workers one edge from their subgraph; the label is drawn once
+    first = next(line for line in body if f'"{cluster.first.name}<br/>' in line)
+    n0 = first.split("[")[0].strip()
+    joins = [line for line in body if re.match(rf"\s+\w+ -\.->(\|[^|]*\|)? {n0}$", line)]
+    assert len(joins) == len(cluster.control_plane) - 1 + (1 if cluster.workers else 0)
+    assert sum("joins at first boot" in line for line in body) == 1
     if cluster.endpoint.address:
         assert any(cluster.endpoint.address in line for line in body if "ep" in line)

@@ -69,6 +69,12 @@ def run(opts: Options, report: Report) -> int:
         from hacc.outdir.units import recorded_specs
 
         specs += recorded_specs(opts.output, specs)
+    if not specs and opts.check:
+        from hacc.outdir.units import orphans
+
+        if orphans([], opts.output):  # the only spec was deleted: its folder is the finding
+            with fsafe.locked(Path(opts.output), exclusive=False):
+                return _locked(opts, report, [], None, [])
     if not specs:
         raise UsageError(
             "hacc build: give at least one SPEC"

@@ -48,11 +48,12 @@ def with_profile(raw: dict[str, Any], profile: str, source: str) -> Cluster:
 
 @dataclass(frozen=True)
 class Options:
-    spec: str
+    spec: str | None
     profile: str | None = None
     scenarios: list[str] | None = None
     json: str | None = None
     plot: str | None = None
+    from_json: str | None = None  # plot these saved measurements; run no drill
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
@@ -60,11 +61,43 @@ class Options:
             [n.strip() for n in args.scenarios.split(",") if n.strip()] if args.scenarios else None
         )
         return cls(
-            spec=args.spec, profile=args.profile, scenarios=names, json=args.json, plot=args.plot
+            spec=args.spec,
+            profile=args.profile,
+            scenarios=names,
+            json=args.json,
+            plot=args.plot,
+            from_json=args.from_json,
         )
 
 
+def plot_saved(opts: Options, report: Report) -> int:
+    """`--from-json FILE --plot OUT.svg`: draw a drill's saved measurements."""
+    from hacc.drill.plot import svg
+    from hacc.outdir import fsafe
+
+    if opts.plot is None or opts.spec is not None or opts.json:
+        raise UsageError("hacc drill: --from-json FILE goes with --plot FILE.svg and no SPEC")
+    assert opts.from_json is not None
+    try:
+        doc = json.loads(Path(opts.from_json).read_text(encoding="utf-8"))
+        results = doc["results"]
+        assert isinstance(results, list)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError) as e:
+        raise HaccError(f"{opts.from_json}: not the JSON of hacc drill --json ({e})") from e
+    fsafe.write(Path(opts.plot), svg(results), 0o644)
+    report.err(f"plot: {opts.plot}")
+    return 0
+
+
 def run(opts: Options, report: Report) -> int:
+    if opts.from_json:
+        return plot_saved(opts, report)
+    if opts.spec is None:
+        raise UsageError("hacc drill: give a SPEC (or --from-json FILE with --plot)")
+    if opts.plot:
+        from hacc.drill.plot import require_matplotlib
+
+        require_matplotlib()  # before the drill, not after it
     spec, profile, scenario_names, json_path = opts.spec, opts.profile, opts.scenarios, opts.json
     from hacc.drill.configs import from_cluster
     from hacc.drill.report import table, verdict
@@ -133,7 +166,7 @@ def arguments(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    dr.add_argument("spec", metavar="SPEC", help="a keepalived-haproxy spec")
+    dr.add_argument("spec", metavar="SPEC", nargs="?", help="a keepalived-haproxy spec")
     dr.add_argument(
         "--profile",
         choices=("default", "fast"),
@@ -151,6 +184,12 @@ def arguments(sub: Any) -> None:
         metavar="FILE.svg",
         help="draw each scenario as a timeline (requests, VIP holder, fault, recovery) into "
         "an SVG file; needs matplotlib (pip install 'hacc[plot]')",
+    )
+    dr.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="with --plot and no SPEC: draw the measurements a drill saved with --json "
+        "(no drill runs, no root needed)",
     )
 
 

@@ -45,7 +45,9 @@ def run(opts: Options, report: Report) -> int:
             "percent-encode anything else), no blanks or line breaks"
         )
     shown = "ha-cluster.yaml" if opts.path == "-" else os.path.basename(opts.path)
-    text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or editor_schema.RELATIVE_URL)
+    # Standard output gets no schema file beside it, so no modeline naming one.
+    default = None if opts.path == "-" else editor_schema.RELATIVE_URL
+    text = starter_spec(opts.mode, opts.name, shown, opts.schema_url or default)
     if opts.path == "-":
         report.out(text, plain=True)
         return EXIT_OK

@@ -83,8 +83,9 @@ def _sops_binary() -> str:
 
 
 def _write_sops(path: Path, key: str, token: str, force: bool) -> None:
-    """Encrypt with sops in the file's own folder, so sops finds the repository's .sops.yaml
-    and matches its creation rules against the file's name, as `sops -e -i` there would."""
+    """A new file: encrypt with sops in the file's own folder, so sops finds the repository's
+    .sops.yaml and matches its creation rules against the file's name, as `sops -e -i` there
+    would. An existing one: set the key in place (_set_in_place)."""
     import yaml
 
     from hacc.outdir import fsafe
@@ -108,6 +109,9 @@ def _write_sops(path: Path, key: str, token: str, force: bool) -> None:
         if not isinstance(node, dict):
             raise HaccError(f"{path}: {part} in {key} is not a mapping")
     node[parts[-1]] = token
+    if path.exists():
+        _set_in_place(path, parts, token)
+        return
     plain = yaml.safe_dump(data, sort_keys=False)
     r = subprocess.run(
         [
@@ -133,6 +137,40 @@ def _write_sops(path: Path, key: str, token: str, force: bool) -> None:
 
         raise HaccError(f"sops could not encrypt {path}: {sops_message(r.stderr)}")
     fsafe.write(path, r.stdout.encode(), 0o600)
+
+
+def _set_in_place(path: Path, parts: list[str], token: str) -> None:
+    """An existing file: `sops set` re-encrypts it with its own data key and metadata (its
+    recipients, `encrypted_regex` and the like), as a person editing it with sops would; the
+    creation rules in .sops.yaml are for new files only. Run on a copy beside it, so a failure
+    leaves the file as it was."""
+    import json
+    import os
+    import tempfile
+
+    from hacc.outdir import fsafe
+    from hacc.outdir.secret_store import sops_message
+
+    index = "".join(f"[{json.dumps(p)}]" for p in parts)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".hacc-", suffix=f".{path.name}")
+    copy = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(path.read_bytes())
+        r = subprocess.run(
+            [_sops_binary(), "set", str(copy), index, json.dumps(token)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if r.returncode != 0:
+            raise HaccError(
+                f"sops could not set {'.'.join(parts)} in {path}: {sops_message(r.stderr)}"
+            )
+        fsafe.write(path, copy.read_bytes(), 0o600)
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def _decrypted(path: Path) -> dict[str, Any]:

@@ -173,9 +173,11 @@ class Monitoring(NamedTuple):
     scrape_from: tuple[str, ...]
     haproxy_metrics_port: int
     node_exporter_port: int
-    blackbox_exporter: str
+    blackbox_exporter: str  # for monitoring/ (a Prometheus of your own)
+    cluster_blackbox_exporter: str  # for the Probe objects (the cluster's Prometheus)
     namespace: str
     rule_labels: tuple[tuple[str, str], ...]
+    cluster_matchers: tuple[tuple[str, str], ...]  # for kube-state-metrics' series
     runbook_url: str | None
     alerts: Alerts
 
@@ -487,8 +489,12 @@ def _monitoring(
         haproxy_metrics_port=int(m["haproxyMetricsPort"]),
         node_exporter_port=int(m["nodeExporterPort"]),
         blackbox_exporter=m["blackboxExporter"],
+        cluster_blackbox_exporter=m.get(
+            "clusterBlackboxExporter", f"prometheus-blackbox-exporter.{m['namespace']}.svc:9115"
+        ),
         namespace=m["namespace"],
         rule_labels=tuple(sorted(m["ruleLabels"].items())),
+        cluster_matchers=tuple(sorted(m.get("clusterMatchers", {}).items())),
         runbook_url=m.get("runbookURL"),
         alerts=Alerts(
             a["endpointDownFor"],

@@ -80,5 +80,7 @@ _TAIL = """\
 """
 
 
-def starter_spec(mode: str, name: str, file: str, schema_url: str = SCHEMA_URL) -> str:
-    return (_HEAD + _ENDPOINT[mode] + _TAIL).format(name=name, file=file, schema_url=schema_url)
+def starter_spec(mode: str, name: str, file: str, schema_url: str | None = SCHEMA_URL) -> str:
+    """`schema_url` None: no modeline (standard output, where no schema file is written)."""
+    head = _HEAD if schema_url is not None else _HEAD.split("\n", 1)[1]
+    return (head + _ENDPOINT[mode] + _TAIL).format(name=name, file=file, schema_url=schema_url)

@@ -54,6 +54,8 @@ def load(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as e:
+        if "maximum nesting depth" in str(e):  # libyaml's own bound (PyYAML's is a RecursionError)
+            raise HaccError(f"{source}: not a kubeconfig (nested too deeply)") from None
         raise HaccError(f"{source}: not YAML: {e}") from None
     except RecursionError:  # PyYAML's constructor recurses; `microk8s config` nests 4 levels
         raise HaccError(f"{source}: not a kubeconfig (nested too deeply)") from None

@@ -25,6 +25,9 @@ from hacc.targets.artifact import Artifact
 from hacc.targets.fleet import FOLDER as FLEET_FOLDER
 from hacc.targets.fleet import render_fleet
 
+# Its presence in a cluster's output puts the cluster's monitoring objects in the fleet.
+MONITORING_KUSTOMIZATION = "manifests/monitoring/kustomization.yaml"
+
 
 @dataclass
 class Unit:
@@ -288,12 +291,17 @@ def fleet_unit(units: list[Unit], out: str | Path) -> Unit | None:
     """The fleet folder's unit, from the clusters built now and every other cluster already in OUT
     (so building a subset of the specs, as pre-commit does, keeps the others in the fleet)."""
     members = {u.name: u.gitops for u in units if u.gitops is not None}
+    monitored = {
+        u.name for u in units if any(a.path == MONITORING_KUSTOMIZATION for a in u.artifacts)
+    }
     built = {u.name for u in units}
     for folder in built_folders(out):
         record = None if folder.name in built else state.read(folder).gitops_record(folder)
         if record:
             members[folder.name] = gitops_from(record)
-    artifacts = render_fleet({k: v for k, v in members.items() if v is not None})
+            if (folder / MONITORING_KUSTOMIZATION).is_file():
+                monitored.add(folder.name)
+    artifacts = render_fleet({k: v for k, v in members.items() if v is not None}, monitored)
     if artifacts or (Path(out) / FLEET_FOLDER / STATE_FILE).exists():
         return Unit(FLEET_FOLDER, artifacts)
     return None

@@ -10,6 +10,7 @@ from types import ModuleType
 from hacc.compiler.model import Cluster
 from hacc.targets import (
     backup,
+    dashboard,
     day2,
     external,
     gitops,
@@ -32,6 +33,7 @@ TARGETS: dict[str, ModuleType] = {
     "kube-vip": kube_vip,
     "manifests": manifests,
     "monitoring": monitoring,
+    "dashboard": dashboard,
     "external-lb": external,
     "day2": day2,
     "backup": backup,

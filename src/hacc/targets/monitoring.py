@@ -21,11 +21,13 @@ Every series carries `hacc_cluster`, so one Prometheus can watch a fleet.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hacc.compiler.model import APISERVER_PORT, KEEPALIVED_HAPROXY, KUBE_VIP, Cluster
 from hacc.targets.artifact import MANIFEST, MONITORING, Artifact
 from hacc.targets.base import dump_yaml, header
+from hacc.targets.gitops import browse_url
 
 # Debian's and Ubuntu's prometheus-node-exporter read this directory (its
 # `--collector.textfile.directory` default there).
@@ -34,6 +36,7 @@ STATE_METRIC = "hacc_keepalived_vrrp_state"
 MODULE = "hacc_readyz"
 KUBE_VIP_METRICS_PORT = 2112  # targets/kube_vip.py sets prometheus_server to :2112
 LEASE = "plndr-cp-lock"
+DASHBOARD_FILE = "grafana-dashboard.yaml"
 
 # What a probe that cannot run silences (keepalived-haproxy: HAProxy's view of the apiservers
 # still feeds their alerts).
@@ -67,8 +70,12 @@ def endpoint_url(cluster: Cluster) -> str:
 
 
 def runbook_url(cluster: Cluster, alert: str) -> str:
-    base = cluster.monitoring.runbook_url or f"{cluster.name}/RUNBOOK.md"
-    return f"{base}#{alert.lower()}"
+    """An address Slack, PagerDuty and Alertmanager's UI can open: the runbook in the GitOps
+    repository when there is one."""
+    base = cluster.monitoring.runbook_url
+    if base is None and cluster.gitops is not None:
+        base = browse_url(cluster.gitops, cluster.gitops.under(cluster.name, "RUNBOOK.md"))
+    return f"{base or f'{cluster.name}/RUNBOOK.md'}#{alert.lower()}"
 
 
 # -- the alert rules ---------------------------------------------------------------------------
@@ -78,6 +85,18 @@ def _sel(cluster: Cluster, job: str, **labels: str) -> str:
     pairs = [f'job="{job}"', f'hacc_cluster="{cluster.name}"']
     pairs += [f'{k}="{v}"' for k, v in labels.items()]
     return "{" + ",".join(pairs) + "}"
+
+
+def _ksm(cluster: Cluster, *matchers: str, **labels: str) -> str:
+    """A selector of this cluster's kube-state-metrics series: they carry no `hacc_cluster`, so
+    `spec.monitoring.clusterMatchers` tells them from another cluster's in a shared Prometheus."""
+    pairs = [f'{k}="{v}"' for k, v in labels.items()] + list(matchers)
+    pairs += [f'{k}="{v}"' for k, v in cluster.monitoring.cluster_matchers]
+    return "{" + ",".join(pairs) + "}"
+
+
+def _node_regex(cluster: Cluster) -> str:
+    return "|".join(n.name for n in cluster.control_plane)
 
 
 def _rule(
@@ -166,7 +185,9 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
             severity="warning",
             summary=f"A probe of {c.name} gets no answer from the blackbox exporter: "
             "{{ $labels.target }}",
-            description=f"The blackbox exporter at {c.monitoring.blackbox_exporter} has not "
+            description="The blackbox exporter (monitoring/: "
+            f"{c.monitoring.blackbox_exporter}; the Probe objects: "
+            f"{c.monitoring.cluster_blackbox_exporter}) has not "
             f"answered the probe of {{{{ $labels.target }}}} for {a.endpoint_down_for}: "
             f"{PROBE_ALERTS[c.mode == KEEPALIVED_HAPROXY]} cannot fire for it until it does.",
             for_=a.endpoint_down_for,
@@ -220,7 +241,7 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
         # kube-state-metrics' kube_lease_renew_time carries the `lease` label only
         # (internal/store/lease.go). The Lease's transition count is not exported, so kube-vip
         # mode has no flapping alert.
-        renew = f'{{lease="{LEASE}"}}'
+        renew = _ksm(c, lease=LEASE)
         rules += [
             _rule(
                 c,
@@ -259,8 +280,8 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
             )
         )
     rules += backup_rules(c)
-    names = "|".join(n.name for n in c.control_plane)
-    ready = f'kube_node_status_condition{{condition="Ready",status="true",node=~"{names}"}}'
+    names = f'node=~"{_node_regex(c)}"'
+    ready = "kube_node_status_condition" + _ksm(c, names, condition="Ready", status="true")
     rules.append(
         _rule(
             c,
@@ -274,6 +295,77 @@ def alert_rules(cluster: Cluster) -> list[dict[str, Any]]:
             for_=a.quorum_for,
         )
     )
+    return rules + missing_series_rules(c)
+
+
+def missing_series_rules(c: Cluster) -> list[dict[str, Any]]:
+    """The alerts above compare series; with no series at all they stay silent. These fire when
+    a scrape job has no target, kube-state-metrics is not scraped, a node's keepalived state is
+    not published, or keepalived is in FAULT or STOP (a lost backup)."""
+    a = c.monitoring.alerts
+    jobs = [ENDPOINT_JOB, APISERVER_JOB] + [job for job, _ in scrape_targets(c)]
+    rules = [
+        _rule(
+            c,
+            "HaccTargetsMissing",
+            " or ".join(f"absent(up{_sel(c, job)})" for job in jobs),
+            severity="warning",
+            summary=f"Prometheus has no {{{{ $labels.job }}}} target of {c.name}",
+            description="No target of the job {{ $labels.job }} has been scraped for "
+            f"{a.endpoint_down_for}: its Probe or ScrapeConfig (or its job in "
+            "monitoring/scrape-configs.yaml) is not applied or not selected, and every alert "
+            "that reads it stays silent.",
+            for_=a.endpoint_down_for,
+        )
+    ]
+    ready = "kube_node_status_condition" + _ksm(c, condition="Ready", status="true")
+    ksm = f"absent({ready})"
+    silenced = "the node-condition half of HaccControlPlaneQuorumAtRisk"
+    if c.mode == KUBE_VIP:
+        ksm += f" or absent(kube_lease_renew_time{_ksm(c, lease=LEASE)})"
+        silenced += " and HaccVIPNotHeld"
+    rules.append(
+        _rule(
+            c,
+            "HaccKubeStateMetricsMissing",
+            ksm,
+            severity="warning",
+            summary=f"No kube-state-metrics series of {c.name}",
+            description=f"kube-state-metrics' series of {c.name} have been missing for "
+            f"{a.quorum_for}: it is not running or not scraped, so {silenced} cannot fire.",
+            for_=a.quorum_for,
+        )
+    )
+    if c.mode == KEEPALIVED_HAPROXY:
+        rules += [
+            _rule(
+                c,
+                "HaccKeepalivedStateMissing",
+                " or ".join(
+                    f"absent({STATE_METRIC}{_sel(c, NODE_JOB, node=n.name)})"
+                    for n in c.control_plane
+                ),
+                severity="warning",
+                summary=f"keepalived's state on {{{{ $labels.node }}}} of {c.name} is not published",
+                description=f"{STATE_METRIC} of {{{{ $labels.node }}}} has been missing for "
+                f"{a.load_balancer_down_for}: the node exporter is down or does not read "
+                f"{TEXTFILE_DIR}, or keepalived never ran its notify script. HaccVIPNotHeld, "
+                "HaccVIPSplitBrain and HaccVIPFlapping do not see this node.",
+                for_=a.load_balancer_down_for,
+            ),
+            _rule(
+                c,
+                "HaccKeepalivedFault",
+                f"max by (node, state) ({STATE_METRIC}"
+                f'{_sel(c, NODE_JOB).rstrip("}")},state=~"FAULT|STOP"}}) == 1',
+                severity="warning",
+                summary=f"keepalived on {{{{ $labels.node }}}} of {c.name} is in {{{{ $labels.state }}}}",
+                description="keepalived on {{ $labels.node }} has reported {{ $labels.state }} "
+                f"for {a.load_balancer_down_for}: it can neither hold the VIP nor take it over, "
+                "so the cluster has one backup fewer.",
+                for_=a.load_balancer_down_for,
+            ),
+        ]
     return rules
 
 
@@ -436,7 +528,7 @@ def operator_objects(cluster: Cluster) -> dict[str, list[dict[str, Any]]]:
                 "spec": {
                     "jobName": job,
                     "module": MODULE,
-                    "prober": {"url": cluster.monitoring.blackbox_exporter},
+                    "prober": {"url": cluster.monitoring.cluster_blackbox_exporter},
                     "targets": {
                         "staticConfig": {
                             "static": [url for url, _ in targets],
@@ -448,76 +540,38 @@ def operator_objects(cluster: Cluster) -> dict[str, list[dict[str, Any]]]:
             }
         )
     files["probes.yaml"] = probes
-    scraped: list[dict[str, Any]] = []
-    for job, port in scrape_targets(cluster):
-        short = job.removeprefix("hacc-")
-        meta = _meta(cluster, short)
-        selector = {"hacc.dev/cluster": cluster.name, "hacc.dev/metrics": short}
-        scraped += [
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {**meta, "labels": {**meta["labels"], "hacc.dev/metrics": short}},
-                "spec": {
-                    "clusterIP": "None",
-                    "ports": [{"name": "metrics", "port": port, "targetPort": port}],
-                },
-            },
-            {
-                # A Service without a selector: its Endpoints list the nodes, named for relabeling.
-                "apiVersion": "v1",
-                "kind": "Endpoints",
-                "metadata": {**meta, "labels": {**meta["labels"], "hacc.dev/metrics": short}},
-                "subsets": [
+    # Static targets through a ScrapeConfig, not selector-less Services with hand-written
+    # Endpoints: Argo CD 3.x excludes Endpoints and EndpointSlice from what it applies
+    # (argo-cd manifests/base/config/argocd-cm.yaml `resource.exclusions`), and v1 Endpoints
+    # is deprecated from Kubernetes 1.33.
+    scraped: list[dict[str, Any]] = [
+        {
+            "apiVersion": "monitoring.coreos.com/v1alpha1",
+            "kind": "ScrapeConfig",
+            "metadata": _meta(cluster, job.removeprefix("hacc-")),
+            "spec": {
+                "jobName": job,
+                "metricsPath": "/metrics",
+                "staticConfigs": [
                     {
-                        "addresses": [
-                            {"ip": n.address, "nodeName": n.name} for n in cluster.control_plane
-                        ],
-                        "ports": [{"name": "metrics", "port": port}],
+                        "targets": [f"{n.address}:{port}"],
+                        "labels": {"hacc_cluster": cluster.name, "node": n.name},
                     }
+                    for n in cluster.control_plane
                 ],
+                **({"metricRelabelings": [_camel(KEEP_HACC)]} if job == NODE_JOB else {}),
             },
-            {
-                "apiVersion": "monitoring.coreos.com/v1",
-                "kind": "ServiceMonitor",
-                "metadata": meta,
-                "spec": {
-                    "jobLabel": "hacc.dev/metrics",
-                    "selector": {"matchLabels": selector},
-                    "namespaceSelector": {"matchNames": [cluster.monitoring.namespace]},
-                    "endpoints": [
-                        {
-                            "port": "metrics",
-                            "path": "/metrics",
-                            "relabelings": [
-                                {
-                                    "sourceLabels": ["__meta_kubernetes_endpoint_node_name"],
-                                    "targetLabel": "node",
-                                },
-                                {"targetLabel": "hacc_cluster", "replacement": cluster.name},
-                                {"targetLabel": "job", "replacement": job},
-                            ],
-                            **(
-                                {
-                                    "metricRelabelings": [
-                                        {
-                                            "sourceLabels": ["__name__"],
-                                            "regex": "hacc_.*",
-                                            "action": "keep",
-                                        }
-                                    ]
-                                }
-                                if job == NODE_JOB
-                                else {}
-                            ),
-                        }
-                    ],
-                },
-            },
-        ]
+        }
+        for job, port in scrape_targets(cluster)
+    ]
     if scraped:
         files["scrape-targets.yaml"] = scraped
     return files
+
+
+def _camel(relabel: dict[str, Any]) -> dict[str, Any]:
+    """A Prometheus relabel configuration in the Prometheus Operator's spelling."""
+    return {re.sub(r"_(\w)", lambda m: m.group(1).upper(), k): v for k, v in relabel.items()}
 
 
 def _node_relabelings(
@@ -554,7 +608,7 @@ def render(cluster: Cluster) -> list[Artifact]:
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": sorted(objects),
+        "resources": sorted([*objects, DASHBOARD_FILE]),  # the ConfigMap: hacc.targets.dashboard
     }
     out.append(
         Artifact(

@@ -12,6 +12,7 @@ from hacc.compiler.model import (
 from hacc.targets import backup, extensions, keepalived, monitoring
 from hacc.targets.artifact import RUNBOOK, Artifact
 from hacc.targets.base import is_ip, render_template
+from hacc.targets.names import MONITORING, object_name
 
 # How an apiserver is seen down: HAProxy's view is only in keepalived-haproxy mode.
 HAPROXY_TOO = "(the node's probe, or every HAProxy marks it down)"
@@ -27,7 +28,8 @@ ALERT_HELP = {
     "section 9 from step 1 on every control-plane node; `microk8s status` shows whether dqlite "
     "has a leader.",
     "HaccProbesFailing": "Prometheus runs the `/readyz` probes through the blackbox exporter "
-    "(`spec.monitoring.blackboxExporter`): it does not answer the probe of `target`, or its "
+    "(`spec.monitoring.clusterBlackboxExporter` for the Probe objects, "
+    "`spec.monitoring.blackboxExporter` for `monitoring/`): it does not answer the probe of `target`, or its "
     "configuration lacks the `hacc_readyz` module (it then answers 400). While it fails, the "
     "alerts that read that probe cannot fire (the alert's description names them). From where "
     "Prometheus runs: `curl 'http://<exporter>/probe?module=hacc_readyz&target=<URL>'` with the "
@@ -59,6 +61,21 @@ ALERT_HELP = {
     "HaccBackupTooOld": "The node has written no good backup for longer than "
     "`spec.backups.maxAgeHours`: its timer does not run (`systemctl list-timers hacc-backup.timer`) "
     "or every run fails (HaccBackupFailed). Section 12.",
+    "HaccTargetsMissing": "Prometheus has no target at all for the job in `job`, so the alerts "
+    "that read it cannot fire. Check that the Probe or ScrapeConfig in `manifests/monitoring/` "
+    "exists and carries the labels the Prometheus selects by (or that the job from "
+    "`monitoring/scrape-configs.yaml` is in its configuration), then Prometheus's Targets page.",
+    "HaccKubeStateMetricsMissing": "kube-state-metrics' series are missing: it is not running "
+    "or not scraped (the plain `monitoring/` files do not scrape it: add its job), or "
+    "`spec.monitoring.clusterMatchers` does not match the labels this cluster's series carry.",
+    "HaccKeepalivedStateMissing": "The node's keepalived state is not published: the node "
+    "exporter is stopped or does not read the textfile directory, or keepalived has not run "
+    "its notify script since it started. The VIP alerts do not see this node meanwhile. "
+    "`systemctl status prometheus-node-exporter keepalived`.",
+    "HaccKeepalivedFault": "keepalived on the node is in FAULT (its HAProxy check fails: no "
+    "healthy backend, or HAProxy down) or STOP (keepalived stopped): it can neither hold nor "
+    "take over the VIP, so the cluster has one backup fewer. `journalctl -u keepalived` says "
+    "which; for FAULT, `systemctl status haproxy` and HaccApiserverDown on the same node.",
     "HaccControlPlaneQuorumAtRisk": "Fewer control-plane nodes than a majority are Ready or answer "
     "`/readyz`. dqlite needs a majority of its voters: writes have stopped, unless the failing "
     "nodes still run dqlite; then one more loss stops them. Bring nodes back (section 9) before "
@@ -84,6 +101,14 @@ def next_channel(cluster: Cluster) -> str | None:
 
     now = channel(cluster.channel)
     return now.next_minor(now.risk) if now.minor else None
+
+
+ROW = 3  # nodes side by side in the diagram: wider than that, GitHub shrinks it unreadably
+
+
+def _rows(ids: list[str]) -> list[str]:
+    """Invisible links that put each node below the one ROW before it: rows of ROW nodes."""
+    return [f"    {ids[i - ROW]} ~~~ {ids[i]}" for i in range(ROW, len(ids))]
 
 
 def diagram(cluster: Cluster) -> str:
@@ -116,22 +141,37 @@ def diagram(cluster: Cluster) -> str:
         if n == c.first:
             parts.append("bootstraps the cluster")
         lines.append(f'    {ids[n.name]}["{"<br/>".join(parts)}"]')
+    lines += _rows([ids[n.name] for n in c.control_plane])
     lines.append("  end")
     if c.workers:
         lines.append('  subgraph workers ["workers"]')
         for n in c.workers:
             lines.append(f'    {ids[n.name]}["{n.name}<br/>{n.address}"]')
+        lines += _rows([ids[n.name] for n in c.workers])
         lines.append("  end")
     target = {KEEPALIVED_HAPROXY: f"HAProxy to :{APISERVER_PORT}", "kube-vip": "the holder"}
-    for n in c.control_plane:
-        lines.append(f'  ep -->|"{target.get(c.mode, f":{APISERVER_PORT}")}"| {ids[n.name]}')
+    for i, n in enumerate(c.control_plane):
+        label = f'|"{target.get(c.mode, f":{APISERVER_PORT}")}"|' if i == 0 else ""
+        lines.append(f"  ep -->{label} {ids[n.name]}")
     first = ids[c.first.name]
-    for n in c.nodes[1:]:
-        lines.append(f'  {ids[n.name]} -.->|"joins at first boot, :{CLUSTER_AGENT_PORT}"| {first}')
+    # One label for the joins: the same text on every edge overlaps itself. Workers join as one
+    # edge from their subgraph, so a large pool adds no edges.
+    join = f'|"joins at first boot, :{CLUSTER_AGENT_PORT}"|'
+    for i, n in enumerate(c.control_plane[1:]):
+        lines.append(f"  {ids[n.name]} -.->{join if i == 0 else ''} {first}")
+    if c.workers:
+        label = join if len(c.control_plane) == 1 else '|"join too, as workers"|'
+        lines.append(f"  workers -.->{label} {first}")
     if c.workers:
         via = "ep" if c.worker_endpoint == "vip" and c.mode in VIP_MODES else "control"
         lines.append(f'  workers -->|"apiserver-proxy"| {via}')
     return "```mermaid\n" + "\n".join(lines) + "\n```"
+
+
+def _gitops_names(cluster: Cluster) -> dict[str, str] | None:
+    if cluster.gitops is None:
+        return None
+    return {"app": object_name(cluster.name), "monitoring": object_name(cluster.name, MONITORING)}
 
 
 def applies(cluster: Cluster) -> bool:
@@ -169,5 +209,6 @@ def render(cluster: Cluster) -> list[Artifact]:
         textfile_dir=monitoring.TEXTFILE_DIR,
         metric=monitoring.STATE_METRIC,
         diagram=diagram(cluster),
+        gitops=_gitops_names(cluster),
     )
     return [Artifact("RUNBOOK.md", text, RUNBOOK)]
