@@ -56,6 +56,10 @@ class Procedure:
     texts: tuple[tuple[str, str], ...] = ()  # (shell variable, its value as one shell word)
     tokens: bool = False  # steps read HACC_TOKENS (`hacc materialize`'s folder)
     old_tokens: bool = False  # steps read HACC_OLD_TOKENS (the folder before a rotation)
+    command: str = "hacc plan --script"  # what wrote it: the progress file's header
+    about: str = "from what `hacc plan` found between the last build and the spec"
+    partials: tuple[str, ...] = ()  # more step functions, from templates/procedure/
+    settings: tuple[tuple[str, str], ...] = ()  # (variable, its usage line) the script reads
 
     @property
     def steps(self) -> tuple[Step, ...]:
