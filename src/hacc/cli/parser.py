@@ -35,6 +35,7 @@ NAMES = (
     "kubeconfig",
     "secret",
     "upgrade",
+    "recover",
     "completion",
     "schema",
     "help",
@@ -91,6 +92,10 @@ def module(name: str) -> Command:
         from hacc.commands import upgrade
 
         return upgrade
+    if name == "recover":
+        from hacc.commands import recover
+
+        return recover
     if name == "completion":
         from hacc.cli import completion
 
