@@ -36,6 +36,7 @@ NAMES = (
     "secret",
     "upgrade",
     "recover",
+    "power",
     "completion",
     "schema",
     "help",
@@ -96,6 +97,10 @@ def module(name: str) -> Command:
         from hacc.commands import recover
 
         return recover
+    if name == "power":
+        from hacc.commands import power
+
+        return power
     if name == "completion":
         from hacc.cli import completion
 
