@@ -341,6 +341,9 @@ def d_snap(c: dict, me: str, cmd: list[str]) -> int:
         v["proxy"] = provider_of(v["files"][PROVIDER]["content"])
         c["events"].append({"event": "apiserver-proxy restarted", "node": me, "proxy": v["proxy"]})
         return 0
+    if cmd[1:] == ["restart", "microk8s.daemon-kubelite"]:
+        kubelite_restarted(c, me)
+        return 0
     if cmd[1:] in (["stop", "--disable", "microk8s"], ["start", "--enable", "microk8s"]):
         # snapd: every service of the snap, disabled at boot or enabled again (reference 5.4).
         return d_stop_start(c, me, cmd[1], snap=True)
@@ -397,6 +400,8 @@ def d_microk8s(c: dict, me: str, cmd: list[str]) -> int:
         f["content"] += token + "\n"
         c["events"].append({"event": "token registered", "node": me})
         return 0
+    if verb == "refresh-certs":
+        return d_refresh_certs(c, me, cmd)
     if verb in ("stop", "start") and "datastore" in c:
         return d_stop_start(c, me, verb)
     print(f"fake microk8s: unsupported: {cmd}", file=sys.stderr)
@@ -686,6 +691,81 @@ def d_tar(c: dict, me: str, cmd: list[str]) -> int:
     return 2
 
 
+# -- certificates ------------------------------------------------------------------------------
+
+CERTS = f"{SNAP_DATA}/certs"
+PEM = "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----"
+
+
+def d_refresh_certs(c: dict, me: str, cmd: list[str]) -> int:
+    """scripts/wrappers/refresh_certs.py: on a worker a message and exit 0; --cert server.crt
+    re-issues it for 365 days and restarts kubelite and the cluster-agent, front-proxy-client.crt
+    restarts kubelite (reference 6.2)."""
+    v = c["nodes"][me]
+    if v["role"] == "worker":
+        print("This MicroK8s deployment is acting as a node in a cluster. Please use "
+              "refresh-certs on the master.")  # fmt: skip
+        return 0
+    cert = cmd[cmd.index("--cert") + 1]
+    if cert not in ("ca.crt", "server.crt", "front-proxy-client.crt"):
+        print(f"Error: Invalid value for '-e' / '--cert': '{cert}'", file=sys.stderr)
+        return 2
+    v.setdefault("certs", {})[cert] = {"days": 365}
+    restart(c, me)
+    c["events"].append({"event": "refresh-certs", "node": me, "cert": cert})
+    return 0
+
+
+def restart(c: dict, me: str) -> None:
+    """kubelite restarting: NotReady for `restart_polls` looks."""
+    v = c["nodes"][me]
+    v.update(ready=False, restart_left=c.get("restart_polls", 2))
+
+
+def d_openssl(c: dict, me: str, cmd: list[str]) -> int:
+    """openssl req -new ... -subj S -addext subjectAltName=...: a CSR (here: its JSON); openssl
+    x509 -req -CA ca.crt -CAkey ca.key ... -copy_extensions copy: the certificate, issued by the
+    cluster CA on a control-plane node; a worker's certs/ca.key is its own from install, not the
+    cluster's (it trusts ca.remote.crt: reference 5.2, 4.1)."""
+    v = c["nodes"][me]
+    if cmd[1] == "req":
+        subject = cmd[cmd.index("-subj") + 1]
+        san = cmd[cmd.index("-addext") + 1].removeprefix("subjectAltName=")
+        print(json.dumps({"subject": subject, "san": san.split(",")}))
+        return 0
+    if cmd[1] == "x509":
+        csr = json.loads(PIPED["stdin"])
+        csr["issuer"] = "cluster CA" if v["role"] == "control-plane" else f"{me}'s own CA"
+        if "-copy_extensions" not in cmd:
+            csr["san"] = []  # x509 -req drops the request's extensions unless told to copy them
+        print(PEM.format(json.dumps({**csr, "days": int(cmd[cmd.index("-days") + 1])})))
+        c["events"].append({"event": "signed", "node": me, "subject": csr["subject"]})
+        return 0
+    print(f"fake openssl: unsupported: {cmd}", file=sys.stderr)
+    return 2
+
+
+def d_cp(c: dict, me: str, cmd: list[str]) -> int:
+    files = c["nodes"][me].setdefault("files", {})
+    src, dst = cmd[-2], cmd[-1]
+    if src not in files:
+        print(f"cp: cannot stat '{src}': No such file or directory", file=sys.stderr)
+        return 1
+    kept = files.get(dst, files[src]) if "-p" not in cmd else files[src]
+    files[dst] = {**files[src], "mode": kept["mode"], "group": kept["group"]}
+    return 0
+
+
+def kubelite_restarted(c: dict, me: str) -> None:
+    """The kubelet reads its serving certificate when it starts (reference 6.3)."""
+    v = c["nodes"][me]
+    f = v.get("files", {}).get(f"{CERTS}/kubelet.crt")
+    if f is not None:
+        v.setdefault("certs", {})["kubelet.crt"] = json.loads(f["content"].split("\n")[1])
+    restart(c, me)
+    c["events"].append({"event": "kubelite restarted", "node": me})
+
+
 DAY2 = {
     ("install",): d_install,
     ("bash",): d_bash,
@@ -701,6 +781,9 @@ DAY2 = {
     ("tar",): d_tar,
     ("mkdir",): lambda c, me, cmd: 0,
     ("rm",): d_rm,
+    ("openssl",): d_openssl,
+    ("cp",): d_cp,
+    ("hostname",): lambda c, me, cmd: print(me) or 0,
     (DQLITE,): d_dqlite,
 }
 
@@ -781,7 +864,8 @@ def main() -> int:
     # ssh ADDRESS sudo COMMAND...
     address, sudo, *command = sys.argv[1:]
     assert sudo == "sudo", sys.argv
-    if command[:1] == ["tar"] and "-xf" in command:  # the other end of a pipe: read it unlocked
+    piped = (command[:1] == ["tar"] and "-xf" in command) or command[:2] == ["openssl", "x509"]
+    if piped:  # the other end of a pipe: read it unlocked
         PIPED["stdin"] = sys.stdin.read()
     with open(STATE, "r+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
