@@ -37,6 +37,7 @@ NAMES = (
     "upgrade",
     "recover",
     "power",
+    "certs",
     "completion",
     "schema",
     "help",
@@ -101,6 +102,10 @@ def module(name: str) -> Command:
         from hacc.commands import power
 
         return power
+    if name == "certs":
+        from hacc.commands import certs
+
+        return certs
     if name == "completion":
         from hacc.cli import completion
 
