@@ -8,8 +8,18 @@ import json
 import os
 from pathlib import Path
 
+from conftest import replaced
 from realtools import run, tool
 from test_day2_procedures import SPEC, Day2Bench, first
+
+FIVE = replaced(
+    SPEC,
+    "      - {name: cp3, address: 198.18.10.13, failureDomain: 3}\n",
+    "      - {name: cp3, address: 198.18.10.13, failureDomain: 3}\n"
+    "      - {name: cp4, address: 198.18.10.14, failureDomain: 1}\n"
+    "      - {name: cp5, address: 198.18.10.15, failureDomain: 2}\n",
+)
+BACKEND = "/var/snap/microk8s/current/var/kubernetes/backend"
 
 SURVIVOR = "198.18.10.11"
 ENDPOINT = "https://198.18.10.100:8443"
@@ -19,8 +29,11 @@ class RecoveryBench(Day2Bench):
     """The cluster of the spec, running, with its datastore modelled; `lose` takes machines
     away for good (ssh finds no route to them)."""
 
-    def __init__(self, tmp_path: Path, hacc: object) -> None:
-        super().__init__(tmp_path, hacc, SPEC, SPEC)
+    def __init__(self, tmp_path: Path, hacc: object, spec: str = SPEC) -> None:
+        super().__init__(tmp_path, hacc, spec, spec)
+        for name in ("cp4", "cp5"):  # stand-bys: dqlite keeps three voters
+            if f"name: {name}," in spec:
+                assert self.boot(name, f"198.18.10.1{name[-1]}").returncode == 0
         c = self.cluster
         c["datastore"] = True
         self.state.write_text(json.dumps(c))
@@ -79,8 +92,7 @@ def test_recovery_with_one_survivor_of_three(tmp_path, hacc) -> None:
     assert events[reconfigured]["voters"] == [SURVIVOR + ":19001"]
     assert bench.events("ids mismatch", "reconfigure while running") == []
     # cluster.yaml holds the survivor with the ID of its own info.yaml.
-    backend = "/var/snap/microk8s/current/var/kubernetes/backend"
-    assert bench.file("cp1", f"{backend}/cluster.yaml") == (
+    assert bench.file("cp1", f"{BACKEND}/cluster.yaml") == (
         "- ID: 3297041220608546238\n  Address: 198.18.10.11:19001\n  Role: 0\n"
     )
     archive = events[saved]["path"]
@@ -133,3 +145,44 @@ def test_bad_lost_nodes_are_refused(tmp_path, hacc) -> None:
     for lost, says in (("w1", "not control-plane nodes"), ("cp1,cp2,cp3", "every control-plane")):
         r = hacc("recover", str(spec), "--lost", lost, "-o", str(tmp_path / "r"))
         assert r.code == 1 and says in r.err and not (tmp_path / "r").exists(), r.err
+
+
+def test_three_survivors_of_five_share_the_source_s_log(tmp_path, hacc) -> None:
+    """Voters cp1, cp2, cp3 and stand-bys cp4, cp5; cp2 and cp3 lost. cp4's log is the longest,
+    so the survivor picked by default is refused until --source names cp4; the others get its
+    snapshots, segments and cluster.yaml, and keep their own info.yaml."""
+    bench = RecoveryBench(tmp_path, hacc, FIVE)
+    c = bench.cluster
+    cp4 = c["nodes"]["cp4"]["files"]
+    cp4[f"{BACKEND}/{65:016d}-{120:016d}"] = cp4.pop(f"{BACKEND}/{65:016d}-{100:016d}")
+    bench.state.write_text(json.dumps(c))
+    bench.lose("cp2", "cp3")
+    r = bench.run(bench.recover("cp2,cp3"))
+    assert r.returncode == 1 and "cp4's raft log reaches index 120, 198.18.10.11's only 100" in (
+        r.stderr
+    ), r.stdout + r.stderr
+    assert "--source cp4" in r.stderr and bench.events("reconfigured") == []
+    # Written again with --source, it resumes: the services stay stopped, the copies taken.
+    r = bench.hacc("recover", str(bench.spec), "--lost", "cp2,cp3", "--source", "cp4",
+                   "--out", str(bench.out), "-o", str(tmp_path / "r"))  # fmt: skip
+    assert r.code == 0, r.err
+    bench.env["HACC_READY_TIMEOUT"] = "1"
+    r = bench.run(tmp_path / "r" / "recover-edge-paris-01.sh")
+    assert "cp2 (198.18.10.12) is not a datastore node" in r.stderr, r.stdout + r.stderr
+    assert "cp1:save-backend: already done" in r.stdout
+    assert [e["node"] for e in bench.events("reconfigured")] == ["cp4"]
+    assert sorted(bench.cluster["voters"]) == ["cp1", "cp4", "cp5"] and bench.readyz() == 0
+    for name in ("cp1", "cp5"):
+        files = bench.cluster["nodes"][name]["files"]
+        assert files[f"{BACKEND}/cluster.yaml"] == cp4_file(bench, "cluster.yaml")
+        assert f"{BACKEND}/{65:016d}-{120:016d}" in files
+        assert f"{BACKEND}/{65:016d}-{100:016d}" not in files  # its own segments went first
+        assert f"{BACKEND}/metadata1" not in files
+        assert f"198.18.10.1{name[-1]}:19001" in files[f"{BACKEND}/info.yaml"]["content"]
+    assert bench.events("ids mismatch") == []
+    entries = cp4_file(bench, "cluster.yaml")["content"]
+    assert entries.count("Role: 0") == 3 and "198.18.10.12" not in entries
+
+
+def cp4_file(bench: RecoveryBench, name: str) -> dict:
+    return bench.cluster["nodes"]["cp4"]["files"][f"{BACKEND}/{name}"]
