@@ -9,7 +9,7 @@ from typing import Any
 
 from hacc.commands import Report
 from hacc.commands.args import command
-from hacc.commands.shared import write_procedures
+from hacc.commands.shared import analyzed, write_procedures
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
 
@@ -24,14 +24,11 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc.compiler.frontend import analyze
     from hacc.targets.cert_renewal import procedure
 
-    analysis = analyze(opts.spec)
-    report.diagnostics(analysis.diagnostics)
-    if not analysis.ok or analysis.cluster is None:
+    c = analyzed(opts.spec, report)
+    if c is None:
         return EXIT_PROBLEMS
-    c = analysis.cluster
     write_procedures(Path(opts.output or f"certs-{c.name}"), [procedure(c)], report)
     return EXIT_OK
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from hacc.commands import Report
 from hacc.commands.args import command
-from hacc.commands.shared import build_folder, write_procedures
+from hacc.commands.shared import analyzed, build_folder, write_procedures
 from hacc.errors import EXIT_OK, EXIT_PROBLEMS
 
 
@@ -25,14 +25,11 @@ class Options:
 
 
 def run(opts: Options, report: Report) -> int:
-    from hacc.compiler.frontend import analyze
     from hacc.targets.power import shutdown, startup
 
-    analysis = analyze(opts.spec)
-    report.diagnostics(analysis.diagnostics)
-    if not analysis.ok or analysis.cluster is None:
+    c = analyzed(opts.spec, report)
+    if c is None:
         return EXIT_PROBLEMS
-    c = analysis.cluster
     folder = Path(opts.output or f"power-{c.name}")
     out = build_folder(opts.out, c.name, folder)
     write_procedures(folder, [shutdown(c, out), startup(c, out)], report)

@@ -14,6 +14,7 @@ from hacc.errors import HaccError
 from hacc.outdir.units import Unit, compile_specs
 
 if TYPE_CHECKING:
+    from hacc.compiler.model import Cluster
     from hacc.targets.procedure import Procedure
 
 
@@ -101,3 +102,12 @@ def build_folder(out: str, cluster: str, folder: Path) -> str:
     """The cluster's build folder as the script finds it from its own folder (the script
     prefixes its folder)."""
     return os.path.relpath((Path(out) / cluster).resolve(), folder.resolve())
+
+
+def analyzed(spec: str, report: Report) -> Cluster | None:
+    """The spec's cluster with its diagnostics reported; None when it has errors."""
+    from hacc.compiler.frontend import analyze
+
+    analysis = analyze(spec)
+    report.diagnostics(analysis.diagnostics)
+    return analysis.cluster if analysis.ok else None

@@ -12,6 +12,8 @@ waited for, and uncordoned.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hacc.compiler.model import Cluster
 from hacc.targets.procedure import Phase, Procedure, Step
 from hacc.targets.recovery import pairs, server
@@ -21,6 +23,22 @@ STOP_PAGE = "microk8s-resources/wrappers/microk8s-stop.wrapper in canonical/micr
 
 def slugs(c: Cluster) -> tuple[str, str]:
     return f"power-off-{c.name}", f"power-on-{c.name}"
+
+
+def _procedure(
+    c: Cluster, which: int, what: str, phases: list[Phase], out: str, **kw: Any
+) -> Procedure:
+    return Procedure(
+        c,
+        slugs(c)[which],
+        f"Whole-cluster {what} of {c.name}",
+        tuple(phases),
+        min(3, len(c.control_plane)),
+        out=out,
+        command="hacc power",
+        partials=("datastore.sh.j2",),
+        **kw,
+    )
 
 
 def shutdown(c: Cluster, out: str) -> Procedure:
@@ -105,17 +123,7 @@ def shutdown(c: Cluster, out: str) -> Procedure:
             every,
         )
     )
-    return Procedure(
-        c,
-        slugs(c)[0],
-        f"Whole-cluster shutdown of {c.name}",
-        tuple(phases),
-        min(3, len(cps)),
-        out=out,
-        command="hacc power",
-        about="before the machines are powered off",
-        partials=("datastore.sh.j2",),
-    )
+    return _procedure(c, 0, "shutdown", phases, out, about="before the machines are powered off")
 
 
 def startup(c: Cluster, out: str) -> Procedure:
@@ -197,16 +205,13 @@ def startup(c: Cluster, out: str) -> Procedure:
             )
         )
     shutdown_progress = f"{slugs(c)[0]}.progress"
-    return Procedure(
+    return _procedure(
         c,
-        slugs(c)[1],
-        f"Whole-cluster startup of {c.name}",
-        tuple(phases),
-        min(3, len(cps)),
-        out=out,
-        command="hacc power",
+        1,
+        "startup",
+        phases,
+        out,
         about="once the machines are powered on again",
-        partials=("datastore.sh.j2",),
         texts=(("SHUTDOWN", f'"${{HACC_SHUTDOWN_PROGRESS:-$HERE/{shutdown_progress}}}"'),),
         settings=(
             (
