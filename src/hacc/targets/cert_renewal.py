@@ -66,7 +66,7 @@ def procedure(c: Cluster) -> Procedure:
                 )
             )
         steps.append(_kubelet(n, n, via))
-    phases = [Phase("Control-plane nodes, one at a time", srv, tuple(steps), True, via, every)]
+    phases = [Phase("Control-plane nodes, one at a time", srv, tuple(steps), True, via, every, srv)]
     if c.workers:
         phases.append(
             Phase(
@@ -76,6 +76,7 @@ def procedure(c: Cluster) -> Procedure:
                 True,
                 via,
                 every,
+                srv,
             )
         )
     return Procedure(

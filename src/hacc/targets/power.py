@@ -81,6 +81,7 @@ def shutdown(c: Cluster, out: str) -> Procedure:
                 True,
                 via,
                 every,
+                srv,
             )
         )
     phases.append(
@@ -121,6 +122,8 @@ def shutdown(c: Cluster, out: str) -> Procedure:
             False,
             via,
             every,
+            srv,
+            "the control plane goes down here, one node at a time",
         )
     )
     return _procedure(c, 0, "shutdown", phases, out, about="before the machines are powered off")
@@ -168,6 +171,8 @@ def startup(c: Cluster, out: str) -> Procedure:
             False,
             via,
             every,
+            srv,
+            "the datastore has no quorum until enough of these nodes run",
         )
     ]
     if c.workers:
@@ -202,6 +207,7 @@ def startup(c: Cluster, out: str) -> Procedure:
                 True,
                 via,
                 every,
+                srv,
             )
         )
     shutdown_progress = f"{slugs(c)[0]}.progress"

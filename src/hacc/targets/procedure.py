@@ -40,6 +40,7 @@ class Phase:
     via: str = ""  # the control-plane address the gates ask from
     control_plane: str = ""  # the nodes the gates want Ready, blank-separated
     server_after: str = ""  # the endpoint after the phase's last step (the VIP moved)
+    ungated: str = ""  # the page: why a phase without gates has none
 
     def after(self, step: Step) -> str:
         return self.server_after if step == self.steps[-1] and self.server_after else self.server

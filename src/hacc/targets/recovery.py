@@ -75,7 +75,8 @@ def procedure(c: Cluster, names: list[str], out: str, source: str | None = None)
 
     def phase(title: str, steps: list[Step], *, gated: bool = False, cp: str = "") -> None:
         if steps:
-            phases.append(Phase(title, srv, tuple(steps), gated, src.address, cp))
+            why = "" if gated else "the datastore has no quorum until the survivors start"
+            phases.append(Phase(title, srv, tuple(steps), gated, src.address, cp, srv, why))
 
     phase(
         "Quorum lost: nothing changes while a majority answers",
