@@ -354,6 +354,9 @@ SECTION_TOPICS = {
     "10": "Join tokens",
     "11": "Labels, taints, proxy",
     "12": "Backups",
+    "13": "Quorum loss",
+    "14": "Power maintenance",
+    "15": "Certificates: a rolling",
 }
 
 

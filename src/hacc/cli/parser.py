@@ -35,6 +35,9 @@ NAMES = (
     "kubeconfig",
     "secret",
     "upgrade",
+    "recover",
+    "power",
+    "certs",
     "completion",
     "schema",
     "help",
@@ -91,6 +94,18 @@ def module(name: str) -> Command:
         from hacc.commands import upgrade
 
         return upgrade
+    if name == "recover":
+        from hacc.commands import recover
+
+        return recover
+    if name == "power":
+        from hacc.commands import power
+
+        return power
+    if name == "certs":
+        from hacc.commands import certs
+
+        return certs
     if name == "completion":
         from hacc.cli import completion
 

@@ -1,14 +1,21 @@
-"""What build, plan and materialize share: compiling the specs, and the secrets they name."""
+"""What build, plan and materialize share: compiling the specs, and the secrets they name; what
+the commands that write procedures share: writing them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hacc.commands import Report, plural
 from hacc.diagnostics import Diagnostic
 from hacc.errors import HaccError
 from hacc.outdir.units import Unit, compile_specs
+
+if TYPE_CHECKING:
+    from hacc.compiler.model import Cluster
+    from hacc.targets.procedure import Procedure
 
 
 def compile_reported(
@@ -67,3 +74,40 @@ def leak_guard(units: list[Unit], texts: Callable[[], dict[str, bytes]]) -> None
             f"a secret value appears in {', '.join(found)}; remove it, rotate the secret, "
             "and never commit these files"
         )
+
+
+def write_procedures(folder: Path, procedures: list[Procedure], report: Report) -> None:
+    """Each procedure's script and page into `folder`: all or none (a FIFO or a link where one
+    goes stops them all)."""
+    from hacc.outdir import fsafe
+    from hacc.targets.procedure import page, script
+
+    files = {}
+    for p in procedures:
+        files[f"{p.slug}.sh"] = (script(p), 0o755)
+        files[f"{p.slug}.md"] = (page(p), 0o644)
+    for name in files:
+        fsafe.regular_or_missing(folder / name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (text, mode) in files.items():
+        fsafe.write(folder / name, text.encode("utf-8"), mode)
+    for p in procedures:
+        report.err(
+            f"wrote {folder / (p.slug + '.sh')} and {p.slug}.md: {len(p.steps)} steps; "
+            "run it with --dry-run first"
+        )
+
+
+def build_folder(out: str, cluster: str, folder: Path) -> str:
+    """The cluster's build folder as the script finds it from its own folder (the script
+    prefixes its folder)."""
+    return os.path.relpath((Path(out) / cluster).resolve(), folder.resolve())
+
+
+def analyzed(spec: str, report: Report) -> Cluster | None:
+    """The spec's cluster with its diagnostics reported; None when it has errors."""
+    from hacc.compiler.frontend import analyze
+
+    analysis = analyze(spec)
+    report.diagnostics(analysis.diagnostics)
+    return analysis.cluster if analysis.ok else None

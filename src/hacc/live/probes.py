@@ -51,6 +51,85 @@ class Probe:
         )
 
 
+KUBELET_PORT = 10250  # the kubelet's HTTPS port (kubelet --port's default)
+
+
+@dataclass
+class KubeletProbe:
+    """The certificate a node's kubelet serves on :10250: MicroK8s's certs/kubelet.crt, which
+    nothing renews and which keeps the addresses it was issued for (reference 6.3)."""
+
+    node: str
+    host: str
+    port: int = KUBELET_PORT
+    tls: str = "not tried"  # "ok" or what went wrong (the connection included)
+    days_left: int | None = None
+    has_address: bool | None = None  # the node's address is among the certificate's IP SANs
+
+    @property
+    def ok(self) -> bool:
+        """A kubelet this workstation cannot reach is shown, not failed: port 10250 is often
+        closed to it; one that answers must carry the address and not expire soon."""
+        if self.tls != "ok":
+            return True
+        return bool(self.has_address) and (self.days_left or 0) >= EXPIRY_DAYS
+
+
+def kubelet_probe(
+    node: str, address: str, timeout: float, port: int = KUBELET_PORT
+) -> KubeletProbe:
+    """A TLS handshake with the node's kubelet: nothing is requested."""
+    k = KubeletProbe(node, address, port)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # its SANs and dates are what is checked
+    try:
+        with (
+            socket.create_connection((address, port), timeout=timeout) as raw,
+            context.wrap_socket(raw) as tls,
+        ):
+            cert = parse(tls.getpeercert(binary_form=True) or b"")
+    except (OSError, ssl.SSLError, BadCertificate) as e:
+        k.tls = _error(e) if not isinstance(e, BadCertificate) else str(e)
+        return k
+    k.tls = "ok"
+    k.days_left = (cert.not_after - datetime.now(timezone.utc)).days
+    k.has_address = address in cert.ip_addresses
+    return k
+
+
+def kubelet_probes(cluster: Cluster, timeout: float) -> list[KubeletProbe]:
+    return [kubelet_probe(n.name, n.address, timeout) for n in cluster.nodes]
+
+
+def kubelet_problems(kubelets: list[KubeletProbe]) -> list[str]:
+    problems = []
+    for k in kubelets:
+        if k.tls == "ok" and not k.has_address:
+            problems.append(
+                f"the kubelet certificate {k.node} serves on {k.port} lacks its address "
+                f"{k.host}: the apiserver reaches kubelets by InternalIP (hacc certs renews it)"
+            )
+        if k.tls == "ok" and (k.days_left or 0) < EXPIRY_DAYS:
+            problems.append(
+                f"the kubelet certificate {k.node} serves expires in {k.days_left} days "
+                "(hacc certs renews it)"
+            )
+    return problems
+
+
+def kubelet_table(kubelets: list[KubeletProbe]) -> list[str]:
+    rows = [("KUBELET", "ADDRESS", "TLS", "ADDRESS IN SANS", "EXPIRES")]
+    for k in kubelets:
+        san = "-" if k.has_address is None else "yes" if k.has_address else "missing"
+        days = f"{k.days_left} d" if k.days_left is not None else "-"
+        rows.append((k.node, f"{k.host}:{k.port}", k.tls, san, days))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
 @dataclass
 class Report:
     cluster: str
@@ -59,10 +138,15 @@ class Report:
     resolved: list[str]
     probes: list[Probe]
     diagnosis: str
+    kubelets: list[KubeletProbe] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.dns in ("ok", "not checked") and all(p.ok for p in self.probes)
+        return (
+            self.dns in ("ok", "not checked")
+            and all(p.ok for p in self.probes)
+            and all(k.ok for k in self.kubelets)
+        )
 
     def as_json(self) -> dict[str, object]:
         return {"ok": self.ok, **asdict(self)}
@@ -200,6 +284,7 @@ def run(cluster: Cluster, *, ca: str | None, timeout: float) -> Report:
     if not host:  # an external load balancer known by a name that does not resolve
         probes.insert(0, Probe("endpoint", sni, ep.port, tcp=f"not tried: {dns}"))
     report = Report(cluster.name, ep.dns_name, dns, resolved, probes, "")
+    report.kubelets = kubelet_probes(cluster, timeout)
     report.diagnosis = diagnose(cluster, report)
     return report
 
@@ -265,6 +350,7 @@ def diagnose(cluster: Cluster, r: Report) -> str:
                 f"the certificate {p.target} serves expires in {p.days_left} days "
                 "(RUNBOOK.md section 6)"
             )
+    problems += kubelet_problems(r.kubelets)
     if problems:
         return "; ".join(problems)
     return "every check holds"
@@ -296,4 +382,5 @@ def table(r: Report) -> str:
         head += f"; DNS {r.dns_name}: {r.dns}" + (
             f" ({', '.join(r.resolved)})" if r.resolved else ""
         )
-    return "\n".join([one_line(head), *lines, f"diagnosis: {one_line(r.diagnosis)}"]) + "\n"
+    parts = [one_line(head), *lines, *(one_line(k) for k in kubelet_table(r.kubelets))]
+    return "\n".join([*parts, f"diagnosis: {one_line(r.diagnosis)}"]) + "\n"

@@ -34,6 +34,7 @@ class Phase:
     via: str = ""  # the control-plane address the gates ask from
     control_plane: str = ""  # the nodes the gates want Ready, blank-separated
     server_after: str = ""  # the endpoint after the phase's last step (the VIP moved)
+    ungated: str = ""  # the page: why a phase without gates has none
 
     def after(self, step: Step) -> str:
         return self.server_after if step == self.steps[-1] and self.server_after else self.server
@@ -50,6 +51,10 @@ class Procedure:
     texts: tuple[tuple[str, str], ...] = ()  # (shell variable, its value as one shell word)
     tokens: bool = False  # steps read HACC_TOKENS (`hacc materialize`'s folder)
     old_tokens: bool = False  # steps read HACC_OLD_TOKENS (the folder before a rotation)
+    command: str = "hacc plan --script"  # what wrote it: the progress file's header
+    about: str = "from what `hacc plan` found between the last build and the spec"
+    partials: tuple[str, ...] = ()  # more step functions, from templates/procedure/
+    settings: tuple[tuple[str, str], ...] = ()  # (variable, its usage line) the script reads
 
     @property
     def steps(self) -> tuple[Step, ...]:
