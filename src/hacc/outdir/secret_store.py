@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +120,11 @@ def token_problem(value: str) -> str | None:
     return None
 
 
-def leaks(texts: dict[str, bytes], values: list[str]) -> list[str]:
-    """Names of the texts that contain any of the secret values."""
+def leaks(texts: Mapping[str, bytes] | Iterable[tuple[str, bytes]], values: list[str]) -> list[str]:
+    """Names of the texts ((name, bytes) pairs, or a mapping) that contain any of the values."""
     finder = LeakFinder(values)
-    return sorted(name for name, data in texts.items() if finder.found_in(data))
+    pairs = texts.items() if isinstance(texts, Mapping) else texts
+    return sorted({name for name, data in pairs if finder.found_in(data)})
 
 
 # Every byte the join URL allows in a token maps to b"a", every other byte to b" ": the runs of

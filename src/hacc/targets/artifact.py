@@ -89,6 +89,11 @@ class Artifact:
         """sha256 of `data`, as state files record it."""
         return digest(self.data)
 
+    @property
+    def size(self) -> int:
+        """Bytes in `data`."""
+        return len(self.data)
+
     @classmethod
     def read_back(
         cls, path: str, data: bytes, kind: Kind, node: str | None, *, executable: bool, digest: str
