@@ -8,6 +8,11 @@ For each fleet size, one CLI run of each of:
 - build --check of that OUT;
 - one spec changed, then built (the others reused);
 - validate, cold and warm.
+With --token on, HACC_JOIN_TOKEN holds a token, so the specs' join tokens resolve (a machine with
+the secrets: a developer's with the sops key, a CI job that materializes) and every build runs
+the leak guard over everything it writes; with off (as before) it is unset; both is the default.
+--repeat runs every series again (the spread of consecutive runs), --baseline puts each figure
+beside disk_probe.py's hacc-free cycle for as many folders as specs, where the builds write.
 Each with its wall time, time per spec, ratio to `python -c pass` start-up, peak resident
 memory (the largest of the command and each of its workers) and CPU time, user and system, of
 the command and its workers. Then `hacc validate` of one spec against check-jsonschema on the
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,10 +93,108 @@ def median_time(argv: list[str], runs: int, env: dict[str, str] | None = None) -
     return statistics.median(measured(argv, env)[0] for _ in range(runs))
 
 
+TOKEN = "benchmark-join-token-0123456789abcdef"  # what HACC_JOIN_TOKEN holds with --token on
+ROWS = {  # key: label; "warm" reads the cache "validate" filled, "noop" on what "cold" wrote
+    "validate": ("validate, cold cache", "validate, warm cache"),
+    "cold": ("fresh build, cold cache",),
+    "warm": ("fresh build, warm cache",),
+    "noop": ("no-op build",),
+    "check": ("build --check",),
+    "changed": ("one spec changed, build",),
+}
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "(no /proc/loadavg)"
+
+
+def write_specs(folder: Path, n: int) -> list[str]:
+    folder.mkdir()
+    paths = []
+    for i in range(n):
+        p = folder / f"fleet-{i:04d}.yaml"
+        p.write_text(fleet_spec(i))
+        paths.append(str(p))
+    os.sync()
+    return paths
+
+
+def baseline(root: Path, n: int) -> tuple[float, float, float]:
+    """disk_probe.py's cycle for n folders where the builds write: wall, user, system."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from disk_probe import cycle
+
+    return cycle(str(root / "probe"), n)
+
+
+def series(
+    hacc: list[str],
+    root: Path,
+    paths: list[str],
+    *,
+    token: str,
+    keys: list[str],
+    env: Callable[[str, str], dict[str, str]],
+) -> Iterator[tuple[str, float, int, float, float]]:
+    """Each command of one fleet's series: label, wall s, MiB, user s, system s. What the
+    series wrote (output trees, caches) is deleted at its end."""
+    n = len(paths)
+    build = [*hacc, "build", "-q", *paths]
+    tag = f"{n}-{token}"
+    out = str(root / f"out-{tag}")
+    changed = Path(paths[n // 2])
+    kept = changed.read_text()
+    rows = [
+        ("validate", [*hacc, "validate", *paths], f"v-{tag}"),
+        ("validate", [*hacc, "validate", *paths], f"v-{tag}"),
+        ("cold", [*build, "-o", out], f"c-{tag}"),
+        ("warm", [*build, "-o", out + "-warm"], f"v-{tag}"),
+        ("noop", [*build, "-o", out], f"c-{tag}"),
+        ("check", [*hacc, "build", "--check", *paths, "-o", out], f"c-{tag}"),
+        ("changed", [*build, "-o", out], f"c-{tag}"),
+    ]
+    labels = iter(label for key in ROWS for label in ROWS[key])
+    try:
+        for key, argv, cache in rows:
+            label = next(labels)
+            if key not in keys:
+                continue
+            if key == "changed":
+                changed.write_text(kept.replace("dns, rbac", "dns, rbac, ingress"))
+            t, mib, (user, system) = timed(argv, env(cache, token))
+            yield label, t, mib, user, system
+    finally:
+        changed.write_text(kept)
+        for name in (out, out + "-warm", f"v-{tag}", f"c-{tag}"):
+            shutil.rmtree(root / name, ignore_errors=True)
+        os.sync()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=9, help="runs per single-spec measurement")
     ap.add_argument("--fleets", type=int, nargs="*", default=[100, 1000])
+    ap.add_argument(
+        "--token",
+        choices=["off", "on", "both"],
+        default="both",
+        help="off: the specs' join token does not resolve (HACC_JOIN_TOKEN unset); on: it does, "
+        "as on a machine that holds the secrets, and every build runs the leak guard",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="consecutive runs of every series")
+    ap.add_argument(
+        "--rows", nargs="*", choices=list(ROWS), default=list(ROWS), help="commands to measure"
+    )
+    ap.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also time disk_probe.py's hacc-free cycle for as many folders as specs, and give "
+        "each build's wall time as a ratio to it",
+    )
+    ap.add_argument("--no-single", action="store_true", help="skip the one-spec comparison")
     args = ap.parse_args()
     # The `hacc` executable pip installed beside this interpreter, as users run it, with its
     # bytecode compiled as a regular pip install compiles it (PYTHONDONTWRITEBYTECODE may be set).
@@ -101,55 +205,65 @@ def main() -> None:
     )
     script = Path(sys.executable).parent / "hacc"
     hacc = [str(script)] if script.exists() else [sys.executable, "-m", "hacc"]
+    modes = ["off", "on"] if args.token == "both" else [args.token]
     os.sync()  # the disk's work left by earlier runs (deleted trees) is not charged to this one
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
 
-        def env(cache: str) -> dict[str, str]:
-            return {**os.environ, "HACC_CACHE_DIR": str(root / cache)}
+        def env(cache: str, token: str = "off") -> dict[str, str]:
+            e = {**os.environ, "HACC_CACHE_DIR": str(root / cache)}
+            e.pop("HACC_JOIN_TOKEN", None)
+            return e | ({"HACC_JOIN_TOKEN": TOKEN} if token == "on" else {})
 
         startup = median_time([sys.executable, "-c", "pass"], args.runs)
         print(
             f"python -c pass: {startup * 1000:.1f} ms (median of {args.runs}); "
-            f"{os.cpu_count()} cores, HACC_JOBS={os.environ.get('HACC_JOBS', '(all)')}"
+            f"{os.cpu_count()} cores, HACC_JOBS={os.environ.get('HACC_JOBS', '(all)')}; "
+            f"under {tmp}"
         )
         print(
-            f"{'specs':>6} {'command':<28} {'s':>8} {'ms/spec':>8} {'x start-up':>10} {'MiB':>6}"
-            f" {'user s':>7} {'sys s':>6}"
+            f"{'run':>3} {'specs':>6} {'token':>5} {'command':<28} {'s':>8} {'ms/spec':>8}"
+            f" {'x start-up':>10} {'MiB':>6} {'KiB/spec':>8} {'user s':>7} {'sys s':>6}"
+            + (f" {'x disk':>6}" if args.baseline else "")
         )
-        for n in args.fleets:
-            specs = root / f"specs-{n}"
-            specs.mkdir()
-            paths = []
-            for i in range(n):
-                p = specs / f"fleet-{i:04d}.yaml"
-                p.write_text(fleet_spec(i))
-                paths.append(str(p))
-            os.sync()
-            build = [*hacc, "build", "-q", *paths]
-            out = str(root / f"out-{n}")
-            changed = Path(paths[n // 2])
-            rows = [
-                ("validate, cold cache", [*hacc, "validate", *paths], env(f"v-{n}")),
-                ("validate, warm cache", [*hacc, "validate", *paths], env(f"v-{n}")),
-                ("fresh build, cold cache", [*build, "-o", out], env(f"c-{n}")),
-                ("fresh build, warm cache", [*build, "-o", out + "-warm"], env(f"v-{n}")),
-                ("no-op build", [*build, "-o", out], env(f"c-{n}")),
-                ("build --check", [*hacc, "build", "--check", *paths, "-o", out], env(f"c-{n}")),
-                ("one spec changed, build", [*build, "-o", out], env(f"c-{n}")),
-            ]
-            for label, argv, e in rows:
-                if label.startswith("one spec"):
-                    changed.write_text(
-                        changed.read_text().replace("dns, rbac", "dns, rbac, ingress")
+        results: dict[tuple[int, str, str], list[tuple[float, int, float, float]]] = {}
+        for run in range(1, args.repeat + 1):
+            for n in args.fleets:
+                paths = write_specs(root / f"specs-{n}", n)
+                base = baseline(root, n) if args.baseline else None
+                if base is not None:
+                    print(
+                        f"{run:>3} {n:>6} {'':>5} {'disk_probe.py cycle':<28} {base[0]:>8.2f}"
+                        f" {base[0] / n * 1000:>8.2f} {'':>10} {'':>6} {'':>8}"
+                        f" {base[1]:>7.2f} {base[2]:>6.2f}"
                     )
-                t, mib, (user, system) = timed(argv, e)
+                for token in modes:
+                    print(f"# load average {loadavg()} before {n} specs, token {token}")
+                    for label, t, mib, user, system in series(
+                        hacc, root, paths, token=token, keys=args.rows, env=env
+                    ):
+                        results.setdefault((n, token, label), []).append((t, mib, user, system))
+                        print(
+                            f"{run:>3} {n:>6} {token:>5} {label:<28} {t:>8.2f}"
+                            f" {t / n * 1000:>8.2f} {t / startup:>10.0f} {mib:>6}"
+                            f" {mib * 1024 / n:>8.1f} {user:>7.2f} {system:>6.2f}"
+                            + (f" {t / base[0]:>6.2f}" if base is not None else "")
+                        )
+                shutil.rmtree(root / f"specs-{n}")
+        if args.repeat > 1:
+            print(f"over {args.repeat} runs: median wall s (min-max), largest MiB, median CPU s")
+            for (n, token, label), got in results.items():
+                walls = sorted(g[0] for g in got)
                 print(
-                    f"{n:>6} {label:<28} {t:>8.2f} {t / n * 1000:>8.2f} {t / startup:>10.0f} {mib:>6}"
-                    f" {user:>7.2f} {system:>6.2f}"
+                    f"    {n:>6} {token:>5} {label:<28} {statistics.median(walls):>8.2f}"
+                    f" ({walls[0]:.2f}-{walls[-1]:.2f}, spread"
+                    f" {(walls[-1] - walls[0]) / statistics.median(walls) * 100:.0f}%)"
+                    f" {max(g[1] for g in got):>6} MiB"
+                    f" user {statistics.median(g[2] for g in got):.2f}"
+                    f" sys {statistics.median(g[3] for g in got):.2f}"
                 )
-            shutil.rmtree(out + "-warm")
-            os.sync()
+        if args.no_single:
+            return
         cj = shutil.which(
             "check-jsonschema", path=str(Path(sys.executable).parent)
         ) or shutil.which("check-jsonschema")

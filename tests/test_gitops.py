@@ -453,6 +453,31 @@ def test_leak_guard(hacc, spec, tmp_path, monkeypatch) -> None:
     assert r.code == 1 and "edited by hand" in r.err  # without the value, the edit still shows
 
 
+def test_leak_guard_finds_one_clusters_tokens_in_another_clusters_files(hacc, tmp_path) -> None:
+    from hacc.outdir.secret_store import worker_token
+
+    specs = []
+    for path, token in ((tmp_path / "paris-01.yaml", TOKEN), (second_cluster(tmp_path), "t" * 33)):
+        text = (KEEPALIVED_EXAMPLE if token == TOKEN else path).read_text()
+        path.write_text(replaced(text, "{env: HACC_JOIN_TOKEN}", f"{{file: {path.stem}.token}}"))
+        (tmp_path / f"{path.stem}.token").write_text(token + "\n")
+        specs.append(str(path))
+    out = tmp_path / "out"
+    assert hacc("build", *specs, "-o", str(out)).code == 0
+    assert hacc("build", "--check", *specs, "-o", str(out)).code == 0  # tokens resolve, no leak
+    b = out / "edge-paris-02"
+    for path, value in (
+        (b / "RUNBOOK.md", TOKEN),  # the other cluster's token
+        (b / "nodes/w2/user-data.yaml", worker_token(TOKEN, "edge-paris-01", "w1")),  # a worker's
+    ):
+        kept = path.read_text()
+        path.write_text(f"{kept}\n# {value}\n")
+        r = hacc("build", "--check", *specs, "-o", str(out))
+        assert r.code == 1 and f"a secret value appears in {path};" in r.err, r.err
+        path.write_text(kept)
+    assert hacc("build", "--check", *specs, "-o", str(out)).code == 0
+
+
 # -- Argo CD and Flux ------------------------------------------------------------------------
 
 

@@ -430,3 +430,18 @@ def test_a_folder_this_machine_did_not_write_is_compiled(hacc, tmp_path, built, 
     renders.clear()
     assert hacc("build", "--check", str(clone / spec.name), "-o", str(clone / "out")).code == 0
     assert renders == []  # written (checked) here now
+
+
+def test_the_leak_guard_reads_a_reused_folder_again(hacc, built, renders, monkeypatch) -> None:
+    """A reused folder's bytes are not kept after the check that they are as written: the leak
+    guard reads them again, and still finds a value in them."""
+    import re
+
+    spec, out = built
+    runbook = out / CLUSTER / "RUNBOOK.md"
+    value = max(re.findall(r"[A-Za-z0-9._~+=-]{32,}", runbook.read_text()), key=len)
+    monkeypatch.setenv("HACC_JOIN_TOKEN", value)  # as if the token were written in the runbook
+    for argv in (["build"], ["build", "--check"]):
+        r = hacc(*argv, str(spec), "-o", str(out), "-q")
+        assert r.code == 1 and f"a secret value appears in {runbook}" in r.err, r.err
+    assert renders == []  # the folder was reused, not compiled

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,13 +139,16 @@ def _locked(opts: Options, report: Report, units: list[Any], repo: Any, diags: l
             )
     plans = plan(units, opts.output)  # every folder planned before any is written
 
-    def texts() -> dict[str, bytes]:
-        out = {str(p.folder / a.path): a.data for p in plans for a in p.unit.artifacts}
-        if opts.check:  # what is on disk is what would be committed
-            out.update(
-                {str(p.folder / c.path): c.current for p in plans for c in p.changes if c.current}
-            )
-        return out
+    def texts() -> Iterator[tuple[str, bytes]]:
+        # One at a time: a reused folder's files are read again here, not held. Names joined
+        # as strings: a fleet has hundreds of thousands of files, and Path is slow.
+        for p in plans:
+            for a in p.unit.artifacts:
+                yield f"{p.folder}/{a.path}", a.data
+            if opts.check:  # what is on disk is what would be committed
+                for c in p.changes:
+                    if c.current:
+                        yield f"{p.folder}/{c.path}", c.current
 
     leak_guard(units, texts)
     if opts.check:

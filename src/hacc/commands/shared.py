@@ -4,7 +4,7 @@ the commands that write procedures share: writing them."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,9 +62,9 @@ def secret_values(units: list[Unit]) -> list[str]:
     return values
 
 
-def leak_guard(units: list[Unit], texts: Callable[[], dict[str, bytes]]) -> None:
-    """Fail if a secret value the specs reference appears in what would be committed (`texts`,
-    gathered only when there is a value to look for)."""
+def leak_guard(units: list[Unit], texts: Callable[[], Iterable[tuple[str, bytes]]]) -> None:
+    """Fail if a secret value the specs reference appears in what would be committed (`texts`:
+    (name, bytes) pairs, gathered only when there is a value to look for)."""
     from hacc.outdir.secret_store import leaks
 
     values = secret_values(units)

@@ -21,7 +21,7 @@ from hacc.outdir.analyses import analyze, analyze_all, cached
 from hacc.outdir.cache import inputs_digest
 from hacc.outdir.state import NODE, STATE_FILE, Record
 from hacc.targets import extensions, render_cluster, selfcheck
-from hacc.targets.artifact import Artifact
+from hacc.targets.artifact import Artifact, Encoded
 from hacc.targets.fleet import FOLDER as FLEET_FOLDER
 from hacc.targets.fleet import render_fleet
 
@@ -239,7 +239,41 @@ def _reusable(analysis: Analysis, out: str | Path | None) -> list[Artifact] | No
         return None
     if not os.path.lexists(folder / STATE_FILE):
         return None  # never built
-    return writer.unchanged(folder, name, Unit(name, [], analysis).record(folder))
+    found = writer.unchanged(folder, name, Unit(name, [], analysis).record(folder))
+    return None if found is None else [Stored(a, f"{folder}/{a.path}") for a in found]
+
+
+class Stored(Encoded):
+    """An artifact of a reused folder, checked on disk and held as its file, size and digest:
+    its bytes, rarely needed again (the leak guard, materialize), are read back when asked for,
+    so a no-op build does not keep a fleet's output in memory."""
+
+    file: str
+    stored_size: int
+
+    def __init__(self, artifact: Artifact, file: str, size: int | None = None) -> None:
+        a = artifact
+        super().__init__(a.path, b"", a.kind.name, a.node, a.executable, a.digest)
+        del self.__dict__["data"]
+        object.__setattr__(self, "file", file)
+        object.__setattr__(self, "stored_size", a.size if size is None else size)
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        shell = Encoded(self.path, b"", self.kind.name, self.node, self.executable, self.digest)
+        return Stored, (shell, self.file, self.size)
+
+    @property
+    def size(self) -> int:
+        return self.stored_size
+
+    @property
+    def data(self) -> bytes:
+        from hacc.outdir import fsafe
+
+        data = fsafe.read_exactly(self.file, self.executable)
+        if data is None:
+            raise HaccError(f"{self.file} changed or went away during the build")
+        return data
 
 
 OTHER_CLOUDS_LIMIT = 65536  # bytes of user-data OpenStack (Nova) and Azure (custom data) accept
@@ -266,7 +300,7 @@ def _size_warnings(analysis: Analysis, artifacts: list[Artifact]) -> list[Diagno
         if a.kind.size_limit is None:
             continue
         limit = a.kind.size_limit if ec2 else OTHER_CLOUDS_LIMIT
-        if len(a.data) <= limit:
+        if a.size <= limit:
             continue
         # cloud-init reads gzip-compressed user-data, and `hacc materialize` writes it
         # (user-data.yaml.gz) for every node over the limit: only that has to fit.
@@ -279,7 +313,7 @@ def _size_warnings(analysis: Analysis, artifacts: list[Artifact]) -> list[Diagno
                 where,
                 WARNING,
                 "HACC223",
-                f"the {a.kind.name} of {a.node or cluster.name} is {len(a.data)} bytes, "
+                f"the {a.kind.name} of {a.node or cluster.name} is {a.size} bytes, "
                 f"{packed} gzip-compressed, over the {limit}-byte limit of "
                 f"{'EC2' if ec2 else 'OpenStack and Azure'}",
             )
@@ -334,7 +368,10 @@ def plan(units: list[Unit], out: str | Path) -> list[Planned]:
 
 
 def _identical(a: Artifact) -> writer.Change:
-    return writer.Change(writer.IDENTICAL, a.path, a, current=a.data, kind=a.kind, node=a.node)
+    """A reused folder's file: no copy of its bytes beside the artifact (Stored), which is the
+    file on disk and reads it when asked."""
+    current = None if isinstance(a, Stored) else a.data
+    return writer.Change(writer.IDENTICAL, a.path, a, current=current, kind=a.kind, node=a.node)
 
 
 def orphan_reason(folder: Path) -> str | None:

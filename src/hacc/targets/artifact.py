@@ -74,13 +74,27 @@ class Artifact:
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         """Pickled as plain values, its kind by name: a fleet's artifacts travel between
-        processes (hacc.outdir.parallel), and a dataclass's generic pickling costs several times more."""
-        return _artifact, (self.path, self.content, self.kind.name, self.node, self.executable)
+        processes (hacc.outdir.parallel), and a dataclass's generic pickling costs several times
+        more. As its bytes and their digest, computed in the worker: the process that receives
+        a fleet's artifacts writes bytes and keeps one copy of them (see Encoded)."""
+        return Encoded, (
+            self.path,
+            self.data,
+            self.kind.name,
+            self.node,
+            self.executable,
+            self.digest,
+        )
 
     @cached_property
     def digest(self) -> str:
         """sha256 of `data`, as state files record it."""
         return digest(self.data)
+
+    @property
+    def size(self) -> int:
+        """Bytes in `data`."""
+        return len(self.data)
 
     @classmethod
     def read_back(
@@ -88,14 +102,36 @@ class Artifact:
     ) -> Artifact:
         """An artifact as found on disk (`data` must be UTF-8, `digest` its checked sha256): its
         bytes and digest are kept, not computed again."""
-        artifact = cls(path, data.decode("utf-8"), kind, node, executable)
-        artifact.__dict__["data"] = data  # what the cached properties would compute
-        artifact.__dict__["digest"] = digest
-        return artifact
+        data.decode("utf-8")  # raises UnicodeDecodeError, as a text artifact must not
+        return Encoded(path, data, kind.name, node, executable, digest)
 
 
-def _artifact(path: str, content: str, kind: str, node: str | None, executable: bool) -> Artifact:
-    return Artifact(path, content, KINDS[kind], node, executable)
+class Encoded(Artifact):
+    """An artifact held as its UTF-8 bytes alone, its text decoded again whenever asked for (a
+    rare need: the diff of a plan, materialize). A fleet's output, read back from its folders
+    or received from the workers that rendered it, is then in memory once, not twice."""
+
+    def __init__(  # noqa: PLR0917 -- the fields, in pickling's positional order
+        self,
+        path: str,
+        data: bytes,
+        kind: str,
+        node: str | None,
+        executable: bool,
+        digest: str,
+    ) -> None:
+        # The dataclass's __init__ would set `content`, which here is the decoded bytes.
+        set_field = object.__setattr__
+        set_field(self, "path", path)
+        set_field(self, "kind", KINDS[kind])
+        set_field(self, "node", node)
+        set_field(self, "executable", executable)
+        self.__dict__["data"] = data  # what the cached properties would compute
+        self.__dict__["digest"] = digest
+
+    @property
+    def content(self) -> str:
+        return self.data.decode("utf-8")
 
 
 # Where the bootstrap installs each load-balancer file on a node (targets/user_data.py LB_FILES).
