@@ -35,8 +35,9 @@ def test_wheel_contains_schema_templates_and_typing_marker(tmp_path) -> None:
     assert {"hacc/schemas/kubernetes-flags.json", "hacc/schemas/microk8s-addons.json"} <= names
     assert "hacc/py.typed" in names
     templates = {n for n in names if n.startswith("hacc/targets/templates/")}
+    folder = REPO / "src/hacc/targets/templates"
     shipped = {
-        f"hacc/targets/templates/{p.name}" for p in (REPO / "src/hacc/targets/templates").iterdir()
+        f"hacc/targets/templates/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*.j2")
     }
     assert templates == shipped and len(shipped) >= 6
     assert not any(n.startswith(("compiler/", "targets/", "tests/")) for n in names)
